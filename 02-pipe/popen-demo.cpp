@@ -1,0 +1,74 @@
+// 02-pipe/popen-demo.cpp - the same child, started by popen(3) in one call.
+//
+//   popen-demo [MESSAGE...]        (no MESSAGE: copies its own stdin)
+//
+// popen() does pipe() + fork() + exec for us, but through /bin/sh -c, and in
+// ONE direction only: "w" gives us the child's stdin while its stdout stays
+// ours, so its replies go straight to our stdout. pclose() closes the pipe
+// (the child's end of file) and waits for the child, returning its status.
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+
+namespace {
+
+// '/dir/client' quoted for /bin/sh, which popen() runs the command through.
+std::string shell_quote(const std::string& word) {
+    std::string quoted = "'";
+    for (char c : word) {
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return quoted + "'";
+}
+
+int run(int argc, char** argv) {
+    lab::Options options("[MESSAGE...]",
+                         "Starts the client with popen(3) and writes each MESSAGE (or stdin) to it;\n"
+                         "the client's output goes straight to stdout.");
+    std::vector<std::string> messages = options.parse(argc, argv);
+    lab::ignore_sigpipe();
+    const std::string command = shell_quote(pipe_lab::client_path());
+
+    std::fflush(stdout); // the child shares our stdout: nothing buffered may be written twice
+    FILE* child_input = ::popen(command.c_str(), "we"); // e: O_CLOEXEC on our end
+    if (child_input == nullptr) {
+        throw lab::sys_error("popen " + command);
+    }
+    bool write_failed = false;
+    int write_errno = 0;
+    auto send = [&](const std::string& line) {
+        if (!write_failed &&
+            (std::fputs(line.c_str(), child_input) == EOF || std::fputc('\n', child_input) == EOF)) {
+            write_failed = true;
+            write_errno = errno;
+        }
+    };
+    if (messages.empty()) {
+        std::string line;
+        while (std::getline(std::cin, line)) {
+            send(line);
+        }
+    } else {
+        for (const auto& message : messages) {
+            send(message);
+        }
+    }
+    // pclose() always runs, so the child is reaped on every path.
+    int status = ::pclose(child_input);
+    if (status < 0) {
+        throw lab::sys_error("pclose");
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw lab::Failure("child " + command + " " + pipe_lab::describe_status(status));
+    }
+    if (write_failed) {
+        throw lab::sys_error(write_errno, "write to child");
+    }
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

@@ -1,0 +1,186 @@
+// 02-pipe/server.cpp - a parent talking to its child through two pipes.
+//
+//   server [MESSAGE...]        (no MESSAGE: copies its own stdin)
+//
+// 1. pipe2() twice: one pipe carries our bytes to the child, one brings its
+//    output back. (A pipe is one-way; two directions need two pipes.)
+// 2. fork(); the child dup2()s the ends onto its stdin and stdout and execs
+//    the client beside our binary.
+// 3. The parent closes the ends it does not use, then sends and receives at
+//    the same time (poll), so neither side can fill a pipe and wait forever.
+// 4. Closing the child's input is its end of file; we drain its output
+//    until our end of file, then reap it with waitpid() and report.
+#include "protocol.hpp"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <poll.h>
+
+namespace {
+
+struct Pipe {
+    lab::Fd read_end;
+    lab::Fd write_end;
+};
+
+Pipe make_pipe() {
+    int ends[2];
+    // O_CLOEXEC: the child must not inherit stray ends, or its input never
+    // reaches end of file (a write end would still be open - in the child).
+    if (::pipe2(ends, O_CLOEXEC) < 0) {
+        throw lab::sys_error("pipe2");
+    }
+    return {lab::Fd(ends[0]), lab::Fd(ends[1])};
+}
+
+// The child process: reaped exactly once, even when we leave by an exception.
+class Child {
+  public:
+    explicit Child(pid_t pid) : pid_(pid) {}
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    ~Child() {
+        if (pid_ > 0) { // leaving early: do not leave a running child or a zombie
+            ::kill(pid_, SIGTERM);
+            wait();
+        }
+    }
+    pid_t pid() const { return pid_; }
+
+    int wait() {
+        int status = 0;
+        while (::waitpid(pid_, &status, 0) < 0) {
+            if (errno != EINTR) {
+                throw lab::sys_error("waitpid");
+            }
+        }
+        pid_ = -1;
+        return status;
+    }
+
+  private:
+    pid_t pid_;
+};
+
+[[noreturn]] void become_client(Pipe& to_child, Pipe& from_child, const std::string& client) {
+    // dup2 gives the new descriptor no O_CLOEXEC, so 0 and 1 survive exec;
+    // every other end is closed by exec because of O_CLOEXEC.
+    if (::dup2(to_child.read_end.get(), STDIN_FILENO) < 0 ||
+        ::dup2(from_child.write_end.get(), STDOUT_FILENO) < 0) {
+        std::perror("server: dup2");
+        ::_exit(127);
+    }
+    ::signal(SIGPIPE, SIG_DFL); // an ignored signal stays ignored across exec
+    ::execl(client.c_str(), client.c_str(), static_cast<char*>(nullptr));
+    std::fprintf(stderr, "server: exec %s: %s\n", client.c_str(), std::strerror(errno));
+    // _exit(), not exit(): the copy of the parent's stdio buffers and atexit
+    // handlers belong to the parent. Its descriptors we close ourselves, so a
+    // checker (valgrind --track-fds) sees this child leave nothing open.
+    ::closefrom(STDERR_FILENO + 1);
+    ::_exit(127);
+}
+
+// Moves bytes: `pending` (then stdin, if `read_stdin`) into the child, the
+// child's output to our stdout. Returns once the child closed its output.
+void exchange(lab::Fd& to_child, lab::Fd& from_child, std::string pending, bool read_stdin,
+              const lab::StopSignals& stop) {
+    // Non-blocking: when the pipe is full we must go and read, not wait.
+    if (::fcntl(to_child.get(), F_SETFL, O_NONBLOCK) < 0) {
+        throw lab::sys_error("fcntl O_NONBLOCK");
+    }
+    std::array<char, pipe_lab::chunk_bytes> buffer;
+    std::size_t sent = 0; // bytes of `pending` already in the pipe
+    while (from_child) {
+        if (sent == pending.size() && !read_stdin && to_child) {
+            to_child.reset(); // all sent: the child now reads end of file
+        }
+        enum { input, to, from, stopping };
+        std::array<pollfd, 4> fds{{{-1, POLLIN, 0}, {-1, POLLOUT, 0}, {-1, POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+        if (read_stdin && sent == pending.size()) {
+            fds[input].fd = STDIN_FILENO;
+        }
+        if (to_child && sent < pending.size()) {
+            fds[to].fd = to_child.get();
+        }
+        fds[from].fd = from_child.get();
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        if (stop.requested()) {
+            throw lab::Failure(std::string("interrupted by ") + ::strsignal(stop.signal_number()));
+        }
+        if (fds[input].revents != 0) {
+            std::size_t got = lab::read_some(STDIN_FILENO, buffer, "read stdin");
+            pending.assign(buffer.data(), got);
+            sent = 0;
+            read_stdin = got > 0;
+        }
+        if (fds[to].revents != 0) {
+            ssize_t written = ::write(to_child.get(), pending.data() + sent, pending.size() - sent);
+            if (written >= 0) {
+                sent += static_cast<std::size_t>(written);
+            } else if (errno == EPIPE) { // the child stopped reading: stop sending
+                to_child.reset();
+                pending.clear();
+                sent = 0;
+                read_stdin = false;
+            } else if (errno != EAGAIN && errno != EINTR) {
+                throw lab::sys_error("write to child");
+            }
+        }
+        if (fds[from].revents != 0) {
+            std::size_t got = lab::read_some(from_child.get(), buffer, "read from child");
+            if (got == 0) {
+                from_child.reset(); // end of file: the child closed its stdout
+            } else {
+                lab::write_all(STDOUT_FILENO, {buffer.data(), got}, "write stdout");
+            }
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    lab::Options options("[MESSAGE...]",
+                         "Runs the client as a child with a pipe to it and a pipe from it, sends\n"
+                         "each MESSAGE as a line (or, given none, its own stdin) and prints what\n"
+                         "comes back. Exit 0 when the child exited 0, else 1.");
+    std::vector<std::string> messages = options.parse(argc, argv);
+    lab::ignore_sigpipe(); // a child that dies early must give EPIPE, not kill us
+    lab::StopSignals stop;
+    const std::string client = pipe_lab::client_path();
+
+    Pipe to_child = make_pipe();
+    Pipe from_child = make_pipe();
+    std::fflush(stdout); // else the child may flush our buffered output again
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        throw lab::sys_error("fork");
+    }
+    if (pid == 0) {
+        become_client(to_child, from_child, client);
+    }
+    Child child(pid);
+    // Close the ends the child uses: while we hold its write end, our read
+    // of its output would never see end of file.
+    to_child.read_end.reset();
+    from_child.write_end.reset();
+    lab::print_ready({{"child", std::to_string(child.pid())}});
+
+    std::string lines;
+    for (const auto& message : messages) {
+        lines += message + "\n";
+    }
+    exchange(to_child.write_end, from_child.read_end, lines, messages.empty(), stop);
+
+    int status = child.wait();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw lab::Failure("child " + client + " " + pipe_lab::describe_status(status));
+    }
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

@@ -1,0 +1,51 @@
+# ipc-lab - top-level Makefile. `make help` lists the targets.
+include mk/lab.mk
+
+CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
+
+.PHONY: all common $(CHAPTERS) test valgrind demo clean help
+
+all: $(CHAPTERS)
+
+common:
+	$(call lab_need,build)
+	$(Q)$(MAKE) --no-print-directory -C common
+
+# Each chapter after common/, so that chapters built in parallel (-j2)
+# never both try to build the library.
+$(CHAPTERS): common
+	$(Q)$(MAKE) --no-print-directory -C $@ LAB_COMMON_BUILT=1
+
+test: all
+	$(call lab_need,test)
+	tests/run tests/*.bats
+
+valgrind: all
+	$(call lab_need,test valgrind)
+	tests/run --valgrind tests/*.bats
+
+demo: all
+	@for chapter in $(CHAPTERS); do \
+	    if [ -x $$chapter/demo.sh ]; then \
+	        echo "==== $$chapter"; \
+	        (cd $$chapter && ./demo.sh) || exit 1; \
+	        echo; \
+	    fi; \
+	done
+
+clean:
+	$(Q)for dir in common $(CHAPTERS); do $(MAKE) --no-print-directory -C $$dir clean || exit 1; done
+	rm -rf build
+
+help:
+	@echo "ipc-lab: one chapter per Linux IPC mechanism, each a server/client pair."
+	@echo
+	@echo "  make              build every chapter (g++; CXX=clang++ for clang; V=1 shows commands)"
+	@echo "  make NN-name      build one chapter (or: make -C NN-name)"
+	@echo "  make demo         run every chapter's pair once and show the transcript"
+	@echo "  make test         run the Bats suite; ends with 'N passed, N failed'"
+	@echo "  make valgrind     the same suite, every program under memcheck"
+	@echo "  make clean        remove everything built"
+	@echo "  make -C NN-name test | valgrind | demo    the same for one chapter"
+	@echo
+	@echo "chapters: $(CHAPTERS)"

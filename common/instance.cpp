@@ -1,0 +1,93 @@
+#include "instance.hpp"
+
+#include "errors.hpp"
+#include "io.hpp"
+#include "runtime_dir.hpp"
+
+#include <array>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+namespace lab {
+
+namespace {
+constexpr mode_t owner_only = 0600;
+
+std::string holder_pid(int fd) {
+    std::array<char, 32> buffer{};
+    std::size_t got = 0;
+    if (::lseek(fd, 0, SEEK_SET) == 0) {
+        got = read_some(fd, std::span<char>(buffer.data(), buffer.size() - 1), "read lock file");
+    }
+    std::string pid(buffer.data(), got);
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
+        pid.pop_back();
+    }
+    return pid.empty() ? "unknown" : pid;
+}
+
+bool same_file(int fd, const std::string& path) {
+    struct stat by_fd {};
+    struct stat by_path {};
+    if (::fstat(fd, &by_fd) < 0) {
+        throw sys_error("fstat " + path);
+    }
+    return ::stat(path.c_str(), &by_path) == 0 && by_fd.st_dev == by_path.st_dev &&
+           by_fd.st_ino == by_path.st_ino;
+}
+} // namespace
+
+InstanceLock::InstanceLock(std::string_view topic, std::string_view name)
+    : path_(object_path(topic, name, "lock")) {
+    for (;;) {
+        fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, owner_only));
+        if (!fd_) {
+            throw sys_error("open " + path_);
+        }
+        if (::flock(fd_.get(), LOCK_EX | LOCK_NB) < 0) {
+            if (errno == EWOULDBLOCK) {
+                throw Failure(std::string(name) + " already running (pid " +
+                              holder_pid(fd_.get()) + ")");
+            }
+            throw sys_error("flock " + path_);
+        }
+        // A server exiting right now unlinks the file after we opened it:
+        // then our lock is on a file nobody else will find. Start again.
+        if (same_file(fd_.get(), path_)) {
+            break;
+        }
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_.get(), 0) < 0) {
+        throw sys_error("ftruncate " + path_);
+    }
+    if (::pwrite(fd_.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        throw sys_error("write " + path_);
+    }
+}
+
+InstanceLock::~InstanceLock() {
+    ::unlink(path_.c_str()); // before the lock goes, so no one locks a dying file
+}
+
+bool server_running(std::string_view topic, std::string_view name) {
+    std::string path = object_path(topic, name, "lock");
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return false;
+        }
+        throw sys_error("open " + path);
+    }
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) {
+        return false; // nobody holds it: a killed server's leftover file
+    }
+    if (errno != EWOULDBLOCK) {
+        throw sys_error("flock " + path);
+    }
+    return true;
+}
+
+} // namespace lab

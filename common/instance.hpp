@@ -1,0 +1,38 @@
+// instance.hpp - at most one live server per TOPIC and NAME.
+//
+// A server holds an flock(2) lock on RUNTIME/TOPIC/NAME.lock for its whole
+// life. The kernel drops the lock when the process dies, however it dies,
+// so "is a server alive?" never depends on a pid that may have been reused
+// or on objects a killed server left behind:
+//   - lock taken: no live server; objects of that name are leftovers, the
+//     new server removes and recreates them (takeover);
+//   - lock busy: a live server; refuse with "already running".
+// Clients use server_running() to say "not running" at once.
+#pragma once
+
+#include "fd.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace lab {
+
+class InstanceLock {
+  public:
+    // Throws lab::Failure "NAME already running (pid P)" if a live server holds it.
+    InstanceLock(std::string_view topic, std::string_view name);
+    ~InstanceLock(); // removes the lock file, then releases the lock
+    InstanceLock(const InstanceLock&) = delete;
+    InstanceLock& operator=(const InstanceLock&) = delete;
+
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+    Fd fd_;
+};
+
+// True while a live server of TOPIC and NAME holds its instance lock.
+bool server_running(std::string_view topic, std::string_view name);
+
+} // namespace lab

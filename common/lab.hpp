@@ -1,0 +1,14 @@
+// lab.hpp - the plumbing every chapter shares and none of them is about.
+// Each header below is small and says what it is for; the IPC itself lives
+// in the chapters.
+#pragma once
+
+#include "deadline.hpp"    // lab::Deadline: --timeout in the forms the calls take
+#include "errors.hpp"      // lab::guarded_main, sys_error, UsageError, Failure
+#include "fd.hpp"          // lab::Fd: an owned descriptor
+#include "instance.hpp"    // lab::InstanceLock: one live server per name
+#include "io.hpp"          // lab::write_all, read_some, read_full
+#include "messages.hpp"    // message limits, to_upper, client input, ready/received lines
+#include "options.hpp"     // lab::Options: --help, --name, --timeout
+#include "runtime_dir.hpp" // runtime dir, object paths, POSIX IPC names
+#include "signals.hpp"     // lab::StopSignals, ignore_sigpipe

@@ -1,0 +1,61 @@
+# chapter.mk - the whole Makefile of a chapter, after it names its programs:
+#
+#   PROGRAMS := server client         # each built from PROGRAM.cpp
+#   SHARED_SOURCES := protocol.cpp    # optional: linked into every program
+#   CHAPTER_LDLIBS := -lsystemd       # optional
+#   include ../mk/chapter.mk
+#
+# Targets: all (default), test, valgrind, demo, clean.
+
+include $(dir $(lastword $(MAKEFILE_LIST)))lab.mk
+
+CHAPTER := $(notdir $(CURDIR))
+OBJ_DIR := .build/$(LAB_FLAVOUR)
+# The default build puts programs next to their sources; variants go apart.
+OUT_PREFIX := $(if $(VARIANT),$(LAB_ROOT)/build/$(VARIANT)/$(CHAPTER)/)
+BINARIES := $(addprefix $(OUT_PREFIX),$(PROGRAMS))
+SHARED_OBJECTS := $(patsubst %.cpp,$(OBJ_DIR)/%.o,$(SHARED_SOURCES))
+
+# Programs remember which flavour built them, so switching CXX relinks them.
+FLAVOUR_STAMP := $(OBJ_DIR)/../last-flavour$(if $(VARIANT),-$(VARIANT))
+$(shell mkdir -p $(OBJ_DIR) && { [ "$$(cat $(FLAVOUR_STAMP) 2>/dev/null)" = "$(LAB_FLAVOUR)" ] || echo "$(LAB_FLAVOUR)" > $(FLAVOUR_STAMP); })
+
+.PHONY: all test valgrind demo clean
+.DEFAULT_GOAL := all
+
+all: $(BINARIES)
+
+$(BINARIES): $(OUT_PREFIX)%: $(OBJ_DIR)/%.o $(SHARED_OBJECTS) $(LAB_COMMON_LIB) $(FLAVOUR_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $(CHAPTER)/$*")
+	$(Q)$(CXX) $(LAB_LDFLAGS) $(LDFLAGS) -o $@ $< $(SHARED_OBJECTS) $(LAB_COMMON_LIB) $(CHAPTER_LDLIBS) $(LAB_LDLIBS) $(LDLIBS)
+
+$(OBJ_DIR)/%.o: %.cpp
+	$(call lab_need,build)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $(CHAPTER)/$<")
+	$(Q)$(CXX) $(LAB_CPPFLAGS) $(CPPFLAGS) $(LAB_CXXFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+# Built here when the chapter is made on its own (make -C 02-pipe); the
+# top-level Makefile builds it once first and says so, so that two chapters
+# built in parallel never race to build it.
+ifeq ($(LAB_COMMON_BUILT),)
+$(LAB_COMMON_LIB): $(wildcard $(LAB_ROOT)/common/*.cpp $(LAB_ROOT)/common/*.hpp)
+	$(Q)$(MAKE) --no-print-directory -C $(LAB_ROOT)/common
+endif
+
+test: all
+	$(call lab_need,test)
+	$(LAB_ROOT)/tests/run $(LAB_ROOT)/tests/$(CHAPTER).bats
+
+valgrind: all
+	$(call lab_need,test valgrind)
+	$(LAB_ROOT)/tests/run --valgrind $(LAB_ROOT)/tests/$(CHAPTER).bats
+
+demo: all
+	@./demo.sh
+
+clean:
+	rm -rf .build $(PROGRAMS)
+
+-include $(wildcard $(OBJ_DIR)/*.d)

@@ -1,0 +1,144 @@
+#!/usr/bin/env bats
+# 02-pipe: pipe(), fork(), dup2(), exec - and popen(3).
+
+load lab
+
+setup() { lab_setup; }
+teardown() { lab_teardown; }
+
+@test "server: ready line names itself and its child, then the replies in order" {
+    run_client 02-pipe/server hello 'big World!' '' 'ünïcode 123'
+    assert_success
+    # (bats drops empty lines from $lines: compare the whole output)
+    assert_regex "$output" '^ready pid=[0-9]+ child=[0-9]+'$'\n'
+    assert_equal "${output#*$'\n'}" "$(printf 'HELLO\nBIG WORLD!\n\nüNïCODE 123')"
+    assert_equal "$stderr" ''
+}
+
+@test "server: without MESSAGE it copies its stdin, last line without newline included" {
+    printf 'one\ntwo\nthree' >"$T/in"
+    run_client 02-pipe/server <"$T/in"
+    assert_success
+    assert_equal "$(printf '%s\n' "${lines[@]:1}")" "$(printf 'ONE\nTWO\nTHREE')"
+}
+
+@test "server: every byte value goes through, only a-z changes" {
+    # all 256 byte values, several times over
+    for _ in 1 2 3; do printf "$(printf '\\%03o' $(seq 0 255))"; done >"$T/bytes"
+    lab_exec 02-pipe/server <"$T/bytes" >"$T/out"
+    tail -n +2 "$T/out" >"$T/replies"
+    LC_ALL=C tr a-z A-Z <"$T/bytes" >"$T/expected"
+    cmp "$T/expected" "$T/replies"
+}
+
+@test "server: 100 MiB through stdin, no deadlock, checksum intact" {
+    head -c 100M /dev/urandom >"$T/big"
+    expected=$(LC_ALL=C tr a-z A-Z <"$T/big" | sha256sum)
+    lab_exec 02-pipe/server <"$T/big" >"$T/out"
+    actual=$(tail -n +2 "$T/out" | sha256sum)
+    assert_equal "$actual" "$expected"
+    assert_equal "$(stat -c %s "$T/out")" "$(($(stat -c %s "$T/big") + $(head -n 1 "$T/out" | wc -c)))"
+}
+
+@test "server: a reader that goes away early gives an error, not a hang or a zombie" {
+    head -c 20M /dev/zero | tr '\0' 'a' >"$T/big"
+    lab_exec 02-pipe/server <"$T/big" 2>"$T/err" | head -c 100 >/dev/null
+    assert_equal "${PIPESTATUS[0]}" 1
+    assert_equal "$(cat "$T/err")" 'server: write stdout: Broken pipe'
+    # the child was killed and reaped with the server: no client left running
+    run pgrep -f "^$(bin 02-pipe/client)\$"
+    assert_failure
+}
+
+@test "server: a child that exits non-zero is reported, exit 1" {
+    mkdir "$T/fake"
+    cp "$(bin 02-pipe/server)" "$T/fake/server"
+    printf '#!/bin/sh\ncat >/dev/null\nexit 7\n' >"$T/fake/client"
+    chmod +x "$T/fake/client"
+    run --separate-stderr timeout "$CLIENT_LIMIT" "${LAB_WRAP[@]}" "$T/fake/server" hello
+    assert_failure 1
+    assert_equal "$stderr" "server: child $T/fake/client exited with status 7"
+}
+
+@test "server: a child killed by a signal is reported, exit 1" {
+    mkdir "$T/fake"
+    cp "$(bin 02-pipe/server)" "$T/fake/server"
+    printf '#!/bin/sh\nkill -KILL $$\n' >"$T/fake/client"
+    chmod +x "$T/fake/client"
+    run --separate-stderr timeout "$CLIENT_LIMIT" "${LAB_WRAP[@]}" "$T/fake/server" hello
+    assert_failure 1
+    assert_equal "$stderr" "server: child $T/fake/client killed by signal 9 (Killed)"
+}
+
+@test "server: a missing client is an exec error and exit 1" {
+    mkdir "$T/fake"
+    cp "$(bin 02-pipe/server)" "$T/fake/server"
+    run --separate-stderr timeout "$CLIENT_LIMIT" "${LAB_WRAP[@]}" "$T/fake/server" hello
+    assert_failure 1
+    assert_equal "$stderr" "server: exec $T/fake/client: No such file or directory
+server: child $T/fake/client exited with status 127"
+}
+
+@test "server: SIGTERM mid-transfer stops it and its child, exit 1" {
+    mkfifo "$T/in"
+    "${LAB_WRAP[@]}" "$(bin 02-pipe/server)" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+    pid=$!
+    exec 5>"$T/in" # keep the server's stdin open: it waits for more input
+    echo hello >&5
+    wait_for_line "$T/out" '^HELLO$'
+    child=$(sed -n '1s/.*child=//p' "$T/out")
+    kill -TERM "$pid"
+    wait_for_exit "$pid"
+    status=0
+    wait "$pid" || status=$?
+    exec 5>&-
+    assert_equal "$status" 1
+    assert_equal "$(cat "$T/err")" 'server: interrupted by Terminated'
+    run kill -0 "$child"
+    assert_failure
+}
+
+@test "client: a filter from stdin to stdout" {
+    printf 'Hello, World\nline 2' >"$T/in"
+    run_client 02-pipe/client <"$T/in"
+    assert_success
+    assert_output "$(printf 'HELLO, WORLD\nLINE 2')"
+}
+
+@test "client: empty input gives empty output" {
+    run_client 02-pipe/client </dev/null
+    assert_success
+    assert_output ''
+}
+
+@test "client: operands are a usage error, exit 2" {
+    run_client 02-pipe/client hello
+    assert_failure 2
+    assert_equal "$stderr" "client: unexpected argument 'hello': the client is a filter, it reads stdin"
+}
+
+@test "popen-demo: popen(3) runs the client, replies in order" {
+    run_client 02-pipe/popen-demo hello 'popen(3) World'
+    assert_success
+    assert_output "$(printf 'HELLO\nPOPEN(3) WORLD')"
+}
+
+@test "popen-demo: copies stdin when given no MESSAGE" {
+    printf 'a\nb\n' >"$T/in"
+    run_client 02-pipe/popen-demo <"$T/in"
+    assert_success
+    assert_output "$(printf 'A\nB')"
+}
+
+@test "every program: --help on stdout, exit 0; unknown option exit 2 with one line" {
+    for program in server client popen-demo; do
+        run_client "02-pipe/$program" --help
+        assert_success
+        assert_line -n 0 --partial "usage: $program"
+        assert_equal "$stderr" ''
+        run_client "02-pipe/$program" --frobnicate
+        assert_failure 2
+        assert_equal "$output" ''
+        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
+    done
+}

@@ -1,0 +1,185 @@
+# lab.bash - what every chapter's tests share. In a .bats file:
+#
+#   load lab                      # this file; then setup/teardown below
+#   setup()    { lab_setup; }
+#   teardown() { lab_teardown; }
+#
+#   @test "..." {
+#       start_server 03-fifo/server --name "$NAME"       # waits for `ready`
+#       run_client 03-fifo/client --name "$NAME" hello   # `run` + timeout
+#       assert_success; assert_output HELLO
+#       echo "${READY[path]}"                           # ready line's pairs
+#   }
+#
+# Each test gets its own short directory $T (IPC_LAB_DIR=$T/run) and its own
+# instance name $NAME, so tests never see each other's objects - not even
+# those of another run of the suite going on at the same time.
+#
+# Environment:
+#   LAB_BIN_ROOT      where the chapters' programs are (default: this checkout;
+#                     `make grade` and sanitizer builds point it elsewhere)
+#   IPC_LAB_VALGRIND  1: every program the tests start runs under memcheck,
+#                     one log per process, judged in teardown
+#   LAB_TIME_SCALE    multiplies every bound (valgrind mode sets 4)
+#
+# Stand-ins that a test writes for the other side of an exchange (a shell
+# script posing as a client) go in $T/fake/: memcheck follows every child
+# the lab's programs exec, but not those, nor system tools (/bin, /usr).
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+LAB_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+LAB_BIN_ROOT=${LAB_BIN_ROOT:-$LAB_ROOT}
+if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
+    LAB_TIME_SCALE=${LAB_TIME_SCALE:-4}
+else
+    LAB_TIME_SCALE=${LAB_TIME_SCALE:-1}
+fi
+
+# Bounds, in seconds (already scaled).
+CLIENT_LIMIT=$((10 * LAB_TIME_SCALE)) # a client that runs longer is killed
+READY_LIMIT=$((5 * LAB_TIME_SCALE))   # a server that is not ready by then fails
+STOP_LIMIT=$((5 * LAB_TIME_SCALE))    # a server that has not exited by then fails
+
+# bin 03-fifo/client -> the program's path.
+bin() { echo "$LAB_BIN_ROOT/$1"; }
+
+lab_setup() {
+    T=$(mktemp -d /tmp/ipl.XXXXXX) # short: Unix socket paths must fit 108 bytes
+    export IPC_LAB_DIR=$T/run
+    NAME=t${BATS_TEST_NUMBER}p$$
+    SERVER_PIDS=()
+    LAB_WRAP=()
+    if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
+        LAB_WRAP=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full
+            --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+            --track-fds=yes --trace-children=yes --trace-children-skip="/bin/*,/usr/*,$T/fake/*"
+            --log-file="$T/vg.%p.log")
+    fi
+}
+
+# lab_exec PROGRAM ARGS...: runs a lab program (under memcheck in valgrind
+# mode), bounded by CLIENT_LIMIT. Use with `run`, or directly in a pipeline.
+lab_exec() {
+    local program=$1
+    shift
+    timeout -k 2 "$CLIENT_LIMIT" "${LAB_WRAP[@]}" "$(bin "$program")" "$@"
+}
+
+# run_client PROGRAM ARGS...: `run` with stdout and stderr kept apart
+# ($output, $stderr), bounded like lab_exec.
+run_client() {
+    run --separate-stderr lab_exec "$@"
+}
+
+# start_server PROGRAM ARGS...: starts a server in the background and waits
+# (bounded) for its `ready` line. Sets SERVER_PID, SERVER_LOG (stdout),
+# SERVER_ERR (stderr), READY_LINE, and READY[key] for each key=value pair.
+# The server's stdin is /dev/null; fd 3 is closed or bats would wait for it.
+declare -A READY
+start_server() {
+    local program=$1
+    shift
+    local n=${#SERVER_PIDS[@]}
+    SERVER_LOG=$T/server.$n.out
+    SERVER_ERR=$T/server.$n.err
+    "${LAB_WRAP[@]}" "$(bin "$program")" "$@" >"$SERVER_LOG" 2>"$SERVER_ERR" </dev/null 3>&- &
+    SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
+    wait_for_line "$SERVER_LOG" '^ready ' "$READY_LIMIT" || {
+        echo "server $program $* not ready within ${READY_LIMIT}s; stderr:" >&2
+        cat "$SERVER_ERR" >&2
+        return 1
+    }
+    READY_LINE=$(head -n 1 "$SERVER_LOG")
+    READY=()
+    local pair
+    for pair in ${READY_LINE#ready }; do
+        READY[${pair%%=*}]=${pair#*=}
+    done
+}
+
+# start_server_expect_failure PROGRAM ARGS...: for servers that must refuse
+# to start; `run` semantics ($status, $output, $stderr).
+run_server() {
+    run --separate-stderr timeout -k 2 "$READY_LIMIT" "${LAB_WRAP[@]}" "$(bin "$1")" "${@:2}" 3>&-
+}
+
+# wait_for_line FILE REGEX [SECONDS]: waits, bounded, until a line of FILE
+# matches the extended REGEX. Returns 1 on timeout.
+wait_for_line() {
+    local file=$1 regex=$2 limit=${3:-$READY_LIMIT}
+    local deadline=$((SECONDS + limit + 1))
+    until grep -Eq -- "$regex" "$file" 2>/dev/null; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
+# wait_for_exit PID [SECONDS]: waits, bounded, for a process to be gone.
+wait_for_exit() {
+    local pid=$1 limit=${2:-$STOP_LIMIT}
+    local deadline=$((SECONDS + limit + 1))
+    while kill -0 "$pid" 2>/dev/null; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
+# stop_server [PID] [SIGNAL]: sends SIGTERM (or SIGNAL) and waits, bounded,
+# for the server to exit; sets STOP_STATUS to its exit status. Fails if it
+# does not exit in time (it is then killed).
+stop_server() {
+    local pid=${1:-$SERVER_PID} signal=${2:-TERM}
+    kill "-$signal" "$pid" 2>/dev/null || true
+    if ! wait_for_exit "$pid"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        echo "server $pid did not exit within ${STOP_LIMIT}s of SIG$signal" >&2
+        return 1
+    fi
+    STOP_STATUS=0
+    wait "$pid" 2>/dev/null || STOP_STATUS=$?
+}
+
+# Memcheck's verdict on every log of this test: errors (invalid accesses,
+# uninitialised values, definite or indirect leaks) or a descriptor still
+# open at exit that the program opened itself (one with a backtrace rather
+# than "<inherited from parent>").
+lab_check_valgrind_logs() {
+    local log bad=0
+    for log in "$T"/vg.*.log; do
+        [[ -e $log ]] || continue
+        if grep -Eq 'ERROR SUMMARY: [1-9]' "$log"; then
+            echo "memcheck errors in $log:" >&2
+            cat "$log" >&2
+            bad=1
+        fi
+        if awk '/Open (file descriptor|AF_[A-Z0-9]+ socket) [0-9]+/ { entry = 1; next }
+                entry && /<inherited from parent>/ { entry = 0; next }
+                entry && /(at|by) 0x/ { leaked = 1 }
+                { entry = 0 }
+                END { exit !leaked }' "$log"; then
+            echo "descriptor left open at exit in $log:" >&2
+            cat "$log" >&2
+            bad=1
+        fi
+    done
+    return "$bad"
+}
+
+lab_teardown() {
+    local pid failed=0
+    for pid in "${SERVER_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            stop_server "$pid" || failed=1
+        fi
+    done
+    if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
+        lab_check_valgrind_logs || failed=1
+    fi
+    rm -rf "$T"
+    return "$failed"
+}
