@@ -3,18 +3,18 @@ include mk/lab.mk
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
-.PHONY: all common $(CHAPTERS) test valgrind demo clean help
+.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup
 
 all: $(CHAPTERS)
 
 common:
 	$(call lab_need,build)
-	$(Q)$(MAKE) --no-print-directory -C common
+	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory -C common
 
 # Each chapter after common/, so that chapters built in parallel (-j2)
 # never both try to build the library.
 $(CHAPTERS): common
-	$(Q)$(MAKE) --no-print-directory -C $@ LAB_COMMON_BUILT=1
+	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory -C $@ LAB_COMMON_BUILT=1
 
 test: all
 	$(call lab_need,test)
@@ -33,8 +33,14 @@ demo: all
 	    fi; \
 	done
 
+# Installs every Debian package the lab uses (as root; see tools/packages).
+setup:
+	@missing="$$(tools/need --packages all)"; \
+	if [ -z "$$missing" ]; then echo "setup: everything is installed"; \
+	else apt-get update && apt-get install -y $$missing; fi
+
 clean:
-	$(Q)for dir in common $(CHAPTERS); do $(MAKE) --no-print-directory -C $$dir clean || exit 1; done
+	$(Q)for dir in common $(CHAPTERS); do $(MAKE) $(if $(Q),-s) --no-print-directory -C $$dir clean || exit 1; done
 	rm -rf build
 
 help:
@@ -46,6 +52,7 @@ help:
 	@echo "  make test         run the Bats suite; ends with 'N passed, N failed'"
 	@echo "  make valgrind     the same suite, every program under memcheck"
 	@echo "  make clean        remove everything built"
+	@echo "  make setup        install the Debian packages the lab needs (as root)"
 	@echo "  make -C NN-name test | valgrind | demo    the same for one chapter"
 	@echo
 	@echo "chapters: $(CHAPTERS)"

@@ -41,7 +41,7 @@ $(OBJ_DIR)/%.o: %.cpp
 # built in parallel never race to build it.
 ifeq ($(LAB_COMMON_BUILT),)
 $(LAB_COMMON_LIB): $(wildcard $(LAB_ROOT)/common/*.cpp $(LAB_ROOT)/common/*.hpp)
-	$(Q)$(MAKE) --no-print-directory -C $(LAB_ROOT)/common
+	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory -C $(LAB_ROOT)/common
 endif
 
 test: all

@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# The contract's rules common to every program (CONTRACT.md, "Common to every
+# program" and "Servers"), checked on every chapter that is built. A chapter
+# not built yet is skipped, by name.
+
+load lab
+
+setup() { lab_setup; }
+teardown() { lab_teardown; }
+
+# chapter     server        client        topic            exchange: the client
+#                                                          sends MESSAGEs and
+#                                                          prints the replies
+PAIRS=(
+    "01-file-locking server       client       file-locking     no"
+    "03-fifo         server       client       fifo             yes"
+    "04-signal       server       client       signal           yes"
+    "05-semaphore    server       client       semaphore        yes"
+    "05-semaphore    posix-server posix-client semaphore-posix  yes"
+    "06-msgqueue     server       client       msgqueue         yes"
+    "06-msgqueue     posix-server posix-client msgqueue-posix   yes"
+    "07-shm          server       client       shm              yes"
+    "07-shm          posix-server posix-client shm-posix        yes"
+    "08-socket       server       client       socket           yes"
+    "09-mmap         server       client       mmap             yes"
+)
+
+# for_each_pair FUNCTION: calls FUNCTION CHAPTER SERVER CLIENT TOPIC EXCHANGE
+# for every built pair; skips the test if none is built.
+for_each_pair() {
+    local row chapter server client topic exchange ran=0
+    for row in "${PAIRS[@]}"; do
+        read -r chapter server client topic exchange <<<"$row"
+        [[ -x $(bin "$chapter/$server") && -x $(bin "$chapter/$client") ]] || continue
+        ran=1
+        "$1" "$chapter" "$server" "$client" "$topic" "$exchange"
+    done
+    ((ran)) || skip "no chapter with a named server is built yet"
+}
+
+# Every program the lab builds, as CHAPTER/PROGRAM.
+all_programs() {
+    local dir program
+    for dir in "$LAB_BIN_ROOT"/[0-9][0-9]-*/; do
+        for program in server client posix-server posix-client; do
+            [[ -x $dir$program ]] && echo "$(basename "$dir")/$program"
+        done
+    done
+    return 0
+}
+
+@test "every program: --help prints usage on stdout and exits 0" {
+    local program count=0
+    for program in $(all_programs); do
+        run_client "$program" --help
+        assert_success
+        assert_line -n 0 --partial "usage: ${program#*/}"
+        assert_equal "$stderr" ''
+        count=$((count + 1))
+    done
+    ((count > 0))
+}
+
+@test "every program: an unknown option is exit 2 and one stderr line 'PROGRAM: ...'" {
+    local program
+    for program in $(all_programs); do
+        run_client "$program" --no-such-option
+        assert_failure 2
+        assert_equal "$output" ''
+        assert_equal "$(wc -l <<<"$stderr")" 1
+        assert_regex "$stderr" "^${program#*/}: "
+    done
+}
+
+check_bad_names() { # CHAPTER SERVER CLIENT ...
+    local name program
+    local -a bad=('' '.hidden' 'a/b' 'with space' 'x*' "$(printf 'a%.0s' {1..41})" 'é')
+    for program in "$1/$2" "$1/$3"; do
+        for name in "${bad[@]}"; do
+            run_client "$program" --name "$name"
+            assert_failure 2
+            assert_regex "$stderr" "^${program#*/}: .*name"
+        done
+    done
+}
+@test "every named program: a bad --name is exit 2" {
+    for_each_pair check_bad_names
+}
+
+check_bad_timeout() {
+    local value
+    for value in abc -1 1e3 '' 5s; do
+        run_client "$1/$3" --name "$NAME" --timeout "$value"
+        assert_failure 2
+        assert_regex "$stderr" "^$3: .*--timeout"
+    done
+}
+@test "every client: a bad --timeout is exit 2" {
+    for_each_pair check_bad_timeout
+}
+
+check_ready_and_stop() { # also: the runtime dir is made 0700, objects are 0600
+    local chapter=$1 server=$2 topic=$4 signal
+    for signal in TERM INT; do
+        rm -rf "$IPC_LAB_DIR"
+        start_server "$chapter/$server" --name "$NAME"
+        assert_regex "$READY_LINE" "^ready pid=$SERVER_PID( [a-z]+=[^ ]+)*\$"
+        assert_equal "$(stat -c %a "$IPC_LAB_DIR")" 700
+        assert_equal "$(stat -c %a "$IPC_LAB_DIR/$topic")" 700
+        # every object the server made is owner-only
+        run find "$IPC_LAB_DIR/$topic" -mindepth 1 ! -perm 600
+        assert_output ''
+        stop_server "$SERVER_PID" "$signal"
+        assert_equal "$STOP_STATUS" 0
+        # and it removed every file it made
+        run find "$IPC_LAB_DIR/$topic" -mindepth 1 -name "$NAME.*"
+        assert_output ''
+    done
+}
+@test "every server: ready line first, objects 0600 in a 0700 dir, SIGTERM/SIGINT exit 0 and clean" {
+    for_each_pair check_ready_and_stop
+}
+
+check_default_runtime_dir() {
+    local chapter=$1 server=$2
+    unset IPC_LAB_DIR
+    export XDG_RUNTIME_DIR=$T/xdg
+    mkdir -m 700 "$XDG_RUNTIME_DIR"
+    start_server "$chapter/$server" --name "$NAME"
+    assert [ -d "$XDG_RUNTIME_DIR/ipc-lab-$(id -u)" ]
+    assert_equal "$(stat -c %a "$XDG_RUNTIME_DIR/ipc-lab-$(id -u)")" 700
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    rm -rf "$XDG_RUNTIME_DIR"
+    export IPC_LAB_DIR=$T/run
+}
+@test "every server: without IPC_LAB_DIR the runtime dir is \${XDG_RUNTIME_DIR}/ipc-lab-UID" {
+    for_each_pair check_default_runtime_dir
+}
+
+check_unsafe_runtime_dir() {
+    local chapter=$1 server=$2
+    # writable by group
+    mkdir -m 770 "$IPC_LAB_DIR"
+    run_server "$chapter/$server" --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^$server: .*writable by group or others"
+    # writable by others
+    chmod 703 "$IPC_LAB_DIR"
+    run_server "$chapter/$server" --name "$NAME"
+    assert_failure 1
+    rmdir "$IPC_LAB_DIR"
+    # not a directory
+    touch "$IPC_LAB_DIR"
+    run_server "$chapter/$server" --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "not a directory"
+    rm "$IPC_LAB_DIR"
+    # a symlink to a good directory is still not a directory we own
+    mkdir -m 700 "$T/elsewhere"
+    ln -s "$T/elsewhere" "$IPC_LAB_DIR"
+    run_server "$chapter/$server" --name "$NAME"
+    assert_failure 1
+    rm "$IPC_LAB_DIR"
+    # owned by someone else
+    mkdir -m 700 "$IPC_LAB_DIR"
+    chown 65534:65534 "$IPC_LAB_DIR"
+    run_server "$chapter/$server" --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "owned by uid 65534"
+    rmdir "$IPC_LAB_DIR"
+    # its parent must exist
+    IPC_LAB_DIR=$T/missing/run run_server "$chapter/$server" --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "No such file or directory"
+}
+@test "every server: refuses an unsafe runtime dir, exit 1" {
+    [[ $(id -u) == 0 ]] || skip "needs root to chown the runtime dir to another user"
+    for_each_pair check_unsafe_runtime_dir
+}
+
+check_already_running() {
+    local chapter=$1 server=$2
+    start_server "$chapter/$server" --name "$NAME"
+    run_server "$chapter/$server" --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^$server: .*already running"
+    # the first one is unharmed: it still stops cleanly
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+@test "every server: a second server of the same NAME is exit 1 'already running'" {
+    for_each_pair check_already_running
+}
+
+check_names_apart() {
+    local chapter=$1 server=$2
+    start_server "$chapter/$server" --name "${NAME}a"
+    local first=$SERVER_PID
+    start_server "$chapter/$server" --name "${NAME}b"
+    stop_server "$first"
+    assert_equal "$STOP_STATUS" 0
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+@test "every server: two NAMEs run side by side, a 40-byte NAME works" {
+    for_each_pair check_names_apart
+    NAME=$(printf 'n%.0s' {1..38})$$
+    NAME=${NAME: -40}
+    for_each_pair check_names_apart
+}
+
+check_not_running() {
+    local chapter=$1 client=$3 exchange=$5
+    [[ $exchange == yes ]] || return 0
+    # --timeout 60 but the run is bounded by CLIENT_LIMIT: only an answer
+    # "at once" passes.
+    run_client "$chapter/$client" --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" "^$client: .*not running"
+    assert_equal "$output" ''
+}
+@test "every client: no server is exit 1 'not running', at once" {
+    for_each_pair check_not_running
+}
+
+check_too_long() {
+    local chapter=$1 server=$2 client=$3 exchange=$5
+    [[ $exchange == yes ]] || return 0
+    start_server "$chapter/$server" --name "$NAME"
+    local max long
+    max=$(head -c 1024 /dev/zero | tr '\0' 'm')
+    long=${max}x
+    run_client "$chapter/$client" --name "$NAME" first "$max" "$long" never
+    assert_failure 2
+    assert_regex "$stderr" "^$client: .*too long"
+    assert_equal "$output" "$(printf 'FIRST\n%s' "${max^^}")"
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    # the server handled the first two and never saw the rest
+    run grep -c '^received: ' "$SERVER_LOG"
+    assert_output 2
+    run grep -c 'never' "$SERVER_LOG"
+    assert_output 0
+}
+@test "every client: 1024 bytes go, 1025 is exit 2 'too long' after the earlier ones" {
+    for_each_pair check_too_long
+}
