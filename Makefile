@@ -3,7 +3,7 @@ include mk/lab.mk
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
-.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup
+.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup check
 
 all: $(CHAPTERS)
 
@@ -33,6 +33,11 @@ demo: all
 	    fi; \
 	done
 
+# Static gates over the whole tree: clang-format, clang-tidy, cppcheck, shellcheck.
+check:
+	$(call lab_need,check)
+	tools/check
+
 # Installs every Debian package the lab uses (as root; see tools/packages).
 setup:
 	@missing="$$(tools/need --packages all)"; \
@@ -51,6 +56,7 @@ help:
 	@echo "  make demo         run every chapter's pair once and show the transcript"
 	@echo "  make test         run the Bats suite; ends with 'N passed, N failed'"
 	@echo "  make valgrind     the same suite, every program under memcheck"
+	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"
 	@echo "  make clean        remove everything built"
 	@echo "  make setup        install the Debian packages the lab needs (as root)"
 	@echo "  make -C NN-name test | valgrind | demo    the same for one chapter"

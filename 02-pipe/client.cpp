@@ -12,8 +12,9 @@
 namespace {
 
 int run(int argc, char** argv) {
-    lab::Options options("< INPUT > OUTPUT",
-                         "Copies stdin to stdout with ASCII a-z turned to A-Z (any size, any bytes).");
+    lab::Options options(
+        "< INPUT > OUTPUT",
+        "Copies stdin to stdout with ASCII a-z turned to A-Z (any size, any bytes).");
     if (auto operands = options.parse(argc, argv); !operands.empty()) {
         throw lab::UsageError("unexpected argument '" + operands.front() +
                               "': the client is a filter, it reads stdin");
@@ -36,4 +37,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -5,7 +5,7 @@ source ../mk/demo.bash
 
 demo_show_command ./server hello 'big World!'
 ./server hello 'big World!'
-echo "\$ printf 'one\\ntwo\\n' | ./server"
+printf '%s\n' "\$ printf 'one\\ntwo\\n' | ./server"
 printf 'one\ntwo\n' | ./server
 demo_show_command ./popen-demo 'via popen(3)'
 ./popen-demo 'via popen(3)'

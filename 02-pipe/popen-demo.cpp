@@ -24,14 +24,16 @@ std::string shell_quote(const std::string& word) {
 }
 
 int run(int argc, char** argv) {
-    lab::Options options("[MESSAGE...]",
-                         "Starts the client with popen(3) and writes each MESSAGE (or stdin) to it;\n"
-                         "the client's output goes straight to stdout.");
+    lab::Options options(
+        "[MESSAGE...]",
+        "Starts the client with popen(3) and writes each MESSAGE (or stdin) to it;\n"
+        "the client's output goes straight to stdout.");
     std::vector<std::string> messages = options.parse(argc, argv);
     lab::ignore_sigpipe();
     const std::string command = shell_quote(pipe_lab::client_path());
 
     std::fflush(stdout); // the child shares our stdout: nothing buffered may be written twice
+    // NOLINTNEXTLINE(cert-env33-c): running a command through the shell is what popen() is
     FILE* child_input = ::popen(command.c_str(), "we"); // e: O_CLOEXEC on our end
     if (child_input == nullptr) {
         throw lab::sys_error("popen " + command);
@@ -39,8 +41,8 @@ int run(int argc, char** argv) {
     bool write_failed = false;
     int write_errno = 0;
     auto send = [&](const std::string& line) {
-        if (!write_failed &&
-            (std::fputs(line.c_str(), child_input) == EOF || std::fputc('\n', child_input) == EOF)) {
+        if (!write_failed && (std::fputs(line.c_str(), child_input) == EOF ||
+                              std::fputc('\n', child_input) == EOF)) {
             write_failed = true;
             write_errno = errno;
         }
@@ -71,4 +73,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -7,8 +7,8 @@
 
 #include "lab.hpp"
 
-#include <cstddef>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <sys/wait.h>
@@ -17,7 +17,7 @@
 namespace pipe_lab {
 
 // One read()/write() at a time: a pipe's default capacity on Linux.
-inline constexpr std::size_t chunk_bytes = 64 * 1024;
+inline constexpr std::size_t chunk_bytes = std::size_t{64} * 1024;
 
 // "/path/to/02-pipe/client": the client beside this program's own binary.
 inline std::string client_path() {

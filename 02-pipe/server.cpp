@@ -97,7 +97,8 @@ void exchange(lab::Fd& to_child, lab::Fd& from_child, std::string pending, bool 
             to_child.reset(); // all sent: the child now reads end of file
         }
         enum { input, to, from, stopping };
-        std::array<pollfd, 4> fds{{{-1, POLLIN, 0}, {-1, POLLOUT, 0}, {-1, POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+        std::array<pollfd, 4> fds{
+            {{-1, POLLIN, 0}, {-1, POLLOUT, 0}, {-1, POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
         if (read_stdin && sent == pending.size()) {
             fds[input].fd = STDIN_FILENO;
         }
@@ -183,4 +184,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

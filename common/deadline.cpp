@@ -47,7 +47,9 @@ double Deadline::seconds_left() const {
     return std::max(0.0, to_seconds(end_) - to_seconds(now(CLOCK_MONOTONIC)));
 }
 
-bool Deadline::expired() const { return seconds_left() <= 0.0; }
+bool Deadline::expired() const {
+    return seconds_left() <= 0.0;
+}
 
 int Deadline::milliseconds_left() const {
     double ms = std::ceil(seconds_left() * 1000.0);
@@ -58,7 +60,9 @@ int Deadline::tick_milliseconds(int tick_ms) const {
     return std::min(milliseconds_left(), tick_ms);
 }
 
-timespec Deadline::relative() const { return from_seconds(seconds_left()); }
+timespec Deadline::relative() const {
+    return from_seconds(seconds_left());
+}
 
 timespec Deadline::absolute_realtime() const {
     return from_seconds(to_seconds(now(CLOCK_REALTIME)) + seconds_left());

@@ -15,9 +15,9 @@ class Deadline {
     explicit Deadline(double seconds);
 
     bool expired() const;
-    double seconds_left() const;  // >= 0
-    int milliseconds_left() const; // rounded up, for poll(); >= 0
-    timespec relative() const;     // time left, for semtimedop()
+    double seconds_left() const;        // >= 0
+    int milliseconds_left() const;      // rounded up, for poll(); >= 0
+    timespec relative() const;          // time left, for semtimedop()
     timespec absolute_realtime() const; // now + time left on CLOCK_REALTIME
 
     // The shorter of the time left and `tick_ms`: for waits that must wake

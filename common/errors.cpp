@@ -16,13 +16,17 @@ int report(const char* what, int code) {
 }
 } // namespace
 
-std::system_error sys_error(const std::string& what) { return sys_error(errno, what); }
+std::system_error sys_error(const std::string& what) {
+    return sys_error(errno, what);
+}
 
 std::system_error sys_error(int error_number, const std::string& what) {
     return {error_number, std::generic_category(), what};
 }
 
-const std::string& program_name() { return the_program_name; }
+const std::string& program_name() {
+    return the_program_name;
+}
 
 int guarded_main(int argc, char** argv, int (*body)(int, char**)) {
     if (argc > 0 && argv[0] != nullptr) {

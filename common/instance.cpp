@@ -48,8 +48,8 @@ InstanceLock::InstanceLock(std::string_view topic, std::string_view name)
         }
         if (::flock(fd_.get(), LOCK_EX | LOCK_NB) < 0) {
             if (errno == EWOULDBLOCK) {
-                throw Failure(std::string(name) + " already running (pid " +
-                              holder_pid(fd_.get()) + ")");
+                throw Failure(std::string(name) + " already running (pid " + holder_pid(fd_.get()) +
+                              ")");
             }
             throw sys_error("flock " + path_);
         }

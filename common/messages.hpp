@@ -4,8 +4,8 @@
 
 #include <cstddef>
 #include <functional>
-#include <span>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>

@@ -33,8 +33,8 @@ class Options {
     void value(const std::string& option, const std::string& value_name, const std::string& help,
                std::function<void(const std::string&)> parse);
 
-    void add_name(std::string& name);       // --name NAME (validated, default "demo")
-    void add_timeout(double& seconds);      // --timeout SECONDS (default 5, decimals allowed)
+    void add_name(std::string& name);  // --name NAME (validated, default "demo")
+    void add_timeout(double& seconds); // --timeout SECONDS (default 5, decimals allowed)
 
     // Returns the operands (non-option arguments) in order.
     std::vector<std::string> parse(int argc, char** argv) const;

@@ -3,8 +3,8 @@
 #include "errors.hpp"
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +13,9 @@ namespace lab {
 namespace {
 constexpr mode_t private_dir_mode = 0700;
 
-std::string uid_string() { return std::to_string(::geteuid()); }
+std::string uid_string() {
+    return std::to_string(::geteuid());
+}
 
 // Makes `path` 0700 if missing, then checks it is ours and private.
 void ensure_private_dir(const std::string& path) {
@@ -70,10 +72,9 @@ std::string object_path(std::string_view topic, std::string_view name, std::stri
     return topic_dir(topic) + "/" + std::string(name) + "." + std::string(ext);
 }
 
-std::string posix_ipc_name(std::string_view topic, std::string_view name,
-                           std::string_view suffix) {
-    std::string result = "/ipc-lab-" + uid_string() + "-" + std::string(topic) + "-" +
-                         std::string(name);
+std::string posix_ipc_name(std::string_view topic, std::string_view name, std::string_view suffix) {
+    std::string result =
+        "/ipc-lab-" + uid_string() + "-" + std::string(topic) + "-" + std::string(name);
     if (!suffix.empty()) {
         result += "-" + std::string(suffix);
     }

@@ -49,9 +49,17 @@ StopSignals::~StopSignals() {
     wakeup_fd = -1;
 }
 
-bool StopSignals::requested() const { return stop_signal_received != 0; }
+// Members, not static functions, on purpose: the state is only meaningful
+// while the object that installed the handlers lives, so callers ask it.
+// NOLINTNEXTLINE(readability-convert-member-functions-to-static)
+bool StopSignals::requested() const {
+    return stop_signal_received != 0;
+}
 
-int StopSignals::signal_number() const { return stop_signal_received; }
+// NOLINTNEXTLINE(readability-convert-member-functions-to-static)
+int StopSignals::signal_number() const {
+    return stop_signal_received;
+}
 
 void ignore_sigpipe() {
     struct sigaction action {};

@@ -26,6 +26,10 @@
 # script posing as a client) go in $T/fake/: memcheck follows every child
 # the lab's programs exec, but not those, nor system tools (/bin, /usr).
 
+# The variables this file sets (NAME, READY, STOP_STATUS, ...) are read by
+# the .bats files that load it, which shellcheck does not see.
+# shellcheck disable=SC2034
+
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
 bats_load_library bats-assert
@@ -53,6 +57,7 @@ lab_setup() {
     SERVER_PIDS=()
     LAB_WRAP=()
     if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
+        # shellcheck disable=SC2054 # the commas belong to valgrind's options
         LAB_WRAP=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full
             --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
             --track-fds=yes --trace-children=yes --trace-children-skip="/bin/*,/usr/*,$T/fake/*"
