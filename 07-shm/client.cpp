@@ -1,0 +1,163 @@
+// 07-shm/client.cpp - sends each message through the System V segment.
+//
+//   client [--name NAME] [--timeout SECONDS] [MESSAGE...]
+//
+// 1. Find: server_running() answers "not running" at once; then ftok() of
+//    the key file, shmget() and semget() without IPC_CREAT (the server makes
+//    them; we only look them up).
+// 2. Wait (bounded) until the set's sem_otime is set: only then has the
+//    server given the semaphores their values.
+// 3. Attach: shmat().
+// 4. Per message, every wait bounded by --timeout: semtimedop() -1 on the
+//    mutex with SEM_UNDO; write the request; +1 on request; semtimedop() -1
+//    on reply until the reply carries our sequence number; copy it out; +1 on
+//    the mutex; print it.
+// 5. Detach: shmdt() (the Attachment's destructor).
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <sys/shm.h>
+
+namespace {
+
+using namespace shm_lab;
+
+// Step 2 has no event to wait on, only a field to watch: a bounded poll.
+constexpr long initialised_poll_ns = 10'000'000;
+
+[[noreturn]] void not_running(const std::string& name, const std::string& why) {
+    throw lab::Failure("server '" + name + "' not running (" + why + ")");
+}
+
+void wait_until_initialised(int semid, const lab::Deadline& deadline) {
+    semid_ds info{};
+    semun arg{};
+    arg.buf = &info;
+    for (;;) {
+        if (::semctl(semid, 0, IPC_STAT, arg) < 0) {
+            throw lab::sys_error("semctl IPC_STAT " + std::to_string(semid));
+        }
+        if (info.sem_nsems != semaphore_count) {
+            throw lab::Failure("semaphore set " + std::to_string(semid) + " has " +
+                               std::to_string(info.sem_nsems) + " semaphores, not " +
+                               std::to_string(semaphore_count) + ": not this chapter's");
+        }
+        if (info.sem_otime != 0) {
+            return;
+        }
+        if (deadline.expired()) {
+            throw lab::Failure("timed out waiting for the server to set up its semaphores");
+        }
+        const timespec pause{0, initialised_poll_ns};
+        ::nanosleep(&pause, nullptr);
+    }
+}
+
+// The mutex, held for one whole exchange. SEM_UNDO: if we are killed while
+// holding it, the kernel adds the 1 back, so the next client is not stuck.
+class Turn {
+  public:
+    Turn(int semid, const lab::Deadline& deadline) : semid_(semid) {
+        for (;;) {
+            timespec left = deadline.relative();
+            switch (semaphore_op(semid, mutex, -1, SEM_UNDO, &left, "take the mutex")) {
+            case Waited::done:
+                return;
+            case Waited::timed_out:
+                throw lab::Failure("timed out waiting for the mutex (held by another client?)");
+            case Waited::interrupted:
+                continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
+            }
+        }
+    }
+    ~Turn() {
+        sembuf release{mutex, 1, SEM_UNDO}; // cancels the -1's undo entry too
+        ::semop(semid_, &release, 1); // fails only if the set is gone: nothing to give back
+    }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+
+  private:
+    int semid_;
+};
+
+std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t sequence,
+                           const lab::Deadline& deadline) {
+    for (;;) {
+        timespec left = deadline.relative();
+        switch (semaphore_op(semid, reply, -1, 0, &left, "wait for reply")) {
+        case Waited::done:
+            break;
+        case Waited::timed_out:
+            throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
+        case Waited::interrupted:
+            continue;
+        }
+        if (auto text = take_reply(exchange, sequence)) {
+            return *text;
+        }
+        // A post for a client that was killed or gave up: not ours, drop it.
+    }
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+                         "Sends each MESSAGE (or each line of stdin) to the server through System V\n"
+                         "shared memory and prints each reply.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    // 1. Find the server's objects.
+    if (!lab::server_running(sysv_topic, name)) {
+        not_running(name, "no server holds its instance lock");
+    }
+    std::string key_path = lab::object_path(sysv_topic, name, "key");
+    key_t key = ::ftok(key_path.c_str(), key_project_id);
+    if (key == -1) {
+        not_running(name, "ftok " + key_path + ": " + std::strerror(errno));
+    }
+    int shmid = ::shmget(key, sizeof(Exchange), 0); // EINVAL: smaller than ours
+    if (shmid < 0) {
+        if (errno == ENOENT) {
+            not_running(name, "no segment under key " + key_hex(key));
+        }
+        throw lab::sys_error("shmget " + key_hex(key));
+    }
+    int semid = ::semget(key, 0, 0);
+    if (semid < 0) {
+        if (errno == ENOENT) {
+            not_running(name, "no semaphore set under key " + key_hex(key));
+        }
+        throw lab::sys_error("semget " + key_hex(key));
+    }
+
+    // 2. and 3.
+    wait_until_initialised(semid, lab::Deadline(timeout_seconds));
+    Attachment attachment(shmid);
+    auto& exchange = *static_cast<Exchange*>(attachment.address());
+
+    // 4. One exchange per message.
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::Deadline deadline(timeout_seconds);
+        std::string reply_text;
+        {
+            Turn turn(semid, deadline);
+            std::uint64_t sequence = write_request(exchange, message);
+            semaphore_post(semid, request, 0, "post request");
+            reply_text = wait_for_reply(semid, exchange, sequence, deadline);
+        }
+        // Printed after the mutex is given back: a slow stdout (a full pipe)
+        // must not hold up the other clients.
+        lab::print_line(reply_text);
+    });
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

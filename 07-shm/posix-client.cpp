@@ -1,0 +1,138 @@
+// 07-shm/posix-client.cpp - sends each message through the POSIX object.
+//
+//   posix-client [--name NAME] [--timeout SECONDS] [MESSAGE...]
+//
+// 1. Find: server_running() answers "not running" at once; then
+//    shm_open(O_RDWR) without O_CREAT (the server makes the object) and
+//    fstat() for its size.
+// 2. Map: mmap(MAP_SHARED), close the descriptor, check `initialised`.
+// 3. Per message, every wait bounded by --timeout: pthread_mutex_timedlock()
+//    (EOWNERDEAD: the last holder died, pthread_mutex_consistent()); write
+//    the request; sem_post() request; sem_timedwait() reply until it carries
+//    our sequence number; copy it out; pthread_mutex_unlock(); print it.
+// 4. Unmap: munmap() (the Mapping's destructor).
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+namespace {
+
+using namespace shm_lab;
+
+[[noreturn]] void not_running(const std::string& name, const std::string& why) {
+    throw lab::Failure("server '" + name + "' not running (" + why + ")");
+}
+
+// The robust mutex, held for one whole exchange.
+class Turn {
+  public:
+    Turn(pthread_mutex_t& mutex, const lab::Deadline& deadline) : mutex_(mutex) {
+        timespec until = deadline.absolute_realtime(); // timedlock wants CLOCK_REALTIME
+        int result = ::pthread_mutex_timedlock(&mutex_, &until);
+        if (result == EOWNERDEAD) {
+            // We hold it now, but its last holder died inside an exchange.
+            // What it left in the exchange is harmless (sequence numbers);
+            // say so, or the mutex becomes unusable for everyone once we
+            // unlock (ENOTRECOVERABLE).
+            result = ::pthread_mutex_consistent(&mutex_);
+        }
+        if (result == ETIMEDOUT) {
+            throw lab::Failure("timed out waiting for the mutex (held by another client?)");
+        }
+        if (result != 0) { // the pthread calls return the error, errno stays
+            throw lab::sys_error(result, "pthread_mutex_timedlock");
+        }
+    }
+    ~Turn() { ::pthread_mutex_unlock(&mutex_); }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+
+  private:
+    pthread_mutex_t& mutex_;
+};
+
+std::string wait_for_reply(PosixSegment& segment, std::uint64_t sequence,
+                           const lab::Deadline& deadline) {
+    for (;;) {
+        timespec until = deadline.absolute_realtime();
+        if (::sem_timedwait(&segment.reply, &until) < 0) {
+            if (errno == EINTR) {
+                continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
+            }
+            if (errno == ETIMEDOUT) {
+                throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
+            }
+            throw lab::sys_error("sem_timedwait (reply)");
+        }
+        if (auto text = take_reply(segment.exchange, sequence)) {
+            return *text;
+        }
+        // A post for a client that was killed or gave up: not ours, drop it.
+    }
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+                         "Sends each MESSAGE (or each line of stdin) to the server through POSIX\n"
+                         "shared memory and prints each reply.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    // 1. Find the object.
+    if (!lab::server_running(posix_topic, name)) {
+        not_running(name, "no server holds its instance lock");
+    }
+    std::string object = lab::posix_ipc_name(posix_topic, name);
+    lab::Fd fd(::shm_open(object.c_str(), O_RDWR, 0));
+    if (!fd) {
+        if (errno == ENOENT) {
+            not_running(name, "no shared memory object " + object);
+        }
+        throw lab::sys_error("shm_open " + object);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) {
+        throw lab::sys_error("fstat " + object);
+    }
+    if (st.st_size != static_cast<off_t>(sizeof(PosixSegment))) {
+        // 0 while the server is between shm_open() and ftruncate().
+        not_running(name, object + " is " + std::to_string(st.st_size) + " bytes, not " +
+                              std::to_string(sizeof(PosixSegment)));
+    }
+
+    // 2. Map; the mapping outlives the descriptor.
+    Mapping mapping(fd.get(), sizeof(PosixSegment), object);
+    fd.reset();
+    auto& segment = *static_cast<PosixSegment*>(mapping.address());
+    if (segment.initialised.load(std::memory_order_acquire) != initialised_magic) {
+        not_running(name, "its server is still setting up " + object);
+    }
+
+    // 3. One exchange per message.
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::Deadline deadline(timeout_seconds);
+        std::string reply_text;
+        {
+            Turn turn(segment.turn, deadline);
+            std::uint64_t sequence = write_request(segment.exchange, message);
+            if (::sem_post(&segment.request) < 0) {
+                throw lab::sys_error("sem_post (request)");
+            }
+            reply_text = wait_for_reply(segment, sequence, deadline);
+        }
+        // Printed after the mutex is given back: a slow stdout (a full pipe)
+        // must not hold up the other clients.
+        lab::print_line(reply_text);
+    });
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

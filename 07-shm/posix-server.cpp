@@ -1,0 +1,160 @@
+// 07-shm/posix-server.cpp - POSIX shared memory: one named object holds the
+// message and, next to it, its own synchronisation.
+//
+//   posix-server [--name NAME]
+//
+// 1. Name: the instance lock first (one live server per NAME); the object is
+//    /ipc-lab-UID-shm-posix-NAME (a file in /dev/shm on Linux).
+// 2. Create, taking over: shm_open(O_CREAT|O_EXCL, 0600); if a killed
+//    server's object is still there, shm_unlink() it and create afresh.
+// 3. Size and map: ftruncate() to sizeof(PosixSegment), mmap(MAP_SHARED);
+//    the descriptor can be closed then, the mapping stays.
+// 4. Initialise inside the memory: sem_init(pshared=1) for request and
+//    reply; a mutex with PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST for
+//    the clients' turns; then set `initialised`, the sign clients wait for.
+// 5. Exchange: sem_timedwait() on request; copy the request out, log it,
+//    write the reply, sem_post() on reply.
+// 6. Unmap and remove on SIGINT/SIGTERM: munmap(), shm_unlink() (the
+//    destructors). The memory itself goes when the last client unmaps it.
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <memory>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+namespace {
+
+using namespace shm_lab;
+
+// The shared memory object's name, removed when the server goes. A client
+// that still has the object mapped keeps the memory until it unmaps.
+class SharedMemoryName {
+  public:
+    explicit SharedMemoryName(std::string name) : name_(std::move(name)) {
+        fd_.reset(::shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
+        if (!fd_ && errno == EEXIST) {
+            // We hold the instance lock: no live server of this NAME made it.
+            // Another program cannot own this name either (it holds our uid,
+            // topic and NAME), so it is a killed server's: take it over.
+            if (::shm_unlink(name_.c_str()) < 0 && errno != ENOENT) {
+                throw lab::sys_error("shm_unlink " + name_);
+            }
+            fd_.reset(::shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
+        }
+        if (!fd_) {
+            throw lab::sys_error("shm_open " + name_);
+        }
+        if (::fchmod(fd_.get(), owner_only) < 0) { // shm_open's mode is cut by the umask
+            throw lab::sys_error("fchmod " + name_);
+        }
+    }
+    ~SharedMemoryName() { ::shm_unlink(name_.c_str()); }
+    SharedMemoryName(const SharedMemoryName&) = delete;
+    SharedMemoryName& operator=(const SharedMemoryName&) = delete;
+
+    const std::string& name() const { return name_; }
+    lab::Fd& fd() { return fd_; }
+
+  private:
+    std::string name_;
+    lab::Fd fd_;
+};
+
+void check(int result, const std::string& what) {
+    if (result != 0) { // the pthread calls return the error number, errno stays
+        throw lab::sys_error(result, what);
+    }
+}
+
+// Step 4. No sem_destroy()/pthread_mutex_destroy() at the end, on purpose:
+// destroying a semaphore or mutex another process still waits on is
+// undefined, and a client may be waiting right now. They need no cleanup
+// beyond their memory, which goes with the last mapping.
+void initialise(PosixSegment& segment) {
+    if (::sem_init(&segment.request, 1, 0) < 0 || ::sem_init(&segment.reply, 1, 0) < 0) {
+        throw lab::sys_error("sem_init");
+    }
+    pthread_mutexattr_t attributes;
+    check(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
+    // Without PROCESS_SHARED a mutex in shared memory is only promised to
+    // work between threads of one process.
+    check(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
+          "pthread_mutexattr_setpshared");
+    // Without ROBUST a client killed while holding the mutex leaves it
+    // locked for ever; with it the next locker gets EOWNERDEAD instead.
+    check(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
+          "pthread_mutexattr_setrobust");
+    int made = ::pthread_mutex_init(&segment.turn, &attributes);
+    ::pthread_mutexattr_destroy(&attributes);
+    check(made, "pthread_mutex_init");
+    // Release: a client that sees the magic also sees everything above.
+    segment.initialised.store(initialised_magic, std::memory_order_release);
+}
+
+// Waits for a request, waking every tick to look at the stop flag.
+bool wait_for_request(PosixSegment& segment, const lab::StopSignals& stop) {
+    while (!stop.requested()) {
+        // sem_timedwait() takes an absolute CLOCK_REALTIME time.
+        timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
+        if (::sem_timedwait(&segment.request, &until) == 0) {
+            return true;
+        }
+        if (errno != ETIMEDOUT && errno != EINTR) {
+            throw lab::sys_error("sem_timedwait (request)");
+        }
+    }
+    return false;
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options("[--name NAME]",
+                         "Serves clients through a POSIX shared memory object that holds the\n"
+                         "message and its own semaphores and robust mutex, until SIGINT or SIGTERM.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+
+    // 1. and 2.
+    lab::InstanceLock instance(posix_topic, name);
+    lab::StopSignals stop;
+    SharedMemoryName object(lab::posix_ipc_name(posix_topic, name));
+
+    // 3. A new object has size 0: without ftruncate() every access to the
+    // mapping would be SIGBUS. The new bytes read as zero.
+    if (::ftruncate(object.fd().get(), sizeof(PosixSegment)) < 0) {
+        throw lab::sys_error("ftruncate " + object.name());
+    }
+    Mapping mapping(object.fd().get(), sizeof(PosixSegment), object.name());
+    object.fd().reset();
+    PosixSegment& segment = *std::construct_at(static_cast<PosixSegment*>(mapping.address()));
+
+    // 4.
+    initialise(segment);
+    lab::print_ready({{"posix", object.name()}});
+
+    // 5.
+    std::uint64_t last_answered = 0;
+    while (wait_for_request(segment, stop)) {
+        Request incoming = read_request(segment.exchange, last_answered);
+        if (!incoming.ignored.empty()) {
+            lab::print_line("ignored: " + incoming.ignored);
+            continue; // no reply: nobody waits for one
+        }
+        lab::log_received(incoming.message);
+        write_reply(segment.exchange, incoming);
+        last_answered = incoming.sequence;
+        if (::sem_post(&segment.reply) < 0) {
+            throw lab::sys_error("sem_post (reply)");
+        }
+    }
+    // 6. The destructors unmap and shm_unlink, then drop the instance lock.
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
