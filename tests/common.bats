@@ -162,6 +162,7 @@ check_unsafe_runtime_dir() {
     run_server "$chapter/$server" --name "$NAME"
     assert_failure 1
     rm "$IPC_LAB_DIR"
+    rmdir "$T/elsewhere"
     # owned by someone else
     mkdir -m 700 "$IPC_LAB_DIR"
     chown 65534:65534 "$IPC_LAB_DIR"
@@ -205,8 +206,8 @@ check_names_apart() {
 }
 @test "every server: two NAMEs run side by side, a 40-byte NAME works" {
     for_each_pair check_names_apart
-    NAME=$(printf 'n%.0s' {1..38})$$
-    NAME=${NAME: -40}
+    NAME=$(printf 'n%.0s' {1..39})$$
+    NAME=${NAME: -39} # check_names_apart adds one byte: 40
     for_each_pair check_names_apart
 }
 

@@ -83,7 +83,7 @@ run_client() {
 # (bounded) for its `ready` line. Sets SERVER_PID, SERVER_LOG (stdout),
 # SERVER_ERR (stderr), READY_LINE, and READY[key] for each key=value pair.
 # The server's stdin is /dev/null; fd 3 is closed or bats would wait for it.
-declare -A READY
+declare -gA READY # -g: bats sources this file inside a function
 start_server() {
     local program=$1
     shift
