@@ -1,0 +1,171 @@
+// 09-mmap/anon-demo.cpp - shared pages with no file behind them, across fork().
+//
+//   anon-demo [--private] [--timeout SECONDS] [MESSAGE...]   (no MESSAGE: stdin lines)
+//
+// 1. mmap(MAP_SHARED | MAP_ANONYMOUS) a control block and sem_init(pshared=1)
+//    its two semaphores. No name, no file: only fork() can hand these pages
+//    to another process.
+// 2. mmap() the message buffer: MAP_SHARED | MAP_ANONYMOUS too or, with
+//    --private, MAP_PRIVATE | MAP_ANONYMOUS, which fork() turns into two
+//    copy-on-write copies: each process then writes its own.
+// 3. fork(): the child waits for work, uppercases the buffer in place, posts.
+// 4. The parent, per message: writes it into the buffer, posts, waits
+//    (bounded) and prints the buffer as IT sees it: uppercased when shared,
+//    untouched when private.
+// 5. The parent sets `stop`, posts once more and reaps the child; munmap().
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/wait.h>
+
+namespace {
+
+// Always shared: semaphores in private memory would be two unrelated copies.
+struct Control {
+    sem_t work_ready; // parent -> child
+    sem_t work_done;  // child -> parent
+    std::uint32_t stop;
+};
+
+struct Buffer {
+    std::uint32_t length;
+    char bytes[lab::max_message_bytes];
+};
+
+mmap_lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what) {
+    // fd -1, offset 0: nothing to map but fresh zero-filled pages.
+    void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS, -1, 0);
+    if (address == MAP_FAILED) {
+        throw lab::sys_error(std::string("mmap ") + what);
+    }
+    return {address, bytes};
+}
+
+// The child, reaped exactly once, even when the parent leaves by an exception.
+class Child {
+  public:
+    explicit Child(pid_t pid) : pid_(pid) {}
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    ~Child() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            wait();
+        }
+    }
+
+    int wait() {
+        int status = 0;
+        while (::waitpid(pid_, &status, 0) < 0) {
+            if (errno != EINTR) {
+                throw lab::sys_error("waitpid");
+            }
+        }
+        pid_ = -1;
+        return status;
+    }
+
+  private:
+    pid_t pid_;
+};
+
+// The child's whole life. It never returns into the parent's code (whose
+// destructors would then run twice): it ends in _exit().
+[[noreturn]] void be_child(Control& control, Buffer& buffer, pid_t parent) {
+    const double tick_seconds = lab::stop_check_interval_ms / 1000.0;
+    for (;;) {
+        timespec tick_end = lab::Deadline(tick_seconds).absolute_realtime();
+        if (::sem_timedwait(&control.work_ready, &tick_end) < 0) {
+            if (errno != ETIMEDOUT && errno != EINTR) {
+                std::perror("anon-demo: child: sem_timedwait");
+                ::_exit(1);
+            }
+            if (::getppid() != parent) {
+                ::_exit(1); // the parent died without telling us to stop
+            }
+            continue;
+        }
+        if (control.stop != 0) {
+            ::_exit(0);
+        }
+        lab::to_upper_in_place({buffer.bytes, std::min<std::size_t>(buffer.length, sizeof buffer.bytes)});
+        if (::sem_post(&control.work_done) < 0) {
+            std::perror("anon-demo: child: sem_post");
+            ::_exit(1);
+        }
+    }
+}
+
+void wait_for_child(Control& control, double timeout_seconds) {
+    lab::Deadline deadline(timeout_seconds);
+    for (;;) {
+        timespec until = deadline.absolute_realtime();
+        if (::sem_timedwait(&control.work_done, &until) == 0) {
+            return;
+        }
+        if (errno == ETIMEDOUT) {
+            throw lab::Failure("timed out waiting for the child");
+        }
+        if (errno != EINTR) {
+            throw lab::sys_error("sem_timedwait work_done");
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    bool private_buffer = false;
+    double timeout_seconds = 0;
+    lab::Options options("[--private] [--timeout SECONDS] [MESSAGE...]",
+                         "Forks a child that shares an anonymous mapping with us and uppercases\n"
+                         "each MESSAGE (or line of stdin) we put there; prints what we then see.");
+    options.flag("--private", "map the message buffer MAP_PRIVATE: the child's change stays its own",
+                 private_buffer);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    mmap_lab::Mapping control_mapping = map_anonymous(sizeof(Control), MAP_SHARED, "control");
+    mmap_lab::Mapping buffer_mapping = map_anonymous(
+        sizeof(Buffer), private_buffer ? MAP_PRIVATE : MAP_SHARED, "buffer");
+    Control& control = control_mapping.as<Control>();
+    Buffer& buffer = buffer_mapping.as<Buffer>();
+    if (::sem_init(&control.work_ready, 1, 0) < 0 || ::sem_init(&control.work_done, 1, 0) < 0) {
+        throw lab::sys_error("sem_init");
+    }
+
+    std::fflush(stdout); // the child must not inherit (and flush again) our buffered output
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        throw lab::sys_error("fork");
+    }
+    if (pid == 0) {
+        be_child(control, buffer, parent);
+    }
+    Child child(pid);
+
+    lab::for_each_message(messages, [&](const std::string& message) {
+        buffer.length = static_cast<std::uint32_t>(message.size());
+        std::memcpy(buffer.bytes, message.data(), message.size());
+        if (::sem_post(&control.work_ready) < 0) {
+            throw lab::sys_error("sem_post work_ready");
+        }
+        wait_for_child(control, timeout_seconds);
+        lab::print_line({buffer.bytes, buffer.length});
+    });
+
+    control.stop = 1;
+    if (::sem_post(&control.work_ready) < 0) {
+        throw lab::sys_error("sem_post work_ready");
+    }
+    int status = child.wait();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw lab::Failure("child " + std::to_string(pid) + " ended with wait status " +
+                           std::to_string(status));
+    }
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

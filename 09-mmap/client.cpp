@@ -1,0 +1,193 @@
+// 09-mmap/client.cpp - sends each message through the server's mapped file.
+//
+//   client [--name NAME] [--timeout SECONDS] [MESSAGE...]   (no MESSAGE: stdin lines)
+//
+// 1. No live server (its instance lock is free): "not running", at once.
+// 2. open() NAME.map and fstat() it: a regular file of exactly the layout's
+//    size. A shorter one would make us touch pages past its end: SIGBUS.
+// 3. mmap(MAP_SHARED) it, close the descriptor (the mapping keeps the file),
+//    and check the magic and the version the server stores last.
+// 4. Per message: pthread_mutex_timedlock() our turn (EOWNERDEAD: the last
+//    holder died holding it; pthread_mutex_consistent() and carry on), take a
+//    sequence number, write the request, sem_post(request_ready), then
+//    sem_timedwait(reply_ready) until the reply carries our sequence; copy
+//    it, unlock, print it. Every wait ends at --timeout.
+// 5. munmap() on the way out (the Mapping's destructor).
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
+#include <sys/stat.h>
+
+namespace {
+
+using mmap_lab::MapLayout;
+
+class Session {
+  public:
+    explicit Session(std::string name) : name_(std::move(name)) {
+        if (!lab::server_running(mmap_lab::topic, name_)) {
+            throw lab::Failure(name_ + " not running");
+        }
+        std::string path = mmap_lab::map_path(name_);
+        lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+        if (!fd) {
+            if (errno == ENOENT) { // the server is just starting or just leaving
+                throw lab::Failure(name_ + " not running (no " + path + ")");
+            }
+            throw lab::sys_error("open " + path);
+        }
+        check_file(fd.get(), path);
+        void* address = ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                               fd.get(), 0);
+        if (address == MAP_FAILED) {
+            throw lab::sys_error("mmap " + path);
+        }
+        mapping_ = std::make_unique<mmap_lab::Mapping>(address, mmap_lab::map_bytes);
+        guard_ = std::make_unique<mmap_lab::SigbusGuard>(*mapping_);
+        check_header(path);
+    }
+
+    MapLayout& map() const { return mapping_->as<MapLayout>(); }
+
+    // Runs one timed wait in ticks until it returns 0 or EOWNERDEAD (which it
+    // returns). Between ticks: "timed out" past the deadline, "not running"
+    // once the server is gone, a clean failure if the file was truncated.
+    template <typename TimedWait>
+    int wait(const lab::Deadline& deadline, const char* call, const std::string& waiting_for,
+             TimedWait attempt) {
+        for (;;) {
+            timespec tick_end =
+                lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
+                    .absolute_realtime();
+            int result = attempt(tick_end);
+            if (guard_->tripped()) {
+                throw lab::Failure(mmap_lab::map_path(name_) + ": truncated while mapped");
+            }
+            if (result == 0 || result == EOWNERDEAD) {
+                return result;
+            }
+            if (result != ETIMEDOUT && result != EINTR) {
+                throw lab::sys_error(result, call);
+            }
+            if (deadline.expired()) {
+                throw lab::Failure("timed out waiting for " + waiting_for);
+            }
+            if (!lab::server_running(mmap_lab::topic, name_)) {
+                throw lab::Failure(name_ + " not running (the server went away)");
+            }
+        }
+    }
+
+  private:
+    static void check_file(int fd, const std::string& path) {
+        struct stat st {};
+        if (::fstat(fd, &st) < 0) {
+            throw lab::sys_error("fstat " + path);
+        }
+        if (!S_ISREG(st.st_mode)) {
+            throw lab::Failure(path + ": not a regular file");
+        }
+        // Pages wholly past the end of a file have nothing behind them: a
+        // load or store there is SIGBUS, not a zero or an error code.
+        if (st.st_size != static_cast<off_t>(mmap_lab::map_bytes)) {
+            throw lab::Failure(path + ": " + std::to_string(st.st_size) + " bytes, want " +
+                               std::to_string(mmap_lab::map_bytes) +
+                               " (a shorter file would raise SIGBUS when touched)");
+        }
+    }
+
+    void check_header(const std::string& path) const {
+        const MapLayout& layout = map();
+        if (std::memcmp(layout.magic, mmap_lab::magic_text, sizeof layout.magic) != 0) {
+            throw lab::Failure(path + ": not an ipc-lab mmap file (bad magic)");
+        }
+        std::uint32_t version = std::atomic_ref<std::uint32_t>(map().version).load(std::memory_order_acquire);
+        if (version == 0) {
+            throw lab::Failure(name_ + " not running (its server has not finished setting up)");
+        }
+        if (version != mmap_lab::layout_version || layout.layout_bytes != mmap_lab::map_bytes) {
+            throw lab::Failure(path + ": layout version " + std::to_string(version) + " of " +
+                               std::to_string(layout.layout_bytes) + " bytes, want version " +
+                               std::to_string(mmap_lab::layout_version) + " of " +
+                               std::to_string(mmap_lab::map_bytes));
+        }
+    }
+
+    std::string name_;
+    std::unique_ptr<mmap_lab::Mapping> mapping_;
+    std::unique_ptr<mmap_lab::SigbusGuard> guard_;
+};
+
+// Our turn at the request slot: client_turn, held for one exchange.
+class Turn {
+  public:
+    Turn(Session& session, const lab::Deadline& deadline) : mutex_(session.map().client_turn) {
+        int result = session.wait(deadline, "pthread_mutex_timedlock client_turn",
+                                  "our turn (another client holds it)",
+                                  [this](const timespec& until) {
+                                      return ::pthread_mutex_timedlock(&mutex_, &until);
+                                  });
+        if (result == EOWNERDEAD) {
+            // The holder died inside its exchange. We own the mutex now; marking
+            // it consistent lets it be used again after we unlock. What that
+            // client left (a request, a post) is handled by sequence numbers.
+            int error_number = ::pthread_mutex_consistent(&mutex_);
+            if (error_number != 0) {
+                ::pthread_mutex_unlock(&mutex_);
+                throw lab::sys_error(error_number, "pthread_mutex_consistent");
+            }
+        }
+    }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+    ~Turn() { ::pthread_mutex_unlock(&mutex_); }
+
+  private:
+    pthread_mutex_t& mutex_;
+};
+
+std::string exchange(Session& session, const std::string& message, double timeout_seconds) {
+    lab::Deadline deadline(timeout_seconds);
+    MapLayout& map = session.map();
+    Turn turn(session, deadline);
+    // Unique across all clients: only the holder of client_turn counts.
+    std::uint64_t sequence = ++map.next_sequence;
+    mmap_lab::write_slot(map.request, sequence, message);
+    if (::sem_post(&map.request_ready) < 0) {
+        throw lab::sys_error("sem_post request_ready");
+    }
+    for (;;) {
+        session.wait(deadline, "sem_timedwait reply_ready", "the reply", [&map](const timespec& until) {
+            return ::sem_timedwait(&map.reply_ready, &until) == 0 ? 0 : errno;
+        });
+        std::optional<mmap_lab::SlotContents> reply = mmap_lab::read_slot(map.reply);
+        if (reply && reply->sequence == sequence) {
+            return reply->message;
+        }
+        // A post for a request of a client that died or gave up: not ours.
+    }
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+                         "Sends each MESSAGE (or each line of stdin) through RUNTIME/mmap/NAME.map\n"
+                         "and prints the server's reply to it.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    Session session(name);
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::print_line(exchange(session, message, timeout_seconds));
+    });
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

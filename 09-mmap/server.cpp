@@ -1,0 +1,186 @@
+// 09-mmap/server.cpp - the contract's exchange through a file mapped MAP_SHARED.
+//
+//   server [--name NAME] [--keep]
+//
+// 1. Create: take the instance lock (a live server: "already running"),
+//    unlink() what a killed server left, open(O_CREAT | O_EXCL, 0600) a
+//    fresh NAME.map and ftruncate() it to the layout's size.
+// 2. Attach: mmap(MAP_SHARED) it; inside, pthread_mutex_init() a robust
+//    process-shared mutex and sem_init(pshared=1) two semaphores; store the
+//    version last, so a client never uses a half-made file; print `ready`.
+// 3. Exchange: sem_timedwait(request_ready) in ticks, to notice SIGINT and
+//    SIGTERM; copy the request, write the reply labelled with the request's
+//    sequence, sem_post(reply_ready), then msync(MS_SYNC) so the file on
+//    disk shows the last request and the last reply.
+// 4. Detach: munmap() (the Mapping's destructor).
+// 5. Remove: unlink() NAME.map unless --keep, then the instance lock.
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+namespace {
+
+using mmap_lab::MapLayout;
+
+// NAME.map, made by this server: unlinked when it goes, unless kept.
+class MapFile {
+  public:
+    MapFile(std::string path, bool keep) : path_(std::move(path)), keep_(keep) {
+        // Only called under the instance lock: no live server owns a file of
+        // this name, so one that is there is a killed server's leftover.
+        if (::unlink(path_.c_str()) < 0 && errno != ENOENT) {
+            throw lab::sys_error("unlink leftover " + path_);
+        }
+        // O_EXCL: if anything appeared there since, fail rather than share it.
+        fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mmap_lab::map_file_mode));
+        if (!fd_) {
+            throw lab::sys_error("open " + path_);
+        }
+        // open()'s mode is filtered by the umask: say exactly what we mean.
+        if (::fchmod(fd_.get(), mmap_lab::map_file_mode) < 0) {
+            throw lab::sys_error("fchmod " + path_);
+        }
+    }
+    MapFile(const MapFile&) = delete;
+    MapFile& operator=(const MapFile&) = delete;
+    ~MapFile() {
+        if (!keep_) {
+            ::unlink(path_.c_str());
+        }
+    }
+
+    int fd() const { return fd_.get(); }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+    bool keep_;
+    lab::Fd fd_;
+};
+
+void check_pthread(int error_number, const char* what) {
+    if (error_number != 0) {
+        throw lab::sys_error(error_number, what);
+    }
+}
+
+void set_up(MapLayout& map) {
+    pthread_mutexattr_t attributes;
+    check_pthread(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
+    // PROCESS_SHARED: the mutex lives in memory several processes map.
+    // ROBUST: when its holder dies, the next locker gets EOWNERDEAD instead
+    // of waiting forever for an unlock that will never come.
+    check_pthread(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
+                  "pthread_mutexattr_setpshared");
+    check_pthread(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
+                  "pthread_mutexattr_setrobust");
+    check_pthread(::pthread_mutex_init(&map.client_turn, &attributes), "pthread_mutex_init");
+    ::pthread_mutexattr_destroy(&attributes);
+
+    // pshared=1: the semaphores work across processes (they must then live in
+    // shared memory, which they do). Both start at 0: nothing to take yet.
+    if (::sem_init(&map.request_ready, 1, 0) < 0 || ::sem_init(&map.reply_ready, 1, 0) < 0) {
+        throw lab::sys_error("sem_init");
+    }
+    std::memcpy(map.magic, mmap_lab::magic_text, sizeof map.magic);
+    map.layout_bytes = mmap_lab::map_bytes;
+    map.server_pid = ::getpid();
+    std::atomic_ref<std::uint32_t>(map.version).store(mmap_lab::layout_version, std::memory_order_release);
+}
+
+// Someone of our uid shrank the file: what the clients and we shared is gone.
+void check_intact(const MapFile& file, const mmap_lab::SigbusGuard& guard) {
+    struct stat st {};
+    if (::fstat(file.fd(), &st) < 0) {
+        throw lab::sys_error("fstat " + file.path());
+    }
+    if (guard.tripped() || st.st_size != static_cast<off_t>(mmap_lab::map_bytes)) {
+        throw lab::Failure(file.path() + ": truncated to " + std::to_string(st.st_size) +
+                           " bytes while mapped; giving up");
+    }
+}
+
+void serve(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file,
+           const mmap_lab::SigbusGuard& guard, const lab::StopSignals& stop) {
+    const double tick_seconds = lab::stop_check_interval_ms / 1000.0;
+    std::uint64_t last_served = mmap_lab::no_sequence;
+    while (!stop.requested()) {
+        check_intact(file, guard);
+        timespec tick_end = lab::Deadline(tick_seconds).absolute_realtime();
+        if (::sem_timedwait(&map.request_ready, &tick_end) < 0) {
+            if (errno == ETIMEDOUT || errno == EINTR) {
+                continue; // look at stop.requested() and the file again
+            }
+            throw lab::sys_error("sem_timedwait request_ready");
+        }
+        std::optional<mmap_lab::SlotContents> request = mmap_lab::read_slot(map.request);
+        // No request, or one already answered: a post left by a client that
+        // died (or gave up) after posting, whose slot a newer client has
+        // rewritten since. That client posts again for its own request.
+        if (!request || request->sequence == last_served) {
+            continue;
+        }
+        last_served = request->sequence;
+        if (request->length > lab::max_message_bytes) {
+            lab::print_line("ignored: request of " + std::to_string(request->length) +
+                            " bytes (at most " + std::to_string(lab::max_message_bytes) + ")");
+            continue;
+        }
+        lab::log_received(request->message);
+        mmap_lab::write_slot(map.reply, request->sequence, lab::to_upper(request->message));
+        if (::sem_post(&map.reply_ready) < 0) {
+            throw lab::sys_error("sem_post reply_ready");
+        }
+        // After the post, so the client does not wait for the disk. MS_SYNC
+        // returns once the dirty pages are written to the file.
+        if (::msync(mapping.address(), mapping.bytes(), MS_SYNC) < 0) {
+            throw lab::sys_error("msync " + file.path());
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    bool keep = false;
+    lab::Options options("[--name NAME] [--keep]",
+                         "Serves clients through RUNTIME/mmap/NAME.map, a file both sides map\n"
+                         "MAP_SHARED, until SIGINT or SIGTERM; then removes it (unless --keep).");
+    options.add_name(name);
+    options.flag("--keep", "leave NAME.map behind on exit, to inspect it", keep);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+
+    lab::InstanceLock instance(mmap_lab::topic, name);
+    lab::StopSignals stop;
+
+    MapFile file(mmap_lab::map_path(name), keep);
+    // The file's size is fixed here, once; every page of the mapping then has
+    // file behind it. Fresh bytes read as zero.
+    if (::ftruncate(file.fd(), mmap_lab::map_bytes) < 0) {
+        throw lab::sys_error("ftruncate " + file.path());
+    }
+    void* address = ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                           file.fd(), 0);
+    if (address == MAP_FAILED) { // not nullptr: mmap's failure value is MAP_FAILED
+        throw lab::sys_error("mmap " + file.path());
+    }
+    mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
+    mmap_lab::SigbusGuard guard(mapping);
+    MapLayout& map = mapping.as<MapLayout>();
+    set_up(map);
+
+    lab::print_ready({{"path", file.path()}});
+    serve(map, mapping, file, guard, stop);
+    // The mutex and semaphores are not destroyed: a client may still be
+    // blocked on them, which sem_destroy(3) calls undefined. They vanish
+    // with the file's last mapping.
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

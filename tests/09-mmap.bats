@@ -1,0 +1,401 @@
+#!/usr/bin/env bats
+# 09-mmap: a file mapped MAP_SHARED by the server and its clients; and
+# anon-demo, an anonymous MAP_SHARED mapping shared across fork().
+
+load lab
+
+setup() {
+    lab_setup
+    MAP=$IPC_LAB_DIR/mmap/$NAME.map
+    LOCK=$IPC_LAB_DIR/mmap/$NAME.lock
+}
+teardown() {
+    if [[ -n ${STOPPED_PID-} ]]; then
+        kill -CONT "$STOPPED_PID" 2>/dev/null || true
+    fi
+    lab_teardown
+}
+
+# client ARGS...: the chapter's client against this test's server.
+client() { run_client 09-mmap/client --name "$NAME" "$@"; }
+
+# wait_for_strings FILE TEXT: waits, bounded, until `strings FILE` shows a
+# line TEXT (a client has written its request into the mapping).
+wait_for_strings() {
+    local deadline=$((SECONDS + READY_LIMIT + 1))
+    until strings "$1" 2>/dev/null | grep -Fxq -- "$2"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
+# freeze: SIGSTOP the server (teardown lets it go again).
+freeze() {
+    kill -STOP "$SERVER_PID"
+    STOPPED_PID=$SERVER_PID
+}
+thaw() {
+    kill -CONT "$SERVER_PID"
+    STOPPED_PID=
+}
+
+@test "exchange: ready line names the map; replies in order; empty message; only a-z changes" {
+    start_server 09-mmap/server --name "$NAME"
+    assert_regex "$READY_LINE" "^ready pid=$SERVER_PID path=[^ ]+$"
+    assert_equal "${READY[path]}" "$MAP"
+    client hello 'big World!' '' 'ünï 123 ~{}'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\nBIG WORLD!\n\nüNï 123 ~{}')"
+    assert_equal "$stderr" ''
+    wait_for_line "$SERVER_LOG" '^received: ünï 123 ~\{\}$'
+    assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünï 123 ~{}')"
+}
+
+@test "exchange: without MESSAGE each stdin line is a message" {
+    start_server 09-mmap/server --name "$NAME"
+    printf 'one\n\nthree, the last without newline' >"$T/in"
+    client <"$T/in"
+    assert_success
+    assert_equal "$output" "$(printf 'ONE\n\nTHREE, THE LAST WITHOUT NEWLINE')"
+}
+
+@test "exchange: a message of exactly 1024 bytes goes through" {
+    start_server 09-mmap/server --name "$NAME"
+    message=$(head -c 1024 /dev/zero | tr '\0' 'q')
+    client "$message"
+    assert_success
+    assert_output "$(head -c 1024 /dev/zero | tr '\0' 'Q')"
+}
+
+@test "too long: exit 2, earlier messages sent, nothing of the long one" {
+    start_server 09-mmap/server --name "$NAME"
+    long=$(head -c 1025 /dev/zero | tr '\0' 'x')
+    client first "$long" never
+    assert_failure 2
+    assert_output FIRST
+    assert_regex "$stderr" '^client: .*too long'
+    client after
+    assert_success
+    assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: first\nreceived: after')"
+}
+
+@test "not running: exit 1 at once, with no server and with a killed server's leftovers" {
+    SECONDS=0
+    client --timeout 30 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: $NAME not running"
+    start_server 09-mmap/server --name "$NAME"
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    [[ -f $MAP && -f $LOCK ]] # the leftovers are there
+    client --timeout 30 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: $NAME not running"
+    ((SECONDS < 10))
+}
+
+@test "timed out: a stopped server gives 'timed out', both waiting for the reply and for the turn" {
+    start_server 09-mmap/server --name "$NAME"
+    freeze
+    # A takes the turn, posts its request and waits for a reply that cannot come yet.
+    lab_exec 09-mmap/client --name "$NAME" --timeout "$((20 * LAB_TIME_SCALE))" 'request of A' >"$T/a.out" 2>&1 3>&- &
+    a=$!
+    wait_for_strings "$MAP" 'request of A'
+    SECONDS=0
+    client --timeout 0.5 'request of B'
+    assert_failure 1
+    assert_equal "$stderr" 'client: timed out waiting for our turn (another client holds it)'
+    ((SECONDS < 5 * LAB_TIME_SCALE))
+    thaw
+    wait "$a"
+    assert_equal "$(cat "$T/a.out")" 'REQUEST OF A'
+    freeze
+    client --timeout 0.5 'request of C'
+    assert_failure 1
+    assert_equal "$stderr" 'client: timed out waiting for the reply'
+    thaw
+    # C's request is served late, its reply left unclaimed: D must not take it.
+    wait_for_line "$SERVER_LOG" '^received: request of C$'
+    client 'request of D'
+    assert_success
+    assert_output 'REQUEST OF D'
+}
+
+@test "already running: a second server of the same name exits 1; the first serves on" {
+    start_server 09-mmap/server --name "$NAME"
+    run_server 09-mmap/server --name "$NAME"
+    assert_failure 1
+    assert_equal "$stderr" "server: $NAME already running (pid $SERVER_PID)"
+    client still
+    assert_success
+    assert_output STILL
+}
+
+@test "takeover: after kill -9 a new server replaces the leftover file with a fresh one" {
+    start_server 09-mmap/server --name "$NAME"
+    client 'before the kill'
+    assert_success
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    run strings "$MAP"
+    assert_line 'BEFORE THE KILL'
+    start_server 09-mmap/server --name "$NAME"
+    run strings "$MAP"
+    refute_line 'BEFORE THE KILL'
+    refute_line 'before the kill'
+    client 'after the takeover'
+    assert_success
+    assert_output 'AFTER THE TAKEOVER'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    [[ ! -e $MAP && ! -e $LOCK ]]
+}
+
+@test "cleanup: SIGTERM and SIGINT each end the server with exit 0, file and lock removed" {
+    for signal in TERM INT; do
+        start_server 09-mmap/server --name "$NAME"
+        client "before SIG$signal"
+        assert_success
+        [[ -f $MAP ]]
+        stop_server "$SERVER_PID" "$signal"
+        assert_equal "$STOP_STATUS" 0
+        assert_equal "$(cat "$SERVER_ERR")" ''
+        run ls -A "$IPC_LAB_DIR/mmap"
+        assert_output ''
+    done
+}
+
+@test "--keep: the file stays (0600), shows the last exchange, and is taken over next time" {
+    start_server 09-mmap/server --name "$NAME" --keep
+    client 'keep this request'
+    assert_success
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    [[ -f $MAP && ! -e $LOCK ]]
+    assert_equal "$(stat -c %a "$MAP")" 600
+    run strings "$MAP"
+    assert_line 'keep this request'
+    assert_line 'KEEP THIS REQUEST'
+    # A kept file is no server: clients say so at once.
+    client hello
+    assert_failure 1
+    assert_equal "$stderr" "client: $NAME not running"
+    # Without --keep, the next server removes what it took over.
+    start_server 09-mmap/server --name "$NAME"
+    client 'second life'
+    assert_success
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    [[ ! -e $MAP ]]
+}
+
+@test "strings NAME.map shows the last request and the last reply, nothing older" {
+    start_server 09-mmap/server --name "$NAME"
+    client 'a first and much longer request' 'the last request'
+    assert_success
+    run strings "$MAP"
+    assert_line 'ipc-lab mmap'
+    assert_line 'the last request'
+    assert_line 'THE LAST REQUEST'
+    refute_line --partial 'first'
+    refute_line --partial 'FIRST'
+    refute_line --partial 'longer'
+}
+
+@test "permissions: NAME.map is 0600 and the directories 0700, even under umask 000" {
+    umask 000
+    start_server 09-mmap/server --name "$NAME"
+    umask 022
+    assert_equal "$(stat -c %a "$MAP")" 600
+    assert_equal "$(stat -c %F "$MAP")" 'regular file'
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR")" 700
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR/mmap")" 700
+    client ok
+    assert_success
+    assert_output OK
+}
+
+@test "20 concurrent clients each get their own replies" {
+    start_server 09-mmap/server --name "$NAME"
+    pids=()
+    for i in $(seq 1 20); do
+        lab_exec 09-mmap/client --name "$NAME" --timeout "$((20 * LAB_TIME_SCALE))" \
+            "c$i one" "c$i two" "c$i three" "c$i four" "c$i five" >"$T/out.$i" 2>&1 3>&- &
+        pids+=($!)
+    done
+    for i in $(seq 1 20); do
+        wait "${pids[i - 1]}"
+        assert_equal "$(cat "$T/out.$i")" "$(printf 'C%s ONE\nC%s TWO\nC%s THREE\nC%s FOUR\nC%s FIVE' "$i" "$i" "$i" "$i" "$i")"
+    done
+    assert_equal "$(grep -c '^received: ' "$SERVER_LOG")" 100
+}
+
+@test "a client killed holding the turn, its request posted: the next one gets its own reply" {
+    start_server 09-mmap/server --name "$NAME"
+    freeze
+    "${LAB_WRAP[@]}" "$(bin 09-mmap/client)" --name "$NAME" --timeout 60 'request of the dead' >/dev/null 2>&1 3>&- &
+    dead=$!
+    wait_for_strings "$MAP" 'request of the dead'
+    kill -KILL "$dead"
+    wait_for_exit "$dead"
+    thaw
+    # The server answers the dead client's request; nobody takes that reply.
+    wait_for_line "$SERVER_LOG" '^received: request of the dead$'
+    # The mutex is owned by a dead process (EOWNERDEAD) and a stale reply is posted.
+    client --timeout "$((5 * LAB_TIME_SCALE))" 'request of the living'
+    assert_success
+    assert_output 'REQUEST OF THE LIVING'
+    client again
+    assert_success
+    assert_output AGAIN
+}
+
+@test "a client killed before the server read its request: the next one still gets only its own" {
+    start_server 09-mmap/server --name "$NAME"
+    freeze
+    "${LAB_WRAP[@]}" "$(bin 09-mmap/client)" --name "$NAME" --timeout 60 'never answered' >/dev/null 2>&1 3>&- &
+    dead=$!
+    wait_for_strings "$MAP" 'never answered'
+    kill -KILL "$dead"
+    wait_for_exit "$dead"
+    # The next client overwrites the request while the dead one's post waits.
+    lab_exec 09-mmap/client --name "$NAME" --timeout "$((20 * LAB_TIME_SCALE))" 'overwriting request' >"$T/next.out" 2>&1 3>&- &
+    next=$!
+    wait_for_strings "$MAP" 'overwriting request'
+    thaw
+    wait "$next"
+    assert_equal "$(cat "$T/next.out")" 'OVERWRITING REQUEST'
+    client last
+    assert_output LAST
+    # Two posts, one request: it was answered once.
+    assert_equal "$(grep -c '^received: overwriting request$' "$SERVER_LOG")" 1
+}
+
+@test "clients SIGKILLed at random moments: the others never hang nor get a reply not theirs" {
+    start_server 09-mmap/server --name "$NAME"
+    touch "$T/chaos"
+    (
+        k=0
+        while [[ -e $T/chaos ]] && ((k < 400)); do
+            yes "victim $k" 2>/dev/null | "${LAB_WRAP[@]}" "$(bin 09-mmap/client)" --name "$NAME" --timeout 60 >/dev/null 2>&1 &
+            victim=$!
+            sleep "$(awk -v r="$RANDOM" -v s="$LAB_TIME_SCALE" 'BEGIN { printf "%.3f", (r % 100) / 1000 * s * s }')"
+            kill -KILL "$victim" 2>/dev/null || true
+            wait "$victim" 2>/dev/null || true
+            k=$((k + 1))
+        done
+    ) 3>&- &
+    chaos=$!
+    wait_for_line "$SERVER_LOG" '^received: victim ' # the victims are getting in
+    for round in 1 2 3; do
+        pids=()
+        for i in 1 2 3 4 5; do
+            seq 1 200 | sed "s/^/good $round.$i #/" >"$T/in.$i"
+            lab_exec 09-mmap/client --name "$NAME" --timeout "$((20 * LAB_TIME_SCALE))" <"$T/in.$i" >"$T/out.$i" 2>&1 3>&- &
+            pids+=($!)
+        done
+        for i in 1 2 3 4 5; do
+            wait "${pids[i - 1]}"
+            tr a-z A-Z <"$T/in.$i" | cmp - "$T/out.$i"
+        done
+    done
+    rm "$T/chaos"
+    wait "$chaos"
+    # Every good message was answered exactly once.
+    assert_equal "$(grep -c '^received: good ' "$SERVER_LOG")" 3000
+    client 'still serving'
+    assert_output 'STILL SERVING'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "a short file: the client refuses it (no SIGBUS); the server gives up cleanly, exit 1" {
+    start_server 09-mmap/server --name "$NAME"
+    freeze
+    truncate -s 100 "$MAP"
+    client hello
+    assert_failure 1
+    assert_regex "$stderr" "^client: $MAP: 100 bytes, want [0-9]+ \(a shorter file would raise SIGBUS when touched\)$"
+    thaw
+    wait_for_exit "$SERVER_PID"
+    status=0
+    wait "$SERVER_PID" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$SERVER_ERR")" "server: $MAP: truncated to 100 bytes while mapped; giving up"
+    [[ ! -e $MAP && ! -e $LOCK ]]
+}
+
+@test "a file truncated to 0 under a running server: exit 1 with a message, never a SIGBUS death" {
+    start_server 09-mmap/server --name "$NAME"
+    client hello
+    truncate -s 0 "$MAP"
+    wait_for_exit "$SERVER_PID"
+    status=0
+    wait "$SERVER_PID" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$SERVER_ERR")" "server: $MAP: truncated to 0 bytes while mapped; giving up"
+}
+
+@test "a file that is not ours: the client refuses a bad magic, exit 1" {
+    start_server 09-mmap/server --name "$NAME"
+    freeze
+    printf 'not a map' | dd of="$MAP" conv=notrunc status=none
+    client hello
+    assert_failure 1
+    assert_equal "$stderr" "client: $MAP: not an ipc-lab mmap file (bad magic)"
+    thaw
+}
+
+@test "options: --help exits 0 on stdout; unknown option and bad --name exit 2" {
+    for program in server client anon-demo; do
+        run_client "09-mmap/$program" --help
+        assert_success
+        assert_line -n 0 --partial "usage: $program"
+        assert_equal "$stderr" ''
+        run_client "09-mmap/$program" --frobnicate
+        assert_failure 2
+        assert_equal "$output" ''
+        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
+    done
+    for program in server client; do
+        for bad in '' .hidden 'a/b' 'sp ace' "$(head -c 41 /dev/zero | tr '\0' n)"; do
+            run_client "09-mmap/$program" --name "$bad"
+            assert_failure 2
+            assert_regex "$stderr" "^$program: bad name"
+        done
+    done
+    run_client 09-mmap/server --name "$NAME" extra
+    assert_failure 2
+    run_client 09-mmap/client --timeout soon hello
+    assert_failure 2
+}
+
+@test "anon-demo: the child uppercases through a shared anonymous mapping, in order" {
+    run_client 09-mmap/anon-demo hello 'big World!' '' 'ünï 123'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\nBIG WORLD!\n\nüNï 123')"
+    assert_equal "$stderr" ''
+}
+
+@test "anon-demo: without MESSAGE it takes stdin lines" {
+    printf 'one\ntwo' >"$T/in"
+    run_client 09-mmap/anon-demo <"$T/in"
+    assert_success
+    assert_equal "$output" "$(printf 'ONE\nTWO')"
+}
+
+@test "anon-demo: --private gives the child its own copy, so the parent sees no change" {
+    run_client 09-mmap/anon-demo --private hello 'big World!'
+    assert_success
+    assert_equal "$output" "$(printf 'hello\nbig World!')"
+}
+
+@test "anon-demo: too long exits 2 after the earlier messages, and leaves no child behind" {
+    long=$(head -c 1025 /dev/zero | tr '\0' 'x')
+    run_client 09-mmap/anon-demo first "$long"
+    assert_failure 2
+    assert_output FIRST
+    assert_regex "$stderr" '^anon-demo: .*too long'
+    run pgrep -f "09-mmap/anon-demo first x"
+    assert_failure
+}
