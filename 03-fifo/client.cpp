@@ -1,0 +1,232 @@
+// 03-fifo/client.cpp - sends each message through NAME.fifo, reads the reply
+// from its own FIFO NAME.PID.fifo.
+//
+//   client [--name NAME] [--timeout SECONDS] [MESSAGE...]   (no MESSAGE: stdin lines)
+//
+// 1. open() NAME.fifo for writing with O_NONBLOCK: with no server reading it,
+//    that fails at once (ENXIO; ENOENT when it is not there) - "not running"
+//    now, where a plain open() would wait for a reader forever.
+// 2. mkfifo() NAME.PID.fifo and open it, both ends, BEFORE sending: the
+//    server opens it without waiting, so a reader must already be there.
+// 3. Per message: one write() of "PID MESSAGE\n", then poll() for the reply
+//    line, bounded by --timeout.
+// 4. unlink() NAME.PID.fifo on every way out: success, error, timeout,
+//    SIGINT/SIGTERM (all of them return through the destructors).
+#include "protocol.hpp"
+
+#include <array>
+#include <cstring>
+#include <poll.h>
+
+namespace {
+
+[[noreturn]] void interrupted(const lab::StopSignals& stop) {
+    throw lab::Failure(std::string("interrupted by ") + ::strsignal(stop.signal_number()));
+}
+
+lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
+    std::string path = paths.server_fifo();
+    std::string server = "server '" + paths.name + "'";
+    fifo_lab::FifoWriter writer = fifo_lab::open_fifo_for_writing(path);
+    switch (writer.state) {
+    case fifo_lab::FifoOpen::opened: return std::move(writer.fd);
+    case fifo_lab::FifoOpen::missing: throw lab::Failure(server + " not running: no " + path);
+    case fifo_lab::FifoOpen::no_reader:
+        throw lab::Failure(server + " not running: nobody reads " + path);
+    case fifo_lab::FifoOpen::not_a_fifo: throw lab::Failure(path + " is not a FIFO");
+    case fifo_lab::FifoOpen::failed: break;
+    }
+    throw lab::sys_error(writer.error, "open " + path);
+}
+
+// Our reply FIFO, open at both ends. We hold a writer too, never used: with
+// none, the read end reports end of file (POLLHUP, at once, every time) as
+// soon as the server closes its end after a reply, and poll() would spin.
+struct ReplyFifo {
+    explicit ReplyFifo(const fifo_lab::Paths& paths)
+        : node(make_node(paths)),
+          read_end(::open(node.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)),
+          keep_open_writer(::open(node.path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) {
+        if (!read_end || !keep_open_writer) {
+            throw lab::sys_error("open " + node.path());
+        }
+    }
+
+    static fifo_lab::FifoNode make_node(const fifo_lab::Paths& paths) {
+        pid_t self = ::getpid();
+        std::string path = paths.reply_fifo(self);
+        // Names may hold dots: a server named "NAME.PID" owns this very path.
+        if (lab::server_running(fifo_lab::topic, paths.name + "." + std::to_string(self))) {
+            throw lab::Failure(path + " is in use by the server named '" + paths.name + "." +
+                               std::to_string(self) + "'");
+        }
+        // No living process but us has our pid: what is there is the leftover
+        // of a killed client that had it before.
+        fifo_lab::remove_leftover(path);
+        return fifo_lab::FifoNode(path);
+    }
+
+    fifo_lab::FifoNode node;
+    lab::Fd read_end;
+    lab::Fd keep_open_writer;
+    std::string unread; // bytes after a reply line (none, from a sane server)
+};
+
+class Exchange {
+  public:
+    Exchange(const fifo_lab::Paths& paths, double timeout_seconds, const lab::StopSignals& stop)
+        : server_(open_server_fifo(paths)), reply_(paths), paths_(paths),
+          timeout_seconds_(timeout_seconds), stop_(stop) {}
+
+    std::string ask(const std::string& message) {
+        lab::Deadline deadline(timeout_seconds_);
+        send_request(fifo_lab::format_request(::getpid(), message), deadline);
+        return wait_for_reply(deadline);
+    }
+
+  private:
+    // One write(): at most PIPE_BUF bytes, so it is whole or not at all.
+    void send_request(const std::string& request, const lab::Deadline& deadline) {
+        for (;;) {
+            ssize_t written = ::write(server_.get(), request.data(), request.size());
+            if (written == static_cast<ssize_t>(request.size())) {
+                return;
+            }
+            if (written < 0 && errno == EPIPE) { // SIGPIPE ignored: EPIPE, not death
+                throw lab::Failure("server '" + paths_.name + "' not running any more");
+            }
+            if (written >= 0 || (errno != EAGAIN && errno != EINTR)) {
+                throw lab::sys_error("write " + paths_.server_fifo());
+            }
+            // EAGAIN: NAME.fifo is full, the server is behind. Wait for room.
+            std::array<pollfd, 2> fds{{{server_.get(), POLLOUT, 0}, {stop_.fd(), POLLIN, 0}}};
+            int ready = ::poll(fds.data(), fds.size(), deadline.milliseconds_left());
+            if (ready < 0 && errno != EINTR) {
+                throw lab::sys_error("poll");
+            }
+            if (stop_.requested()) {
+                interrupted(stop_);
+            }
+            if (ready == 0) {
+                throw lab::Failure("timed out after " + seconds() + ": " + paths_.server_fifo() +
+                                   " stayed full");
+            }
+        }
+    }
+
+    std::string wait_for_reply(const lab::Deadline& deadline) {
+        std::string& unread = reply_.unread;
+        for (;;) {
+            if (auto newline = unread.find('\n'); newline != std::string::npos) {
+                std::string reply = unread.substr(0, newline);
+                unread.erase(0, newline + 1);
+                return reply;
+            }
+            if (unread.size() > lab::max_message_bytes) {
+                throw lab::Failure("reply over " + std::to_string(lab::max_message_bytes) +
+                                   " bytes in " + reply_.node.path());
+            }
+            // The server's end (POLLERR once it has no reader) tells us at
+            // once when the server is gone, instead of at the timeout.
+            enum { reply, server, stopping };
+            std::array<pollfd, 3> fds{{{reply_.read_end.get(), POLLIN, 0},
+                                       {server_.get(), 0, 0},
+                                       {stop_.fd(), POLLIN, 0}}};
+            int ready = ::poll(fds.data(), fds.size(), deadline.milliseconds_left());
+            if (ready < 0 && errno != EINTR) {
+                throw lab::sys_error("poll");
+            }
+            if (stop_.requested()) {
+                interrupted(stop_);
+            }
+            if (fds[reply].revents & POLLIN) {
+                std::array<char, 4096> buffer;
+                std::size_t got = lab::read_some(reply_.read_end.get(), buffer,
+                                                 "read reply FIFO");
+                unread.append(buffer.data(), got);
+            } else if (fds[server].revents & POLLERR) {
+                throw lab::Failure("server '" + paths_.name + "' not running any more (no reply)");
+            } else if (ready == 0) {
+                throw lab::Failure("timed out after " + seconds() + " waiting for the reply");
+            }
+        }
+    }
+
+    std::string seconds() const {
+        char text[32];
+        std::snprintf(text, sizeof text, "%g s", timeout_seconds_);
+        return text;
+    }
+
+    lab::Fd server_;
+    ReplyFifo reply_;
+    const fifo_lab::Paths& paths_;
+    double timeout_seconds_;
+    const lab::StopSignals& stop_;
+};
+
+// Like lab::for_each_message, but reading stdin through poll() so that
+// SIGINT/SIGTERM while we wait for a line still ends the run (and removes
+// our FIFO): a read() retried on EINTR would wait for the next line first.
+void for_each_message(const std::vector<std::string>& operands, const lab::StopSignals& stop,
+                      const std::function<void(const std::string&)>& send) {
+    if (!operands.empty()) {
+        lab::for_each_message(operands, send);
+        return;
+    }
+    std::string pending;
+    std::array<char, 4096> buffer;
+    for (;;) {
+        std::array<pollfd, 2> fds{{{STDIN_FILENO, POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        if (stop.requested()) {
+            interrupted(stop);
+        }
+        if (fds[0].revents == 0) {
+            continue;
+        }
+        std::size_t got = lab::read_some(STDIN_FILENO, buffer, "read stdin");
+        pending.append(buffer.data(), got);
+        std::size_t start = 0;
+        for (std::size_t newline; (newline = pending.find('\n', start)) != std::string::npos;
+             start = newline + 1) {
+            std::string message = pending.substr(start, newline - start);
+            lab::check_message(message);
+            send(message);
+        }
+        pending.erase(0, start);
+        if (got == 0) { // end of input: a last line without a newline still counts
+            if (!pending.empty()) {
+                lab::check_message(pending);
+                send(pending);
+            }
+            return;
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+                         "Sends each MESSAGE (or, given none, each line of stdin) to the server\n"
+                         "through NAME.fifo and prints each reply, read from NAME.PID.fifo.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    lab::ignore_sigpipe(); // a server gone mid-write: EPIPE, which we report
+    lab::StopSignals stop;
+    fifo_lab::Paths paths(name);
+    Exchange exchange(paths, timeout_seconds, stop); // steps 1 and 2
+    for_each_message(messages, stop, [&](const std::string& message) {
+        lab::print_line(exchange.ask(message)); // step 3
+    });
+    return lab::exit_ok; // step 4: ~ReplyFifo unlinks NAME.PID.fifo
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

@@ -1,0 +1,157 @@
+// 03-fifo/server.cpp - one FIFO in, one FIFO out per client.
+//
+//   server [--name NAME]
+//
+// 1. Create: take the instance lock (a second live server is refused; what
+//    a killed one left is ours to remove), then mkfifo() NAME.fifo, 0600.
+// 2. Attach: open() it for reading with O_NONBLOCK (a plain open would wait
+//    for the first writer), then open() it for writing too, and never write:
+//    with a writer always there, read() does not return end of file each
+//    time the last client closes its end.
+// 3. Exchange: poll() the FIFO and the stop pipe; read() whatever came;
+//    split it into lines; each "PID MESSAGE" is logged and answered through
+//    NAME.PID.fifo (replies.hpp: non-blocking open(), one write()).
+// 4. Detach: on SIGINT/SIGTERM the loop ends; the descriptors close.
+// 5. Remove: unlink() NAME.fifo, then release the lock (destructors, in
+//    that order, on every way out).
+#include "replies.hpp"
+
+#include <array>
+#include <poll.h>
+
+namespace {
+
+// Cuts the byte stream of NAME.fifo into request lines. A line longer than
+// PIPE_BUF cannot be a request: it was not written atomically, so other
+// requests may sit inside it. It is reported once and skipped up to the next
+// newline, where the stream is in step again.
+class RequestLines {
+  public:
+    template <class OnLine, class OnOversized>
+    void feed(std::string_view bytes, OnLine on_line, OnOversized on_oversized) {
+        pending_.append(bytes);
+        std::size_t start = 0;
+        for (std::size_t newline; (newline = pending_.find('\n', start)) != std::string::npos;
+             start = newline + 1) {
+            std::string_view line(pending_.data() + start, newline - start);
+            if (skipping_) {
+                skipping_ = false; // the tail of an oversized line: now in step
+            } else if (line.size() + 1 > fifo_lab::max_request_bytes) {
+                on_oversized();
+            } else {
+                on_line(line);
+            }
+        }
+        pending_.erase(0, start);
+        if (!skipping_ && pending_.size() >= fifo_lab::max_request_bytes) {
+            on_oversized(); // PIPE_BUF bytes and no newline yet: do not buffer the rest
+            skipping_ = true;
+        }
+        if (skipping_) {
+            pending_.clear();
+        }
+    }
+
+  private:
+    std::string pending_; // an incomplete line, waiting for the rest
+    bool skipping_ = false;
+};
+
+// The first bytes of a bad request, for the log.
+std::string preview(std::string_view line) {
+    constexpr std::size_t preview_bytes = 40;
+    return line.size() <= preview_bytes ? std::string(line)
+                                        : std::string(line.substr(0, preview_bytes)) + "...";
+}
+
+void handle_request(std::string_view line, const fifo_lab::Paths& paths,
+                    fifo_lab::Replies& replies) {
+    std::optional<fifo_lab::Request> request = fifo_lab::parse_request(line);
+    if (!request) {
+        fifo_lab::log_ignored("no PID in request \"" + preview(line) + "\"");
+        return;
+    }
+    std::string who = "pid " + std::to_string(request->pid) + ": ";
+    if (request->message.size() > lab::max_message_bytes) {
+        fifo_lab::log_ignored(who + "message too long (" + std::to_string(request->message.size()) +
+                              " bytes; at most " + std::to_string(lab::max_message_bytes) + ")");
+        return;
+    }
+    // Not answered when there is nowhere to answer; checked again, safely,
+    // when the reply is written (the client may go away in between).
+    std::string reply_path = paths.reply_fifo(request->pid);
+    struct stat st {};
+    if (::lstat(reply_path.c_str(), &st) < 0) {
+        fifo_lab::log_ignored(who + "no reply FIFO " + reply_path);
+        return;
+    }
+    if (!S_ISFIFO(st.st_mode)) {
+        fifo_lab::log_ignored(who + reply_path + " is not a FIFO");
+        return;
+    }
+    lab::log_received(request->message);
+    replies.send(request->pid, std::move(reply_path), lab::to_upper(request->message) + "\n");
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options("[--name NAME]",
+                         "Serves clients through the FIFO NAME.fifo: reads \"PID MESSAGE\" lines and\n"
+                         "writes each reply into that client's FIFO NAME.PID.fifo. Runs until\n"
+                         "SIGINT or SIGTERM, then removes NAME.fifo.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+
+    // 1. Create.
+    lab::InstanceLock lock(fifo_lab::topic, name);
+    lab::ignore_sigpipe(); // a client that closes its FIFO mid-write: EPIPE, not death
+    lab::StopSignals stop;
+    fifo_lab::Paths paths(name);
+    fifo_lab::remove_leftover(paths.server_fifo()); // we hold the lock: a killed server's
+    fifo_lab::FifoNode fifo(paths.server_fifo());
+
+    // 2. Attach: the read end first, non-blocking, then the writer we keep.
+    lab::Fd requests(::open(fifo.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!requests) {
+        throw lab::sys_error("open " + fifo.path() + " for reading");
+    }
+    lab::Fd keep_open_writer(::open(fifo.path().c_str(), O_WRONLY | O_CLOEXEC));
+    if (!keep_open_writer) {
+        throw lab::sys_error("open " + fifo.path() + " for writing");
+    }
+    lab::print_ready({{"path", fifo.path()}});
+
+    // 3. Exchange, until SIGINT/SIGTERM.
+    RequestLines lines;
+    fifo_lab::Replies replies;
+    std::array<char, 64 * 1024> buffer; // a pipe's whole default capacity in one read()
+    while (!stop.requested()) {
+        std::array<pollfd, 2> fds{{{requests.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+        if (::poll(fds.data(), fds.size(), replies.retry_timeout_ms()) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        if (fds[0].revents & POLLIN) {
+            ssize_t got = ::read(requests.get(), buffer.data(), buffer.size());
+            if (got < 0 && errno != EAGAIN && errno != EINTR) {
+                throw lab::sys_error("read " + fifo.path());
+            }
+            lines.feed(
+                std::string_view(buffer.data(), got > 0 ? static_cast<std::size_t>(got) : 0),
+                [&](std::string_view line) { handle_request(line, paths, replies); },
+                [] {
+                    fifo_lab::log_ignored("request over " +
+                                          std::to_string(fifo_lab::max_request_bytes) +
+                                          " bytes (PIPE_BUF); skipped to the next newline");
+                });
+        }
+        replies.retry();
+    }
+    // 4 and 5: the destructors close both ends, unlink NAME.fifo, drop the lock.
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

@@ -1,0 +1,471 @@
+#!/usr/bin/env bats
+# 03-fifo: named pipes - NAME.fifo in, NAME.PID.fifo out.
+
+load lab
+
+setup() {
+    lab_setup
+    DIR=$IPC_LAB_DIR/fifo
+}
+
+# Besides lab_teardown: no client left a reply FIFO behind, unless the test
+# killed one with SIGKILL on purpose (it says so with KILLED_CLIENTS=1).
+teardown() {
+    local leftovers=()
+    if [[ -d ${DIR-} && -z ${KILLED_CLIENTS-} ]]; then
+        mapfile -t leftovers < <(find "$DIR" -name "$NAME.[0-9]*.fifo")
+    fi
+    lab_teardown
+    if ((${#leftovers[@]} > 0)); then
+        echo "reply FIFOs left behind: ${leftovers[*]}" >&2
+        return 1
+    fi
+}
+
+# wait_until COMMAND...: runs COMMAND until it succeeds, bounded like a server's start.
+wait_until() {
+    local deadline=$((SECONDS + READY_LIMIT + 1))
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
+reply_fifo_exists() { compgen -G "$DIR/$NAME.[0-9]*.fifo" >/dev/null; }
+no_reply_fifo() { ! reply_fifo_exists; }
+
+# The pid of the one client of this test that has a reply FIFO now.
+client_pid_from_fifo() {
+    local path
+    path=$(compgen -G "$DIR/$NAME.[0-9]*.fifo" | head -n 1)
+    path=${path%.fifo}
+    echo "${path##*.}"
+}
+
+# Starts a client in the background (stdout $T/bg.out, stderr $T/bg.err);
+# sets BG_PID (the timeout wrapper's pid).
+start_background_client() {
+    lab_exec 03-fifo/client --name "$NAME" "$@" >"$T/bg.out" 2>"$T/bg.err" 3>&- &
+    BG_PID=$!
+}
+
+# Marks NAME.fifo as unwritten; `wait_until request_written` then returns
+# once a writer has written into it (writes update a FIFO's mtime).
+mark_unwritten() { touch -c -d @0 "$DIR/$NAME.fifo"; }
+request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
+
+@test "exchange: ready line, replies in order, empty message, other bytes unchanged" {
+    start_server 03-fifo/server --name "$NAME"
+    assert_regex "$READY_LINE" "^ready pid=$SERVER_PID path=$DIR/$NAME.fifo\$"
+    [[ -p ${READY[path]} ]]
+    run_client 03-fifo/client --name "$NAME" hello 'big World!' '' 'ünïcode 123 ~{}' -- '-dash'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\nBIG WORLD!\n\nüNïCODE 123 ~{}\n-DASH')"
+    assert_equal "$stderr" ''
+    wait_for_line "$SERVER_LOG" '^received: -dash$'
+    assert_equal "$(tail -n +2 "$SERVER_LOG")" \
+        "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünïcode 123 ~{}\nreceived: -dash')"
+}
+
+@test "exchange: every byte value but newline goes through, only a-z changes" {
+    start_server 03-fifo/server --name "$NAME"
+    # bytes 0-255 except the newline, in lines of 200 bytes
+    { printf "$(printf '\\%03o' $(seq 0 9) $(seq 11 255))" | fold -b -w 200; echo; } >"$T/bytes"
+    lab_exec 03-fifo/client --name "$NAME" <"$T/bytes" >"$T/out"
+    LC_ALL=C tr a-z A-Z <"$T/bytes" >"$T/expected"
+    cmp "$T/expected" "$T/out"
+}
+
+@test "stdin: one message per line, a last line without newline included" {
+    start_server 03-fifo/server --name "$NAME"
+    printf 'one\n\nthree' >"$T/in"
+    run_client 03-fifo/client --name "$NAME" <"$T/in"
+    assert_success
+    assert_equal "$output" "$(printf 'ONE\n\nTHREE')"
+    run_client 03-fifo/client --name "$NAME" </dev/null
+    assert_success
+    assert_output ''
+}
+
+@test "messages of 1024 bytes go through; 1025 bytes: exit 2, too long, earlier ones sent" {
+    start_server 03-fifo/server --name "$NAME"
+    max=$(head -c 1024 /dev/zero | tr '\0' x)
+    run_client 03-fifo/client --name "$NAME" "$max"
+    assert_success
+    assert_output "${max^^}"
+    run_client 03-fifo/client --name "$NAME" first "${max}y" never
+    assert_failure 2
+    assert_output FIRST
+    assert_regex "$stderr" '^client: .*too long'
+    printf 'second\n%s\nnever\n' "${max}y" >"$T/in"
+    run_client 03-fifo/client --name "$NAME" <"$T/in"
+    assert_failure 2
+    assert_output SECOND
+    assert_regex "$stderr" 'too long'
+    run grep -c "^received: .*y\$\|^received: never\$" "$SERVER_LOG"
+    assert_output 0
+}
+
+@test "--help, unknown option, bad name, stray operand" {
+    for program in server client; do
+        run_client "03-fifo/$program" --help
+        assert_success
+        assert_line -n 0 --partial "usage: $program"
+        assert_output --partial '--name NAME'
+        run_client "03-fifo/$program" --frobnicate
+        assert_failure 2
+        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
+        for bad in '' .hidden 'a/b' 'sp ace' "$(printf 'x%.0s' {1..41})"; do
+            run_client "03-fifo/$program" --name "$bad"
+            assert_failure 2
+            assert_regex "$stderr" "^$program: bad name"
+        done
+    done
+    run_client 03-fifo/client --timeout soon hello
+    assert_failure 2
+    run_client 03-fifo/server extra
+    assert_failure 2
+    assert_equal "$stderr" "server: unexpected argument 'extra'"
+}
+
+@test "not running: exit 1 at once, no FIFO left behind" {
+    start=$SECONDS
+    run_client 03-fifo/client --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" "^client: server '$NAME' not running: no $DIR/$NAME.fifo\$"
+    assert_output ''
+    ((SECONDS - start < CLIENT_LIMIT))
+    # with stdin input too: it does not wait for input before saying so
+    mkfifo "$T/in"
+    exec 5<>"$T/in" # an input that never ends
+    run_client 03-fifo/client --name "$NAME" --timeout 60 <"$T/in"
+    exec 5>&-
+    assert_failure 1
+    assert_regex "$stderr" 'not running'
+    run ls -A "$DIR"
+    assert_output ''
+}
+
+@test "a killed server's leftover FIFO: client says not running at once; a new server takes over" {
+    start_server 03-fifo/server --name "$NAME"
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    [[ -p $DIR/$NAME.fifo ]]
+    run_client 03-fifo/client --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" "not running: nobody reads $DIR/$NAME.fifo"
+    start_server 03-fifo/server --name "$NAME"
+    run_client 03-fifo/client --name "$NAME" again
+    assert_success
+    assert_output AGAIN
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    run ls -A "$DIR"
+    assert_output ''
+}
+
+@test "the last client leaving is no end of file: the server idles, then serves the next" {
+    start_server 03-fifo/server --name "$NAME"
+    run_client 03-fifo/client --name "$NAME" first
+    assert_output FIRST
+    # CPU time (fields 14, 15 of /proc/PID/stat, in ticks) over half a second
+    # of idling: a server polling a FIFO with no writer left would spin.
+    before=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat")
+    sleep 0.5
+    after=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat")
+    ((after - before < 10))
+    run_client 03-fifo/client --name "$NAME" second
+    assert_output SECOND
+}
+
+@test "already running: a second server of the same name exits 1; the first goes on" {
+    start_server 03-fifo/server --name "$NAME"
+    run_server 03-fifo/server --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^server: $NAME already running \\(pid $SERVER_PID\\)"
+    run_client 03-fifo/client --name "$NAME" still
+    assert_success
+    assert_output STILL
+    # another name is another server
+    start_server 03-fifo/server --name "$NAME-b"
+    run_client 03-fifo/client --name "$NAME-b" other
+    assert_output OTHER
+}
+
+@test "SIGTERM and SIGINT: exit 0, NAME.fifo and the lock removed" {
+    for signal in TERM INT; do
+        start_server 03-fifo/server --name "$NAME"
+        run_client 03-fifo/client --name "$NAME" hi
+        assert_output HI
+        stop_server "$SERVER_PID" "$signal"
+        assert_equal "$STOP_STATUS" 0
+        run ls -A "$DIR"
+        assert_output ''
+    done
+}
+
+@test "permissions: directories 0700, NAME.fifo and NAME.PID.fifo 0600" {
+    start_server 03-fifo/server --name "$NAME"
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR")" 700
+    assert_equal "$(stat -c %a "$DIR")" 700
+    assert_equal "$(stat -c '%a %F' "$DIR/$NAME.fifo")" '600 fifo'
+    kill -STOP "$SERVER_PID" # the client waits, its FIFO there to see
+    start_background_client --timeout 60 look
+    wait_until reply_fifo_exists
+    pid=$(client_pid_from_fifo)
+    assert_equal "$(stat -c '%a %F' "$DIR/$NAME.$pid.fifo")" '600 fifo'
+    kill -CONT "$SERVER_PID"
+    wait "$BG_PID"
+    assert_equal "$(cat "$T/bg.out")" LOOK
+}
+
+@test "a group-writable runtime dir is refused, exit 1" {
+    mkdir -m 0770 "$IPC_LAB_DIR"
+    for program in server client; do
+        run_client "03-fifo/$program" --name "$NAME"
+        assert_failure 1
+        assert_regex "$stderr" "^$program: runtime dir .*writable by group or others"
+    done
+}
+
+@test "a shell is a client: mkfifo; echo \"\$\$ hello\" > NAME.fifo; cat NAME.\$\$.fifo" {
+    start_server 03-fifo/server --name "$NAME"
+    # cat opens the reply FIFO only after the request went out: the server
+    # waits (briefly, serving others meanwhile) for a reader to come.
+    run timeout "$CLIENT_LIMIT" bash -c '
+        cd "$1" && mkfifo -m 600 "$2.$$.fifo" && echo "$$ hello from $$" >"$2.fifo" &&
+            cat "$2.$$.fifo"; status=$?; rm -f "$2.$$.fifo"; exit $status' _ "$DIR" "$NAME"
+    assert_success
+    assert_regex "$output" '^HELLO FROM [0-9]+$'
+    wait_for_line "$SERVER_LOG" '^received: hello from [0-9]+$'
+}
+
+@test "requests without a PID, garbage and too long messages are ignored; the server goes on" {
+    start_server 03-fifo/server --name "$NAME"
+    fifo=$DIR/$NAME.fifo
+    echo hi >"$fifo"
+    printf ' 12 lead space\n0 zero\n007 octal\n12345678901 eleven digits\n99999999999x\n' >"$fifo"
+    printf '\x01\x02\xff\n' >"$fifo"
+    printf '%s %s\n' $$ "$(head -c 1025 /dev/zero | tr '\0' m)" >"$fifo"
+    wait_for_line "$SERVER_LOG" "^ignored: pid $$: message too long \\(1025 bytes; at most 1024\\)\$"
+    run grep -c '^ignored: no PID in request' "$SERVER_LOG"
+    assert_output 7
+    grep -qx 'ignored: no PID in request "hi"' "$SERVER_LOG"
+    run_client 03-fifo/client --name "$NAME" after
+    assert_output AFTER
+    run grep -c '^received:' "$SERVER_LOG"
+    assert_output 1
+}
+
+@test "a request over PIPE_BUF is ignored and the server is in step at the next newline" {
+    start_server 03-fifo/server --name "$NAME"
+    fifo=$DIR/$NAME.fifo
+    # one line of 10000 bytes that looks like a request, then a normal one
+    { printf '%s ' $$; head -c 10000 /dev/zero | tr '\0' z; echo; } >"$fifo"
+    wait_for_line "$SERVER_LOG" '^ignored: request over 4096 bytes \(PIPE_BUF\); skipped to the next newline$'
+    run_client 03-fifo/client --name "$NAME" in step
+    assert_output "$(printf 'IN\nSTEP')"
+    # 8000 bytes with no newline at all, then a newline: skipped to there
+    head -c 8000 /dev/zero | tr '\0' q >"$fifo"
+    printf 'tail of the garbage\n' >"$fifo"
+    run_client 03-fifo/client --name "$NAME" again
+    assert_output AGAIN
+    run grep -c '^ignored: request over' "$SERVER_LOG"
+    assert_output 2
+    run grep -c 'zzz\|qqq\|garbage' "$SERVER_LOG"
+    assert_output 0
+}
+
+@test "reply FIFO missing, a regular file, a symlink, a directory: ignored, nothing written" {
+    start_server 03-fifo/server --name "$NAME"
+    fifo=$DIR/$NAME.fifo
+    echo "111111 missing" >"$fifo"
+    echo precious >"$DIR/$NAME.222222.fifo"
+    echo "222222 regular" >"$fifo"
+    echo target >"$T/target"
+    ln -s "$T/target" "$DIR/$NAME.333333.fifo"
+    echo "333333 symlink" >"$fifo"
+    mkdir "$DIR/$NAME.444444.fifo"
+    echo "444444 directory" >"$fifo"
+    wait_for_line "$SERVER_LOG" "^ignored: pid 444444: $DIR/$NAME.444444.fifo is not a FIFO\$"
+    grep -qx "ignored: pid 111111: no reply FIFO $DIR/$NAME.111111.fifo" "$SERVER_LOG"
+    grep -qx "ignored: pid 222222: $DIR/$NAME.222222.fifo is not a FIFO" "$SERVER_LOG"
+    grep -qx "ignored: pid 333333: $DIR/$NAME.333333.fifo is not a FIFO" "$SERVER_LOG"
+    assert_equal "$(cat "$DIR/$NAME.222222.fifo")" precious
+    assert_equal "$(cat "$T/target")" target
+    run grep -c '^received:' "$SERVER_LOG"
+    assert_output 0
+    run_client 03-fifo/client --name "$NAME" served
+    assert_output SERVED
+    rm -r "$DIR/$NAME.222222.fifo" "$DIR/$NAME.333333.fifo" "$DIR/$NAME.444444.fifo"
+}
+
+@test "a reply FIFO nobody reads never stalls the server: others are served, then it is dropped" {
+    start_server 03-fifo/server --name "$NAME"
+    mkfifo -m 600 "$DIR/$NAME.555555.fifo"
+    echo "555555 nobody listens" >"$DIR/$NAME.fifo"
+    wait_for_line "$SERVER_LOG" '^received: nobody listens$'
+    run_client 03-fifo/client --name "$NAME" meanwhile
+    assert_success
+    assert_output MEANWHILE
+    # dropped after the grace period (2 s), which the reply above did not wait for
+    wait_for_line "$SERVER_LOG" "^ignored: pid 555555: nobody opened $DIR/$NAME.555555.fifo for reading"
+    rm "$DIR/$NAME.555555.fifo"
+}
+
+@test "timed out: a stopped server gives exit 1 after --timeout; the FIFO is removed" {
+    start_server 03-fifo/server --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    run_client 03-fifo/client --name "$NAME" --timeout 0.5 hello
+    assert_failure 1
+    assert_equal "$stderr" 'client: timed out after 0.5 s waiting for the reply'
+    kill -CONT "$SERVER_PID"
+    no_reply_fifo
+    # the server reads the stale request, finds no FIFO to answer, goes on
+    wait_for_line "$SERVER_LOG" '^ignored: pid [0-9]+: no reply FIFO'
+    run_client 03-fifo/client --name "$NAME" later
+    assert_output LATER
+}
+
+@test "timed out: NAME.fifo full, the request cannot even be sent" {
+    start_server 03-fifo/server --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    # a FIFO holds 64 KiB (less when the user has many pipes: then head blocks)
+    timeout 2 head -c 65536 /dev/zero >"$DIR/$NAME.fifo" || true
+    run_client 03-fifo/client --name "$NAME" --timeout 0.5 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: timed out after 0.5 s: $DIR/$NAME.fifo stayed full"
+    kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" '^ignored: request over'
+    printf '\n' >"$DIR/$NAME.fifo" # the end of the garbage line: in step again
+    run_client 03-fifo/client --name "$NAME" drained
+    assert_output DRAINED
+}
+
+@test "client: SIGINT or SIGTERM while waiting for the reply: exit 1, FIFO removed" {
+    start_server 03-fifo/server --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    for signal in INT TERM; do
+        mark_unwritten
+        start_background_client --timeout 60 "wait $signal"
+        wait_until reply_fifo_exists
+        wait_until request_written
+        kill "-$signal" "$(client_pid_from_fifo)"
+        status=0
+        wait "$BG_PID" || status=$?
+        assert_equal "$status" 1
+        assert_regex "$(cat "$T/bg.err")" '^client: interrupted by (Interrupt|Terminated)$'
+        no_reply_fifo
+    done
+    kill -CONT "$SERVER_PID"
+}
+
+@test "client: SIGINT while waiting for a line of stdin: exit 1, FIFO removed" {
+    start_server 03-fifo/server --name "$NAME"
+    mkfifo "$T/in"
+    lab_exec 03-fifo/client --name "$NAME" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+    pid=$!
+    exec 5>"$T/in"
+    echo first >&5
+    wait_for_line "$T/out" '^FIRST$'
+    kill -INT "$(client_pid_from_fifo)"
+    status=0
+    wait "$pid" || status=$?
+    exec 5>&-
+    assert_equal "$status" 1
+    assert_equal "$(cat "$T/err")" 'client: interrupted by Interrupt'
+    no_reply_fifo
+}
+
+@test "client: a server killed while the client waits is reported at once, not at the timeout" {
+    start_server 03-fifo/server --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    mark_unwritten
+    start=$SECONDS
+    start_background_client --timeout 60 orphan
+    wait_until reply_fifo_exists
+    wait_until request_written
+    kill -KILL "$SERVER_PID"
+    status=0
+    wait "$BG_PID" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$T/bg.err")" "client: server '$NAME' not running any more (no reply)"
+    ((SECONDS - start < CLIENT_LIMIT))
+    no_reply_fifo
+}
+
+@test "50 clients at the same time each get exactly their own replies" {
+    start_server 03-fifo/server --name "$NAME"
+    local pids=() i
+    for i in $(seq 1 50); do
+        timeout -k 2 $((CLIENT_LIMIT * 3)) "${LAB_WRAP[@]}" "$(bin 03-fifo/client)" \
+            --name "$NAME" --timeout $((CLIENT_LIMIT * 2)) "client $i says a" "client $i says b" \
+            "client $i says c" >"$T/out.$i" 2>"$T/err.$i" 3>&- &
+        pids+=($!)
+    done
+    for i in $(seq 1 50); do
+        wait "${pids[i - 1]}" || { echo "client $i failed: $(cat "$T/err.$i")" >&2; return 1; }
+        assert_equal "$(cat "$T/out.$i")" "$(printf 'CLIENT %s SAYS A\nCLIENT %s SAYS B\nCLIENT %s SAYS C' "$i" "$i" "$i")"
+    done
+    run grep -c '^received: client [0-9]* says [abc]$' "$SERVER_LOG"
+    assert_output 150
+}
+
+@test "a client killed with SIGKILL while waiting: the server logs it, serves the next, the leftover harms nobody" {
+    KILLED_CLIENTS=1
+    start_server 03-fifo/server --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    mark_unwritten
+    start_background_client --timeout 60 doomed
+    wait_until reply_fifo_exists
+    wait_until request_written
+    victim=$(client_pid_from_fifo)
+    kill -KILL "$victim"
+    wait "$BG_PID" || true
+    kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" '^received: doomed$'
+    # served at once, while the reply to the dead client waits for a reader
+    run_client 03-fifo/client --name "$NAME" next
+    assert_output NEXT
+    wait_for_line "$SERVER_LOG" "^ignored: pid $victim: nobody opened $DIR/$NAME.$victim.fifo for reading"
+    [[ -p $DIR/$NAME.$victim.fifo ]] # the leftover: only its own client removes it
+    run_client 03-fifo/client --name "$NAME" after
+    assert_output AFTER
+    # a client that gets a pid whose leftover FIFO is there replaces it
+    run timeout "$CLIENT_LIMIT" bash -c 'mkfifo -m 600 "$1/$2.$$.fifo" &&
+        exec "${@:3}"' _ "$DIR" "$NAME" "${LAB_WRAP[@]}" "$(bin 03-fifo/client)" --name "$NAME" reused
+    assert_success
+    assert_output REUSED
+    rm "$DIR/$NAME.$victim.fifo"
+    [[ -z $(find "$DIR" -name "$NAME.[0-9]*.fifo") ]]
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "clients killed at random points while others run: no hang, no wrong reply" {
+    KILLED_CLIENTS=1
+    start_server 03-fifo/server --name "$NAME"
+    local i victims=() keepers=()
+    for i in $(seq 1 10); do
+        seq 1 200 | sed "s/^/victim $i line /" >"$T/victim.$i"
+        lab_exec 03-fifo/client --name "$NAME" <"$T/victim.$i" >/dev/null 2>&1 3>&- &
+        victims+=($!)
+        timeout -k 2 $((CLIENT_LIMIT * 3)) "${LAB_WRAP[@]}" "$(bin 03-fifo/client)" \
+            --name "$NAME" --timeout $((CLIENT_LIMIT * 2)) "keeper $i one" "keeper $i two" \
+            >"$T/keeper.$i" 2>&1 3>&- &
+        keepers+=($!)
+    done
+    # kill the victims (the clients inside the timeout wrappers) mid-stream
+    for i in "${victims[@]}"; do
+        pkill -KILL -P "$i" || true
+    done
+    for i in $(seq 1 10); do
+        wait "${keepers[i - 1]}"
+        assert_equal "$(cat "$T/keeper.$i")" "$(printf 'KEEPER %s ONE\nKEEPER %s TWO' "$i" "$i")"
+    done
+    run_client 03-fifo/client --name "$NAME" last
+    assert_output LAST
+    kill -0 "$SERVER_PID"
+    for i in "${victims[@]}"; do wait "$i" || true; done
+    find "$DIR" -name "$NAME.[0-9]*.fifo" -delete
+}
