@@ -3,7 +3,7 @@ include mk/lab.mk
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
-.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup check
+.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup check sanitize grade
 
 all: $(CHAPTERS)
 
@@ -33,6 +33,22 @@ demo: all
 	    fi; \
 	done
 
+# The same suite against an AddressSanitizer + UBSan build in build/asan/
+# (a separate build: sanitizers and valgrind cannot share binaries). Any
+# report aborts the program, which fails its test.
+SANITIZER_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+sanitize:
+	$(call lab_need,test)
+	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory VARIANT=asan all
+	$(SANITIZER_ENV) LAB_BIN_ROOT=$(CURDIR)/build/asan tests/run tests/*.bats
+
+# Grades this checkout (or GRADE_DIR=path/to/checkout): table on stdout,
+# build/grade/junit.xml and build/grade/results.json (Gradescope).
+grade: $(if $(GRADE_DIR),,all)
+	$(call lab_need,test valgrind grade)
+	tools/grade
+
 # Static gates over the whole tree: clang-format, clang-tidy, cppcheck, shellcheck.
 check:
 	$(call lab_need,check)
@@ -56,6 +72,8 @@ help:
 	@echo "  make demo         run every chapter's pair once and show the transcript"
 	@echo "  make test         run the Bats suite; ends with 'N passed, N failed'"
 	@echo "  make valgrind     the same suite, every program under memcheck"
+	@echo "  make sanitize     the same suite against an ASan+UBSan build (build/asan/)"
+	@echo "  make grade        grade this checkout, or GRADE_DIR=path a student's: table, JUnit, Gradescope JSON"
 	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"
 	@echo "  make clean        remove everything built"
 	@echo "  make setup        install the Debian packages the lab needs (as root)"
