@@ -3,7 +3,7 @@ include mk/lab.mk
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
-.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup check sanitize grade
+.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup check sanitize grade stress
 
 all: $(CHAPTERS)
 
@@ -43,6 +43,12 @@ sanitize:
 	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory VARIANT=asan all
 	$(SANITIZER_ENV) LAB_BIN_ROOT=$(CURDIR)/build/asan tests/run tests/*.bats
 
+# Bounded soak runs of every server (tests/pairs): replies checked, server
+# descriptors flat, nothing left behind. Prints a table.
+stress: all
+	$(call lab_need,test)
+	tools/stress
+
 # Grades this checkout (or GRADE_DIR=path/to/checkout): table on stdout,
 # build/grade/junit.xml and build/grade/results.json (Gradescope).
 grade: $(if $(GRADE_DIR),,all)
@@ -73,6 +79,7 @@ help:
 	@echo "  make test         run the Bats suite; ends with 'N passed, N failed'"
 	@echo "  make valgrind     the same suite, every program under memcheck"
 	@echo "  make sanitize     the same suite against an ASan+UBSan build (build/asan/)"
+	@echo "  make stress       soak every server with many clients; check replies, fds, leftovers"
 	@echo "  make grade        grade this checkout, or GRADE_DIR=path a student's: table, JUnit, Gradescope JSON"
 	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"
 	@echo "  make clean        remove everything built"

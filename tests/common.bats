@@ -8,29 +8,15 @@ load lab
 setup() { lab_setup; }
 teardown() { lab_teardown; }
 
-# chapter     server        client        topic            exchange: the client
-#                                                          sends MESSAGEs and
-#                                                          prints the replies
-PAIRS=(
-    "01-file-locking server       client       file-locking     no"
-    "03-fifo         server       client       fifo             yes"
-    "04-signal       server       client       signal           yes"
-    "05-semaphore    server       client       semaphore        yes"
-    "05-semaphore    posix-server posix-client semaphore-posix  yes"
-    "06-msgqueue     server       client       msgqueue         yes"
-    "06-msgqueue     posix-server posix-client msgqueue-posix   yes"
-    "07-shm          server       client       shm              yes"
-    "07-shm          posix-server posix-client shm-posix        yes"
-    "08-socket       server       client       socket           yes"
-    "09-mmap         server       client       mmap             yes"
-)
+# The pairs with a name: tests/pairs (shared with tools/stress).
+mapfile -t PAIRS < <(grep -v '^[[:space:]]*\(#\|$\)' "$BATS_TEST_DIRNAME/pairs")
 
 # for_each_pair FUNCTION: calls FUNCTION CHAPTER SERVER CLIENT TOPIC EXCHANGE
 # for every built pair; skips the test if none is built.
 for_each_pair() {
     local row chapter server client topic exchange ran=0
     for row in "${PAIRS[@]}"; do
-        read -r chapter server client topic exchange <<<"$row"
+        read -r chapter server client topic exchange _ <<<"$row"
         [[ -x $(bin "$chapter/$server") && -x $(bin "$chapter/$client") ]] || continue
         ran=1
         "$1" "$chapter" "$server" "$client" "$topic" "$exchange"
