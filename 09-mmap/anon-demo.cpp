@@ -89,7 +89,8 @@ class Child {
         if (control.stop != 0) {
             ::_exit(0);
         }
-        lab::to_upper_in_place({buffer.bytes, std::min<std::size_t>(buffer.length, sizeof buffer.bytes)});
+        lab::to_upper_in_place(
+            {buffer.bytes, std::min<std::size_t>(buffer.length, sizeof buffer.bytes)});
         if (::sem_post(&control.work_done) < 0) {
             std::perror("anon-demo: child: sem_post");
             ::_exit(1);
@@ -119,16 +120,17 @@ int run(int argc, char** argv) {
     lab::Options options("[--private] [--timeout SECONDS] [MESSAGE...]",
                          "Forks a child that shares an anonymous mapping with us and uppercases\n"
                          "each MESSAGE (or line of stdin) we put there; prints what we then see.");
-    options.flag("--private", "map the message buffer MAP_PRIVATE: the child's change stays its own",
+    options.flag("--private",
+                 "map the message buffer MAP_PRIVATE: the child's change stays its own",
                  private_buffer);
     options.add_timeout(timeout_seconds);
     std::vector<std::string> messages = options.parse(argc, argv);
 
     mmap_lab::Mapping control_mapping = map_anonymous(sizeof(Control), MAP_SHARED, "control");
-    mmap_lab::Mapping buffer_mapping = map_anonymous(
-        sizeof(Buffer), private_buffer ? MAP_PRIVATE : MAP_SHARED, "buffer");
-    Control& control = control_mapping.as<Control>();
-    Buffer& buffer = buffer_mapping.as<Buffer>();
+    mmap_lab::Mapping buffer_mapping =
+        map_anonymous(sizeof(Buffer), private_buffer ? MAP_PRIVATE : MAP_SHARED, "buffer");
+    auto& control = control_mapping.as<Control>();
+    auto& buffer = buffer_mapping.as<Buffer>();
     if (::sem_init(&control.work_ready, 1, 0) < 0 || ::sem_init(&control.work_done, 1, 0) < 0) {
         throw lab::sys_error("sem_init");
     }
@@ -168,4 +170,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

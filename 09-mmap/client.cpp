@@ -29,19 +29,19 @@ class Session {
   public:
     explicit Session(std::string name) : name_(std::move(name)) {
         if (!lab::server_running(mmap_lab::topic, name_)) {
-            throw lab::Failure(name_ + " not running");
+            throw lab::Failure("server '" + name_ + "' not running");
         }
         std::string path = mmap_lab::map_path(name_);
         lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
         if (!fd) {
             if (errno == ENOENT) { // the server is just starting or just leaving
-                throw lab::Failure(name_ + " not running (no " + path + ")");
+                throw lab::Failure("server '" + name_ + "' not running (no " + path + ")");
             }
             throw lab::sys_error("open " + path);
         }
         check_file(fd.get(), path);
-        void* address = ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                               fd.get(), 0);
+        void* address =
+            ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
         if (address == MAP_FAILED) {
             throw lab::sys_error("mmap " + path);
         }
@@ -63,7 +63,7 @@ class Session {
                 lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
                     .absolute_realtime();
             int result = attempt(tick_end);
-            if (guard_->tripped()) {
+            if (mmap_lab::SigbusGuard::tripped()) {
                 throw lab::Failure(mmap_lab::map_path(name_) + ": truncated while mapped");
             }
             if (result == 0 || result == EOWNERDEAD) {
@@ -76,7 +76,7 @@ class Session {
                 throw lab::Failure("timed out waiting for " + waiting_for);
             }
             if (!lab::server_running(mmap_lab::topic, name_)) {
-                throw lab::Failure(name_ + " not running (the server went away)");
+                throw lab::Failure("server '" + name_ + "' not running (it went away)");
             }
         }
     }
@@ -101,12 +101,15 @@ class Session {
 
     void check_header(const std::string& path) const {
         const MapLayout& layout = map();
+        // The version is stored last: once it is there, so is the rest.
+        std::uint32_t version =
+            std::atomic_ref<std::uint32_t>(map().version).load(std::memory_order_acquire);
+        if (version == 0) {
+            throw lab::Failure("server '" + name_ + "' not running (still setting up " + path +
+                               ")");
+        }
         if (std::memcmp(layout.magic, mmap_lab::magic_text, sizeof layout.magic) != 0) {
             throw lab::Failure(path + ": not an ipc-lab mmap file (bad magic)");
-        }
-        std::uint32_t version = std::atomic_ref<std::uint32_t>(map().version).load(std::memory_order_acquire);
-        if (version == 0) {
-            throw lab::Failure(name_ + " not running (its server has not finished setting up)");
         }
         if (version != mmap_lab::layout_version || layout.layout_bytes != mmap_lab::map_bytes) {
             throw lab::Failure(path + ": layout version " + std::to_string(version) + " of " +
@@ -125,11 +128,9 @@ class Session {
 class Turn {
   public:
     Turn(Session& session, const lab::Deadline& deadline) : mutex_(session.map().client_turn) {
-        int result = session.wait(deadline, "pthread_mutex_timedlock client_turn",
-                                  "our turn (another client holds it)",
-                                  [this](const timespec& until) {
-                                      return ::pthread_mutex_timedlock(&mutex_, &until);
-                                  });
+        int result = session.wait(
+            deadline, "pthread_mutex_timedlock client_turn", "our turn (another client holds it)",
+            [this](const timespec& until) { return ::pthread_mutex_timedlock(&mutex_, &until); });
         if (result == EOWNERDEAD) {
             // The holder died inside its exchange. We own the mutex now; marking
             // it consistent lets it be used again after we unlock. What that
@@ -160,9 +161,10 @@ std::string exchange(Session& session, const std::string& message, double timeou
         throw lab::sys_error("sem_post request_ready");
     }
     for (;;) {
-        session.wait(deadline, "sem_timedwait reply_ready", "the reply", [&map](const timespec& until) {
-            return ::sem_timedwait(&map.reply_ready, &until) == 0 ? 0 : errno;
-        });
+        session.wait(deadline, "sem_timedwait reply_ready", "the reply",
+                     [&map](const timespec& until) {
+                         return ::sem_timedwait(&map.reply_ready, &until) == 0 ? 0 : errno;
+                     });
         std::optional<mmap_lab::SlotContents> reply = mmap_lab::read_slot(map.reply);
         if (reply && reply->sequence == sequence) {
             return reply->message;
@@ -174,9 +176,10 @@ std::string exchange(Session& session, const std::string& message, double timeou
 int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-                         "Sends each MESSAGE (or each line of stdin) through RUNTIME/mmap/NAME.map\n"
-                         "and prints the server's reply to it.");
+    lab::Options options(
+        "[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+        "Sends each MESSAGE (or each line of stdin) through RUNTIME/mmap/NAME.map\n"
+        "and prints the server's reply to it.");
     options.add_name(name);
     options.add_timeout(timeout_seconds);
     std::vector<std::string> messages = options.parse(argc, argv);
@@ -190,4 +193,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -45,7 +45,7 @@ char* volatile guarded_begin = nullptr;
 volatile std::size_t guarded_bytes = 0;
 volatile sig_atomic_t sigbus_caught = 0;
 
-extern "C" void on_sigbus(int, siginfo_t* info, void*) {
+extern "C" void on_sigbus(int /*signal_number*/, siginfo_t* info, void* /*context*/) {
     int saved_errno = errno;
     char* fault = static_cast<char*>(info->si_addr);
     char* begin = guarded_begin;
@@ -85,6 +85,8 @@ SigbusGuard::~SigbusGuard() {
     guarded_begin = nullptr;
 }
 
-bool SigbusGuard::tripped() const { return sigbus_caught != 0; }
+bool SigbusGuard::tripped() {
+    return sigbus_caught != 0;
+}
 
 } // namespace mmap_lab

@@ -134,7 +134,7 @@ class SigbusGuard {
     SigbusGuard(const SigbusGuard&) = delete;
     SigbusGuard& operator=(const SigbusGuard&) = delete;
 
-    bool tripped() const;
+    static bool tripped(); // a SIGBUS in the mapping was caught
 
   private:
     struct sigaction previous_ {};

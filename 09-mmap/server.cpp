@@ -35,7 +35,8 @@ class MapFile {
             throw lab::sys_error("unlink leftover " + path_);
         }
         // O_EXCL: if anything appeared there since, fail rather than share it.
-        fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mmap_lab::map_file_mode));
+        fd_.reset(
+            ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mmap_lab::map_file_mode));
         if (!fd_) {
             throw lab::sys_error("open " + path_);
         }
@@ -88,27 +89,30 @@ void set_up(MapLayout& map) {
     std::memcpy(map.magic, mmap_lab::magic_text, sizeof map.magic);
     map.layout_bytes = mmap_lab::map_bytes;
     map.server_pid = ::getpid();
-    std::atomic_ref<std::uint32_t>(map.version).store(mmap_lab::layout_version, std::memory_order_release);
+    std::atomic_ref<std::uint32_t>(map.version)
+        .store(mmap_lab::layout_version, std::memory_order_release);
 }
 
-// Someone of our uid shrank the file: what the clients and we shared is gone.
-void check_intact(const MapFile& file, const mmap_lab::SigbusGuard& guard) {
+// Someone of our uid truncated the file: what the clients and we shared is
+// gone (a partial last page reads as zeros, whole pages past the end SIGBUS).
+void check_intact(const MapFile& file) {
     struct stat st {};
     if (::fstat(file.fd(), &st) < 0) {
         throw lab::sys_error("fstat " + file.path());
     }
-    if (guard.tripped() || st.st_size != static_cast<off_t>(mmap_lab::map_bytes)) {
-        throw lab::Failure(file.path() + ": truncated to " + std::to_string(st.st_size) +
-                           " bytes while mapped; giving up");
+    const auto want = static_cast<off_t>(mmap_lab::map_bytes);
+    if (mmap_lab::SigbusGuard::tripped() || st.st_size != want) {
+        throw lab::Failure(file.path() + ": " + (st.st_size < want ? "truncated" : "resized") +
+                           " to " + std::to_string(st.st_size) + " bytes while mapped; giving up");
     }
 }
 
 void serve(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file,
-           const mmap_lab::SigbusGuard& guard, const lab::StopSignals& stop) {
+           const lab::StopSignals& stop) {
     const double tick_seconds = lab::stop_check_interval_ms / 1000.0;
     std::uint64_t last_served = mmap_lab::no_sequence;
     while (!stop.requested()) {
-        check_intact(file, guard);
+        check_intact(file);
         timespec tick_end = lab::Deadline(tick_seconds).absolute_realtime();
         if (::sem_timedwait(&map.request_ready, &tick_end) < 0) {
             if (errno == ETIMEDOUT || errno == EINTR) {
@@ -163,18 +167,19 @@ int run(int argc, char** argv) {
     if (::ftruncate(file.fd(), mmap_lab::map_bytes) < 0) {
         throw lab::sys_error("ftruncate " + file.path());
     }
-    void* address = ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                           file.fd(), 0);
+    void* address =
+        ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd(), 0);
     if (address == MAP_FAILED) { // not nullptr: mmap's failure value is MAP_FAILED
         throw lab::sys_error("mmap " + file.path());
     }
     mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
+    // From here on a file truncated under us is an error line, not a crash.
     mmap_lab::SigbusGuard guard(mapping);
-    MapLayout& map = mapping.as<MapLayout>();
+    auto& map = mapping.as<MapLayout>();
     set_up(map);
 
     lab::print_ready({{"path", file.path()}});
-    serve(map, mapping, file, guard, stop);
+    serve(map, mapping, file, stop);
     // The mutex and semaphores are not destroyed: a client may still be
     // blocked on them, which sem_destroy(3) calls undefined. They vanish
     // with the file's last mapping.
@@ -183,4 +188,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}
