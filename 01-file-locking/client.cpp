@@ -1,0 +1,198 @@
+// 01-file-locking/client.cpp - reads the shared file under a read lock, or
+// bumps the shared counter under a write lock.
+//
+//   client [--name NAME] [--try] [--timeout SECONDS]
+//   client [--name NAME] [--try] [--timeout SECONDS] --increment COUNT [--no-lock]
+//
+// Reading: fcntl(F_SETLK, F_RDLCK) over all of NAME.txt. If a writer holds
+// a conflicting lock, fcntl(F_GETLK) names it ("locked by pid=PID"), then we
+// wait in fcntl(F_SETLKW) - bounded by --timeout - or, with --try, exit 3.
+// Readers share the lock with each other; a writer excludes them all.
+//
+// Incrementing: COUNT times, write-lock NAME.count, read the number, write
+// it plus one, unlock. Without the lock (--no-lock) two clients can read the
+// same number and both write it plus one: one increment is lost.
+#include "protocol.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+
+namespace {
+
+using namespace file_locking;
+
+struct Settings {
+    std::string name;
+    double timeout_seconds = lab::default_timeout_seconds;
+    bool try_only = false;
+};
+
+// Opens one of the server's files, or says the server is not there. The
+// instance lock tells a live server from a killed one's leftovers at once.
+lab::Fd open_server_file(const Settings& settings, std::string_view extension, int flags) {
+    if (!lab::server_running(topic, settings.name)) {
+        throw lab::Failure(settings.name + ": server not running");
+    }
+    std::string path = lab::object_path(topic, settings.name, extension);
+    lab::Fd fd(::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+        if (errno == ENOENT) { // the server is exiting right now
+            throw lab::Failure(settings.name + ": server not running (" + path + " is gone)");
+        }
+        throw lab::sys_error("open " + path);
+    }
+    return fd;
+}
+
+// Takes a lock of `type` over all of the file. If someone holds a
+// conflicting one, names them (on stdout when `report_holder`), then waits
+// for it bounded by --timeout, or with --try gives up at once (exit 3).
+void lock_whole_file(int fd, short type, const std::string& path, const Settings& settings,
+                     bool report_holder) {
+    struct flock lock = whole_file(type);
+    pid_t holder = 0;
+    for (;;) {
+        if (::fcntl(fd, F_SETLK, &lock) == 0) {
+            return;
+        }
+        if (!lock_is_busy(errno)) {
+            throw lab::sys_error("fcntl F_SETLK " + path);
+        }
+        // F_GETLK fills `probe` with one lock that conflicts with it: its
+        // type, range and holder's pid (-1 for an open file description lock).
+        struct flock probe = whole_file(type);
+        if (::fcntl(fd, F_GETLK, &probe) < 0) {
+            throw lab::sys_error("fcntl F_GETLK " + path);
+        }
+        if (probe.l_type != F_UNLCK) {
+            holder = probe.l_pid;
+            break;
+        }
+        // Released between our two calls: just try again.
+    }
+    const std::string holder_text = std::to_string(holder);
+    if (report_holder) {
+        lab::print_line("locked by pid=" + holder_text);
+    }
+    if (settings.try_only) {
+        throw lab::Failure(path + " is locked by pid " + holder_text + " (--try)", exit_locked);
+    }
+    lab::Deadline deadline(settings.timeout_seconds);
+    if (!wait_for_lock(deadline, "fcntl F_SETLKW " + path,
+                       [&] { return ::fcntl(fd, F_SETLKW, &lock); })) {
+        throw lab::Failure("timed out after " + seconds_text(settings.timeout_seconds) +
+                           " s waiting for a lock on " + path + " (held by pid " + holder_text +
+                           ")");
+    }
+}
+
+void unlock_whole_file(int fd, const std::string& path) {
+    struct flock unlock = whole_file(F_UNLCK);
+    if (::fcntl(fd, F_SETLK, &unlock) < 0) {
+        throw lab::sys_error("fcntl F_SETLK F_UNLCK " + path);
+    }
+}
+
+// Prints NAME.txt as it was while we held a read lock: whole, never half of
+// the server's writes. Read under the lock, print after releasing it, so a
+// slow reader of our stdout never keeps the writer waiting.
+void print_document(const Settings& settings) {
+    const std::string path = lab::object_path(topic, settings.name, document_extension);
+    lab::Fd fd = open_server_file(settings, document_extension, O_RDONLY);
+    lock_whole_file(fd.get(), F_RDLCK, path, settings, true);
+    std::string text;
+    std::array<char, 4096> buffer;
+    while (std::size_t got = lab::read_some(fd.get(), buffer, "read document")) {
+        text.append(buffer.data(), got);
+    }
+    unlock_whole_file(fd.get(), path);
+    lab::write_all(STDOUT_FILENO, text, "write stdout");
+}
+
+long read_counter(int fd, const std::string& path) {
+    std::array<char, 32> text{};
+    ssize_t got = ::pread(fd, text.data(), text.size() - 1, 0);
+    if (got < 0) {
+        throw lab::sys_error("read " + path);
+    }
+    // Digits up to the first non-digit: what a torn unlocked write (--no-lock)
+    // may leave behind the number is ignored.
+    char* end = nullptr;
+    errno = 0;
+    long value = std::strtol(text.data(), &end, 10);
+    if (end == text.data() || errno != 0 || value < 0) {
+        throw lab::Failure(path + ": not a counter: '" + std::string(text.data()) + "'");
+    }
+    return value;
+}
+
+void write_counter(int fd, long value, const std::string& path) {
+    const std::string text = counter_text(value);
+    if (::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+        throw lab::sys_error("write " + path);
+    }
+    // Cut after writing, not before: an unlocked reader may look at any
+    // moment, and must never find the file empty.
+    if (::ftruncate(fd, static_cast<off_t>(text.size())) < 0) {
+        throw lab::sys_error("ftruncate " + path);
+    }
+}
+
+void increment(const Settings& settings, long count, bool use_locks) {
+    const std::string path = lab::object_path(topic, settings.name, counter_extension);
+    lab::Fd fd = open_server_file(settings, counter_extension, O_RDWR);
+    long value = 0;
+    for (long i = 0; i < count; ++i) {
+        if (use_locks) {
+            lock_whole_file(fd.get(), F_WRLCK, path, settings, false);
+        }
+        // Read, add, write: three steps another process can come between
+        // unless the lock keeps it out.
+        value = read_counter(fd.get(), path) + 1;
+        write_counter(fd.get(), value, path);
+        if (use_locks) {
+            unlock_whole_file(fd.get(), path);
+        }
+    }
+    lab::print_line(std::to_string(value));
+}
+
+int run(int argc, char** argv) {
+    lab::Options options(
+        "[--name NAME] [--try] [--timeout SECONDS] [--increment COUNT [--no-lock]]",
+        "Prints NAME.txt read under a shared fcntl lock (first 'locked by pid=PID'\n"
+        "if a writer holds it), or with --increment adds 1 to NAME.count COUNT\n"
+        "times, each under an exclusive lock, and prints the last value written.");
+    Settings settings;
+    long count = 0;
+    bool no_lock = false;
+    options.add_name(settings.name);
+    options.add_timeout(settings.timeout_seconds);
+    options.flag("--try", "do not wait: exit 3 at once when the file is locked", settings.try_only);
+    options.value("--increment", "COUNT", "add 1 to NAME.count COUNT times (1-1000000000)",
+                  [&](const std::string& text) {
+                      count = lab::parse_integer("--increment", text, 1, 1'000'000'000);
+                  });
+    options.flag("--no-lock", "with --increment: skip the locks, to see updates get lost", no_lock);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    if (no_lock && count == 0) {
+        throw lab::UsageError("--no-lock goes with --increment COUNT");
+    }
+    lab::ignore_sigpipe(); // `client | head -c1` must give EPIPE, not a silent death
+
+    if (count > 0) {
+        increment(settings, count, !no_lock);
+    } else {
+        print_document(settings);
+    }
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -1,0 +1,85 @@
+// 01-file-locking/flock-demo.cpp - takes an flock(2) lock on FILE and holds it.
+//
+//   flock-demo [--shared] [--try] [--timeout SECONDS] [--hold SECONDS] FILE
+//
+// flock(2) is the other lock of Unix: a whole file, shared (LOCK_SH) or
+// exclusive (LOCK_EX), no byte ranges. Against fcntl record locks:
+//   - it belongs to the open file description, like an OFD lock: a fork()ed
+//     child shares it, and closing some other descriptor of the file does
+//     not drop it;
+//   - there is no F_GETLK: nobody can ask who holds it (/proc/locks can);
+//   - on Linux the two kinds never see each other: a file flock()ed here
+//     can still be fcntl-locked by anyone.
+// util-linux flock(1) takes the same locks from a shell, so it is our
+// peer: while this holds LOCK_EX, `flock -n FILE true` fails, and while
+// `flock FILE sleep 60` runs, `flock-demo --try FILE` exits 3.
+#include "protocol.hpp"
+
+#include <sys/file.h>
+
+namespace {
+
+using namespace file_locking;
+
+int run(int argc, char** argv) {
+    lab::Options options(
+        "[--shared] [--try] [--timeout SECONDS] [--hold SECONDS] FILE",
+        "Takes an flock(2) lock on FILE (made 0600 if missing), says so, and holds\n"
+        "it for --hold seconds or until SIGINT/SIGTERM.");
+    bool shared = false;
+    bool try_only = false;
+    double timeout_seconds = lab::default_timeout_seconds;
+    double hold_seconds = -1; // until a signal
+    options.flag("--shared", "LOCK_SH instead of LOCK_EX: other shared holders welcome", shared);
+    options.flag("--try", "do not wait: exit 3 at once when FILE is locked", try_only);
+    options.add_timeout(timeout_seconds);
+    options.value(
+        "--hold", "SECONDS", "hold the lock this long (default: until SIGINT/SIGTERM)",
+        [&](const std::string& text) { hold_seconds = lab::parse_seconds("--hold", text); });
+    std::vector<std::string> operands = options.parse(argc, argv);
+    if (operands.size() != 1) {
+        throw lab::UsageError("want exactly one FILE (try --help)");
+    }
+    const std::string& path = operands.front();
+    const int operation = shared ? LOCK_SH : LOCK_EX;
+    const std::string operation_name = shared ? "LOCK_SH" : "LOCK_EX";
+
+    // flock() needs no write access, but O_CREAT does, so that a new FILE is made.
+    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, owner_only));
+    if (!fd) {
+        throw lab::sys_error("open " + path);
+    }
+    if (::flock(fd.get(), operation | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK) {
+            throw lab::sys_error("flock " + path);
+        }
+        // No F_GETLK here: all we can say is that someone holds it.
+        lab::print_line("busy: " + path + " is flock()ed by someone else (see /proc/locks)");
+        if (try_only) {
+            throw lab::Failure(path + " is locked (--try)", exit_locked);
+        }
+        lab::Deadline deadline(timeout_seconds);
+        if (!wait_for_lock(deadline, "flock " + path,
+                           [&] { return ::flock(fd.get(), operation); })) {
+            throw lab::Failure("timed out after " + seconds_text(timeout_seconds) +
+                               " s waiting for flock " + operation_name + " on " + path);
+        }
+    }
+    // Installed only now: while we wait, SIGINT/SIGTERM keep their default
+    // action and simply end us (there is no lock to give back yet).
+    lab::StopSignals stop;
+    lab::print_line("locked " + path + " (flock " + operation_name + ", pid " +
+                    std::to_string(::getpid()) + ")");
+    pause_unless_stopped(stop, hold_seconds);
+    if (::flock(fd.get(), LOCK_UN) < 0) {
+        throw lab::sys_error("flock LOCK_UN " + path);
+    }
+    lab::print_line("unlocked " + path);
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -1,0 +1,122 @@
+// 01-file-locking/ofd-demo.cpp - who owns an fcntl lock: the process, or
+// the open file description?
+//
+//   ofd-demo [--hold SECONDS] FILE
+//
+// Prints what happens, step by step, with three descriptors of FILE, each
+// from its own open() and so its own open file description: A takes the
+// locks, P probes them, B is opened and closed.
+//
+// 1. Classic record locks (F_SETLK) belong to the PROCESS: a second lock
+//    through P does not conflict, and closing B - ANY descriptor of the
+//    file - drops them all. The classic trap: a library that opens and
+//    closes your locked file behind your back unlocks it.
+// 2. Open file description locks (F_OFD_SETLK, Linux 3.15) belong to the
+//    open file description: closing B leaves A's lock alone, and P, another
+//    description in the same process, conflicts with it like a stranger.
+// 3. With --hold, keep the OFD lock a while so /proc/locks shows OFDLCK.
+#include "protocol.hpp"
+
+#include <cstring>
+
+namespace {
+
+using namespace file_locking;
+
+lab::Fd open_file(const std::string& path) {
+    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, owner_only));
+    if (!fd) {
+        throw lab::sys_error("open " + path);
+    }
+    return fd;
+}
+
+// fcntl(F_SETLK or F_OFD_SETLK) for a write lock on all of the file:
+// "locked" or why not.
+std::string try_write_lock(int fd, int command) {
+    struct flock lock = whole_file(F_WRLCK);
+    if (::fcntl(fd, command, &lock) == 0) {
+        return "locked";
+    }
+    if (!lock_is_busy(errno)) {
+        throw lab::sys_error("fcntl");
+    }
+    return std::string("refused: ") + std::strerror(errno);
+}
+
+// What P sees with F_OFD_GETLK. As an open file description of its own, P
+// is told about every lock that conflicts with a write lock - the classic
+// locks of its own process included, which F_GETLK would not report.
+std::string probe(int fd) {
+    struct flock lock = whole_file(F_WRLCK); // F_OFD_GETLK wants l_pid 0
+    if (::fcntl(fd, F_OFD_GETLK, &lock) < 0) {
+        throw lab::sys_error("fcntl F_OFD_GETLK");
+    }
+    if (lock.l_type == F_UNLCK) {
+        return "no lock";
+    }
+    return std::string(lock.l_type == F_WRLCK ? "write" : "read") +
+           " lock held by pid=" + std::to_string(lock.l_pid);
+}
+
+// Opens B and closes it again: nothing else.
+void open_and_close_another(const std::string& path) {
+    lab::Fd b = open_file(path);
+    b.reset(); // close()
+}
+
+int run(int argc, char** argv) {
+    lab::Options options(
+        "[--hold SECONDS] FILE",
+        "Shows, step by step, that classic fcntl locks belong to the process (and\n"
+        "vanish when ANY descriptor of the file is closed) while OFD locks belong to\n"
+        "the open file description. FILE is made 0600 if missing.");
+    double hold_seconds = 0;
+    options.value(
+        "--hold", "SECONDS",
+        "at the end, hold the OFD lock this long (default 0; SIGINT/SIGTERM end it)",
+        [&](const std::string& text) { hold_seconds = lab::parse_seconds("--hold", text); });
+    std::vector<std::string> operands = options.parse(argc, argv);
+    if (operands.size() != 1) {
+        throw lab::UsageError("want exactly one FILE (try --help)");
+    }
+    const std::string& path = operands.front();
+    lab::StopSignals stop;
+    lab::Fd a = open_file(path);
+    lab::Fd p = open_file(path);
+
+    lab::print_line("1. classic fcntl locks belong to the process (pid " +
+                    std::to_string(::getpid()) + ")");
+    lab::print_line("   A F_SETLK write:     " + try_write_lock(a.get(), F_SETLK));
+    lab::print_line("   P F_SETLK write:     " + try_write_lock(p.get(), F_SETLK) +
+                    " (a process never conflicts with itself)");
+    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()));
+    open_and_close_another(path);
+    lab::print_line("   B open() + close()");
+    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()) +
+                    " (closing ANY descriptor dropped the process's locks)");
+
+    lab::print_line("2. OFD locks belong to the open file description");
+    lab::print_line("   A F_OFD_SETLK write: " + try_write_lock(a.get(), F_OFD_SETLK));
+    open_and_close_another(path);
+    lab::print_line("   B open() + close()");
+    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()) +
+                    " (still there; an OFD lock has no pid)");
+    lab::print_line("   P F_OFD_SETLK write: " + try_write_lock(p.get(), F_OFD_SETLK) +
+                    " (same process, other description: a conflict)");
+
+    if (hold_seconds > 0) {
+        lab::print_line("3. holding A's OFD lock for " + seconds_text(hold_seconds) +
+                        " s: /proc/locks shows it as OFDLCK");
+        pause_unless_stopped(stop, hold_seconds);
+    }
+    // A's lock goes when its open file description does: with the close()
+    // of its last descriptor, in the destructor.
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -1,0 +1,159 @@
+// 01-file-locking/server.cpp - writes a shared file slowly under an fcntl write lock.
+//
+//   server [--name NAME] [--hold SECONDS] [MESSAGE...]
+//
+// 1. Take the instance lock: one live server per NAME, and what is there
+//    now is a killed server's, ours to replace.
+// 2. Create the document as NAME.txt.new, lock all of it with
+//    fcntl(F_SETLK, F_WRLCK), and only then rename() it to NAME.txt. No
+//    client can open the document before it is locked, so none can read it
+//    empty. NAME.count is made the same way, holding 0.
+// 3. Say ready, then write each MESSAGE as a line, spread over --hold
+//    seconds, while the lock is held: a client asking for a read lock now
+//    waits (or, with --try, gives up), so it never sees half the lines.
+// 4. Release the lock with fcntl(F_SETLK, F_UNLCK): waiting clients go on.
+// 5. Run on, unlocked, until SIGINT/SIGTERM; then unlink both files (the
+//    destructors) and exit 0.
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <sys/stat.h>
+
+namespace {
+
+using namespace file_locking;
+
+// One of the server's files: made under a temporary name, given its own
+// name by publish(), and unlinked when the server goes (the server that
+// made an object removes it). Its descriptor is the only one the server
+// ever opens on the file: closing ANY descriptor of a file drops all of the
+// process's fcntl locks on it.
+class ServerFile {
+  public:
+    explicit ServerFile(std::string path)
+        : path_(std::move(path)), temporary_path_(path_ + ".new") {
+        // A killed server's files, the half-made one included: stale text
+        // must not be served while we build the new one.
+        remove_leftover(path_);
+        remove_leftover(temporary_path_);
+        // O_EXCL|O_NOFOLLOW: never open something planted under our name.
+        fd_.reset(::open(temporary_path_.c_str(),
+                         O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, owner_only));
+        if (!fd_) {
+            throw lab::sys_error("open " + temporary_path_);
+        }
+        // The umask may have taken bits away: say exactly what we mean.
+        if (::fchmod(fd_.get(), owner_only) < 0) {
+            throw lab::sys_error("fchmod " + temporary_path_);
+        }
+    }
+    ~ServerFile() { ::unlink(published_ ? path_.c_str() : temporary_path_.c_str()); }
+    ServerFile(const ServerFile&) = delete;
+    ServerFile& operator=(const ServerFile&) = delete;
+
+    int fd() const { return fd_.get(); }
+    const std::string& path() const { return path_; }
+
+    // rename() is atomic: a client finds no file, or one already locked or
+    // filled. (It renames our open descriptor too: /proc/PID/fd and lslocks
+    // show NAME.txt.)
+    void publish() {
+        if (::rename(temporary_path_.c_str(), path_.c_str()) < 0) {
+            throw lab::sys_error("rename " + temporary_path_ + " to " + path_);
+        }
+        published_ = true;
+    }
+
+  private:
+    static void remove_leftover(const std::string& path) {
+        if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
+            throw lab::sys_error("unlink " + path);
+        }
+    }
+
+    std::string path_;
+    std::string temporary_path_;
+    lab::Fd fd_;
+    bool published_ = false;
+};
+
+// Writes each message as a line, pausing after each so that the writes
+// take `hold_seconds` in all. False if SIGINT/SIGTERM cut it short.
+bool write_slowly(const ServerFile& document, const std::vector<std::string>& messages,
+                  double hold_seconds, const lab::StopSignals& stop) {
+    const double pause_seconds = hold_seconds / static_cast<double>(messages.size());
+    for (const auto& message : messages) {
+        lab::write_all(document.fd(), message + "\n", "write document");
+        lab::print_line("wrote: " + message);
+        // The pause IS the demonstration (a writer busy for a while), not a
+        // way to wait for someone: and it still ends at once on a stop.
+        if (!pause_unless_stopped(stop, pause_seconds)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int run(int argc, char** argv) {
+    lab::Options options(
+        "[--name NAME] [--hold SECONDS] [MESSAGE...]",
+        "Creates NAME.txt and NAME.count, holds an fcntl write lock over all of\n"
+        "NAME.txt while it writes each MESSAGE (default 'hello from server') as a\n"
+        "line, spread over --hold seconds, then releases it and runs on until\n"
+        "SIGINT/SIGTERM, when it removes both files.");
+    std::string name;
+    double hold_seconds = default_hold_seconds;
+    options.add_name(name);
+    options.value(
+        "--hold", "SECONDS", "how long to hold the write lock (default 2; 0 allowed)",
+        [&](const std::string& text) { hold_seconds = lab::parse_seconds("--hold", text); });
+    std::vector<std::string> messages = options.parse(argc, argv);
+    if (messages.empty()) {
+        messages.emplace_back(default_server_message);
+    }
+    for (const auto& message : messages) {
+        lab::check_message(message); // before anything is made: a bad one changes nothing
+    }
+
+    // 1. One server per NAME; what is there now is a killed server's.
+    lab::InstanceLock instance(topic, name);
+    lab::StopSignals stop;
+    const std::string document_path = lab::object_path(topic, name, document_extension);
+    const std::string counter_path = lab::object_path(topic, name, counter_extension);
+
+    // 2. The document, locked before it has its name; the counter, filled
+    //    before it has its name.
+    ServerFile document(document_path);
+    struct flock write_lock = whole_file(F_WRLCK);
+    if (::fcntl(document.fd(), F_SETLK, &write_lock) < 0) {
+        throw lab::sys_error("fcntl F_SETLK F_WRLCK " + document_path);
+    }
+    document.publish();
+    ServerFile counter(counter_path);
+    lab::write_all(counter.fd(), counter_text(0), "write counter");
+    counter.publish();
+    lab::print_ready({{"path", document.path()}});
+
+    // 3. The slow write, under the lock.
+    if (!write_slowly(document, messages, hold_seconds, stop)) {
+        return lab::exit_ok; // SIGINT/SIGTERM: the destructors clean up
+    }
+
+    // 4. Release. (Closing the descriptor would release it too - and so
+    //    would closing any other descriptor we had on the file.)
+    struct flock unlock = whole_file(F_UNLCK);
+    if (::fcntl(document.fd(), F_SETLK, &unlock) < 0) {
+        throw lab::sys_error("fcntl F_SETLK F_UNLCK " + document_path);
+    }
+    lab::print_line("unlocked path=" + document_path);
+
+    // 5. Keep the files there for clients until told to stop.
+    pause_unless_stopped(stop, -1);
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}
