@@ -1,0 +1,127 @@
+// 06-msgqueue/posix-client.cpp - sends each message to the server's POSIX
+// queue and reads the reply from a queue of its own.
+//
+//   posix-client [--name NAME] [--timeout SECONDS] [--priority P] [MESSAGE...]
+//
+// 1. Open the server's queue: mq_open(/ipc-lab-UID-msgqueue-posix-NAME, O_WRONLY).
+// 2. Make the reply queue /ipc-lab-UID-msgqueue-posix-NAME-PID (O_CREAT |
+//    O_EXCL, 0600) BEFORE sending: the server may answer at once.
+// 3. Per message: mq_timedsend(pid + message, priority P), then
+//    mq_timedreceive() on the reply queue. Both wake every tick to check the
+//    deadline, that the server is alive, and for SIGINT/SIGTERM.
+// 4. mq_close() both, mq_unlink() the reply queue: on every way out, since
+//    SIGINT/SIGTERM end the wait and leave through the same destructors.
+#include "protocol.hpp"
+
+#include <fcntl.h>
+#include <vector>
+
+namespace {
+
+using namespace msgqueue;
+
+PosixQueue open_server_queue(const std::string& name) {
+    if (!lab::server_running(posix_topic, name)) {
+        throw lab::Failure("server " + name + " not running");
+    }
+    std::string queue_name = server_queue_name(name);
+    mqd_t queue = ::mq_open(queue_name.c_str(), O_WRONLY | O_CLOEXEC); // no O_CREAT: the server's
+    if (queue == static_cast<mqd_t>(-1)) {
+        if (errno == ENOENT) {
+            throw lab::Failure("server " + name + " not running (no " + queue_name + ")");
+        }
+        throw lab::sys_error("mq_open " + queue_name);
+    }
+    return PosixQueue(queue, "");
+}
+
+class Exchange {
+  public:
+    Exchange(const std::string& name, double timeout_seconds, unsigned priority)
+        : name_(name), timeout_seconds_(timeout_seconds), priority_(priority),
+          server_(open_server_queue(name)), replies_(make_reply_queue(name)) {}
+
+    std::string send_and_receive(const std::string& message) {
+        lab::Deadline deadline(timeout_seconds_);
+        std::vector<char> request(sizeof self_ + message.size());
+        std::memcpy(request.data(), &self_, sizeof self_);
+        std::memcpy(request.data() + sizeof self_, message.data(), message.size());
+        for (;;) {
+            timespec until = tick(deadline);
+            if (::mq_timedsend(server_.get(), request.data(), request.size(), priority_, &until) == 0) {
+                break;
+            }
+            wait_failed("mq_timedsend", deadline); // full: the server is behind or stopped
+        }
+        std::vector<char> reply(reply_max_bytes);
+        for (;;) {
+            timespec until = tick(deadline);
+            ssize_t got = ::mq_timedreceive(replies_.get(), reply.data(), reply.size(), nullptr, &until);
+            if (got >= 0) {
+                return std::string(reply.data(), static_cast<std::size_t>(got));
+            }
+            wait_failed("mq_timedreceive", deadline);
+        }
+    }
+
+    void check_not_stopped() const {
+        if (stop_.requested()) {
+            throw lab::Failure(std::string("interrupted by ") + ::strsignal(stop_.signal_number()));
+        }
+    }
+
+  private:
+    static PosixQueue make_reply_queue(const std::string& name) {
+        bool leftover = false; // a killed process with our pid left it: ours now
+        return create_posix_queue(reply_queue_name(name, ::getpid()), O_RDONLY,
+                                  reply_queue_max_messages, reply_max_bytes, leftover);
+    }
+
+    static timespec tick(const lab::Deadline& deadline) {
+        return lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
+            .absolute_realtime();
+    }
+
+    void wait_failed(const char* call, const lab::Deadline& deadline) const {
+        if (errno != ETIMEDOUT && errno != EINTR) {
+            throw lab::sys_error(call);
+        }
+        check_not_stopped();
+        check_still_waiting(posix_topic, name_, deadline, timeout_seconds_);
+    }
+
+    std::string name_;
+    double timeout_seconds_;
+    unsigned priority_;
+    pid_t self_ = ::getpid();
+    lab::StopSignals stop_; // before the queues: SIGINT/SIGTERM must find them to remove
+    PosixQueue server_;
+    PosixQueue replies_;
+};
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    long priority = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [--priority P] [MESSAGE...]",
+                         "Sends each MESSAGE (or, given none, each line of stdin) to the server's\n"
+                         "POSIX message queue and prints each reply, read from a queue of its own.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    options.value("--priority", "P", "send at priority P, 0-31 (default 0): higher is served first",
+                  [&priority](const std::string& text) {
+                      priority = lab::parse_integer("--priority", text, 0, max_priority);
+                  });
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    Exchange exchange(name, timeout_seconds, static_cast<unsigned>(priority));
+    lab::for_each_message(messages, [&exchange](const std::string& message) {
+        lab::print_line(exchange.send_and_receive(message));
+    });
+    exchange.check_not_stopped(); // a signal while reading stdin looks like its end
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

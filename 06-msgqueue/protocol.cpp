@@ -1,0 +1,75 @@
+// protocol.cpp - the helpers of protocol.hpp that are more than a line.
+#include "protocol.hpp"
+
+#include <fcntl.h>
+
+namespace msgqueue {
+
+namespace {
+extern "C" void on_tick(int) {} // its only job is to interrupt msgsnd/msgrcv
+
+itimerval every_milliseconds(int interval_ms) {
+    itimerval timer{};
+    timer.it_interval.tv_sec = interval_ms / 1000;
+    timer.it_interval.tv_usec = (interval_ms % 1000) * 1000L;
+    timer.it_value = timer.it_interval;
+    return timer;
+}
+} // namespace
+
+Ticker::Ticker(int interval_ms) {
+    struct sigaction action {};
+    action.sa_handler = on_tick;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (::sigaction(SIGALRM, &action, &old_action_) < 0) {
+        throw lab::sys_error("sigaction SIGALRM");
+    }
+    itimerval timer = every_milliseconds(interval_ms);
+    if (::setitimer(ITIMER_REAL, &timer, nullptr) < 0) {
+        throw lab::sys_error("setitimer");
+    }
+}
+
+Ticker::~Ticker() {
+    itimerval off{};
+    ::setitimer(ITIMER_REAL, &off, nullptr);
+    ::sigaction(SIGALRM, &old_action_, nullptr);
+}
+
+PosixQueue create_posix_queue(const std::string& name, int access, long max_messages,
+                              long message_bytes, bool& took_over) {
+    mq_attr attributes{};
+    attributes.mq_maxmsg = max_messages;
+    attributes.mq_msgsize = message_bytes;
+    took_over = false;
+    for (;;) {
+        mqd_t queue = ::mq_open(name.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, owner_only,
+                                &attributes);
+        if (queue != static_cast<mqd_t>(-1)) {
+            return PosixQueue(queue, name);
+        }
+        if (errno != EEXIST || took_over) {
+            throw lab::sys_error("mq_open " + name);
+        }
+        if (::mq_unlink(name.c_str()) < 0 && errno != ENOENT) {
+            throw lab::sys_error("mq_unlink leftover " + name);
+        }
+        took_over = true;
+    }
+}
+
+void check_still_waiting(std::string_view topic, const std::string& name,
+                         const lab::Deadline& deadline, double timeout_seconds) {
+    if (!lab::server_running(topic, name)) {
+        throw lab::Failure("server " + name + " not running any more (it went away)");
+    }
+    if (deadline.expired()) {
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
+        throw lab::Failure("timed out after " + std::string(seconds) + "s waiting for server " +
+                           name);
+    }
+}
+
+} // namespace msgqueue

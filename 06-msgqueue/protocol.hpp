@@ -1,0 +1,160 @@
+// protocol.hpp - what the 06-msgqueue programs agree on: names, message
+// layouts, sizes, and the few helpers both sides use.
+//
+// System V (server, client): ONE queue for everybody, keyed by
+//     ftok("$IPC_LAB_DIR/msgqueue/NAME.key", 'M')
+//   request  mtype 1          body: [pid_t client pid][message bytes]
+//   reply    mtype = the pid  body: [reply bytes]
+// Each client reads only the messages whose mtype is its own pid (msgrcv's
+// msgtyp), the server only mtype 1. A pid is never 1 for a client (that is
+// init), so requests and replies never mix.
+//
+// POSIX (posix-server, posix-client): one queue per reader.
+//   /ipc-lab-UID-msgqueue-posix-NAME       the server's: [pid_t][message bytes]
+//   /ipc-lab-UID-msgqueue-posix-NAME-PID   one client's reply queue: [reply bytes]
+// Each client makes its reply queue before it sends, and removes it on
+// every way out. mq_send's priority orders the server's queue.
+#pragma once
+
+#include "lab.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <mqueue.h>
+#include <string>
+#include <string_view>
+#include <sys/msg.h>
+#include <sys/time.h>
+#include <utility>
+#include <unistd.h>
+
+namespace msgqueue {
+
+inline constexpr mode_t owner_only = 0600;
+
+// ---------------------------------------------------------------- System V
+
+inline constexpr std::string_view sysv_topic = "msgqueue";
+inline constexpr int key_project_id = 'M'; // ftok() keeps its low 8 bits
+inline constexpr long request_type = 1;
+
+// msgsnd()/msgrcv() take a pointer to a struct that starts with `long
+// mtype`, but a size that counts only what FOLLOWS mtype: never sizeof(the
+// struct). Callers zero the whole struct first, so no uninitialised padding
+// travels (valgrind reports it otherwise).
+struct Request {
+    long mtype;
+    pid_t client_pid;
+    // One byte more than a message may have: received with MSG_NOERROR, a
+    // longer request arrives cut to this size and is seen to be too long.
+    char text[lab::max_message_bytes + 1];
+};
+static_assert(offsetof(Request, text) == offsetof(Request, client_pid) + sizeof(pid_t),
+              "the body is the pid, then the message, with no gap");
+inline constexpr std::size_t request_pid_bytes = sizeof(pid_t);
+// What msgrcv may copy into a Request: the body, not the padding after it.
+inline constexpr std::size_t request_max_body_bytes = request_pid_bytes + sizeof Request::text;
+
+struct Reply {
+    long mtype;
+    char text[lab::max_message_bytes];
+};
+
+// msgsnd() and msgrcv() have no timed form. While a Ticker lives, SIGALRM
+// comes every `interval_ms` to a handler that does nothing: a blocked
+// msgsnd/msgrcv then fails with EINTR (System V IPC calls are never
+// restarted, SA_RESTART or not: signal(7)) and the loop around it checks its
+// deadline or stop request again. SA_RESTART keeps every other call (reading
+// stdin, writing stdout) from ever seeing the tick.
+class Ticker {
+  public:
+    explicit Ticker(int interval_ms);
+    ~Ticker();
+    Ticker(const Ticker&) = delete;
+    Ticker& operator=(const Ticker&) = delete;
+
+  private:
+    struct sigaction old_action_ {};
+};
+
+inline std::string key_hex(key_t key) {
+    char text[16];
+    std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(key));
+    return text;
+}
+
+// ------------------------------------------------------------------- POSIX
+
+inline constexpr std::string_view posix_topic = "msgqueue-posix";
+// /proc/sys/fs/mqueue/msg_max (10 here): mq_open fails with EINVAL above it
+// unless the caller has CAP_SYS_RESOURCE.
+inline constexpr long server_queue_max_messages = 10;
+inline constexpr long request_max_bytes = sizeof(pid_t) + lab::max_message_bytes;
+// A client waits for each reply before it sends again: one slot is enough,
+// and every queue counts against RLIMIT_MSGQUEUE (ulimit -q, 800 KiB).
+inline constexpr long reply_queue_max_messages = 1;
+inline constexpr long reply_max_bytes = lab::max_message_bytes;
+inline constexpr long max_priority = 31; // POSIX promises at least 0-31
+
+inline std::string server_queue_name(const std::string& name) {
+    return lab::posix_ipc_name(posix_topic, name);
+}
+
+inline std::string reply_queue_name(const std::string& name, pid_t pid) {
+    return lab::posix_ipc_name(posix_topic, name, std::to_string(pid));
+}
+
+// An open message queue descriptor: mq_close()d when it goes, and the name
+// mq_unlink()ed too when this process made the queue and owns it.
+class PosixQueue {
+  public:
+    PosixQueue() = default;
+    PosixQueue(mqd_t queue, std::string name_to_remove)
+        : queue_(queue), name_to_remove_(std::move(name_to_remove)) {}
+    PosixQueue(PosixQueue&& other) noexcept
+        : queue_(std::exchange(other.queue_, invalid)),
+          name_to_remove_(std::move(other.name_to_remove_)) {
+        other.name_to_remove_.clear();
+    }
+    PosixQueue& operator=(PosixQueue&&) = delete;
+    PosixQueue(const PosixQueue&) = delete;
+    PosixQueue& operator=(const PosixQueue&) = delete;
+    ~PosixQueue() {
+        if (queue_ != invalid) {
+            ::mq_close(queue_);
+        }
+        if (!name_to_remove_.empty()) {
+            ::mq_unlink(name_to_remove_.c_str());
+        }
+    }
+
+    mqd_t get() const { return queue_; }
+
+  private:
+    static constexpr mqd_t invalid = static_cast<mqd_t>(-1);
+    mqd_t queue_ = invalid;
+    std::string name_to_remove_;
+};
+
+// Makes a new queue (O_EXCL, 0600). One already there under this name is a
+// leftover of a process that was killed (the caller knows: the server holds
+// its instance lock, a client owns its pid): it is removed and made anew.
+// Returns false in `took_over` otherwise.
+PosixQueue create_posix_queue(const std::string& name, int access, long max_messages,
+                              long message_bytes, bool& took_over);
+
+// ------------------------------------------------------------------- both
+
+// kill(pid, 0) sends nothing; ESRCH says no such process. (EPERM means it
+// exists but belongs to someone else: alive.)
+inline bool process_gone(pid_t pid) { return ::kill(pid, 0) < 0 && errno == ESRCH; }
+
+// A client's wait woke up with nothing yet: fail with the contract's words
+// when the server died ("not running") or the time is up ("timed out").
+void check_still_waiting(std::string_view topic, const std::string& name,
+                         const lab::Deadline& deadline, double timeout_seconds);
+
+} // namespace msgqueue
