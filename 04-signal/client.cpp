@@ -1,0 +1,197 @@
+// 04-signal/client.cpp - a message as a train of real-time signals, or plain signals.
+//
+//   client [--name NAME | --pid PID] [--timeout SECONDS] [MESSAGE...]
+//   client [--name NAME | --pid PID] --signal USR1|USR2 [--count K]
+//
+// 1. Block SIGRTMIN before anything is sent. The reply may come back
+//    before we are ready to wait for it; blocked, it stays pending until
+//    sigtimedwait() takes it. (Unblocked, its default action would kill us;
+//    with a handler and pause(), it could land between the send and the
+//    pause and we would wait forever: the race sigwaitinfo() closes.)
+// 2. Find the server: NAME.pid (or --pid). "not running" at once when there
+//    is no live server to signal.
+// 3. Send each byte with sigqueue(), then 256. EAGAIN means the server's
+//    queue is full (RLIMIT_SIGPENDING): wait a little and retry, bounded by
+//    --timeout.
+// 4. sigtimedwait() for the reply, bounded by --timeout, taking only
+//    SIGRTMIN sent with sigqueue() by the server's own pid.
+// With --signal: kill() K times and exit; standard signals do not queue,
+// so the server may see fewer.
+#include "protocol.hpp"
+#include "server_lookup.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+namespace {
+
+using signal_lab::end_of_message;
+
+// Backoff while the receiver's queue is full: no event says "room again".
+constexpr long first_backoff_ns = 1'000'000;  // 1 ms
+constexpr long longest_backoff_ns = 32'000'000; // 32 ms
+constexpr long max_signal_count = 1'000'000;
+
+void pause_for(long nanoseconds, const lab::Deadline& deadline) {
+    timespec left = deadline.relative();
+    timespec pause{0, nanoseconds};
+    if (left.tv_sec == 0 && left.tv_nsec < nanoseconds) {
+        pause = left;
+    }
+    while (::nanosleep(&pause, &pause) < 0 && errno == EINTR) {
+    }
+}
+
+// 3. One value, retried while the server's queue is full.
+void send_value(pid_t server, int value, const lab::Deadline& deadline) {
+    long backoff_ns = first_backoff_ns;
+    for (;;) {
+        int error = signal_lab::queue_value(server, value);
+        if (error == 0) {
+            return;
+        }
+        if (error == ESRCH) {
+            throw lab::Failure("server pid " + std::to_string(server) +
+                               " exited: not running");
+        }
+        if (error != EAGAIN) {
+            throw lab::sys_error(error, "sigqueue to pid " + std::to_string(server));
+        }
+        if (deadline.expired()) {
+            throw lab::Failure("timed out: the server's signal queue stayed full");
+        }
+        pause_for(backoff_ns, deadline);
+        backoff_ns = std::min(2 * backoff_ns, longest_backoff_ns);
+    }
+}
+
+// 4. The reply, byte by byte, from the server only.
+std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::Deadline& deadline,
+                          double timeout_seconds) {
+    std::string reply;
+    for (;;) {
+        timespec left = deadline.relative();
+        siginfo_t info{};
+        if (::sigtimedwait(&message_set, &info, &left) < 0) {
+            if (errno == EINTR) { // stopped and continued (SIGSTOP, SIGCONT): wait on
+                continue;
+            }
+            if (errno == EAGAIN) {
+                char seconds[32];
+                std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
+                throw lab::Failure(std::string("timed out after ") + seconds +
+                                   " s waiting for the reply from pid " +
+                                   std::to_string(server));
+            }
+            throw lab::sys_error("sigtimedwait");
+        }
+        if (info.si_pid != server || info.si_code != SI_QUEUE) {
+            continue; // not the server's: anyone of our uid can signal us
+        }
+        int value = info.si_value.sival_int;
+        if (value == end_of_message) {
+            return reply;
+        }
+        if (value < 0 || value > signal_lab::max_byte_value ||
+            reply.size() == lab::max_message_bytes) {
+            throw lab::Failure("bad reply from pid " + std::to_string(server) + ": value " +
+                               std::to_string(value) + " after " + std::to_string(reply.size()) +
+                               " bytes");
+        }
+        reply.push_back(static_cast<char>(value));
+    }
+}
+
+int parse_plain_signal(const std::string& text) {
+    if (text == "USR1" || text == "SIGUSR1") {
+        return SIGUSR1;
+    }
+    if (text == "USR2" || text == "SIGUSR2") {
+        return SIGUSR2;
+    }
+    throw lab::UsageError("bad value '" + text + "' for --signal: want USR1 or USR2");
+}
+
+void send_plain_signals(pid_t server, int signo, long count) {
+    for (long i = 0; i < count; ++i) {
+        if (::kill(server, signo) < 0) {
+            if (errno == ESRCH) {
+                throw lab::Failure("server pid " + std::to_string(server) +
+                                   " exited: not running");
+            }
+            throw lab::sys_error("kill " + signal_lab::signal_name(signo));
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    std::string name = lab::default_name;
+    bool name_given = false;
+    pid_t pid = 0;
+    double timeout_seconds = 0;
+    int plain_signal = 0;
+    long count = 0;
+    lab::Options options(
+        "[--name NAME | --pid PID] [--timeout SECONDS] [MESSAGE...]\n"
+        "       client [--name NAME | --pid PID] --signal USR1|USR2 [--count K]",
+        "Sends each MESSAGE (or each line of stdin) to the server as SIGRTMIN signals,\n"
+        "one per byte, and prints the reply that comes back the same way. With\n"
+        "--signal, sends K plain signals instead and exits.");
+    // --name by hand, not add_name(): we must know whether it was given.
+    options.value("--name", "NAME", "instance name (default demo): 1-40 of A-Z a-z 0-9 _ . -",
+                  [&](const std::string& text) {
+                      lab::validate_name(text);
+                      name = text;
+                      name_given = true;
+                  });
+    options.value("--pid", "PID", "the server's pid, instead of reading NAME.pid",
+                  [&pid](const std::string& text) {
+                      pid = static_cast<pid_t>(lab::parse_integer("--pid", text, 1, INT32_MAX));
+                  });
+    options.add_timeout(timeout_seconds);
+    options.value("--signal", "USR1|USR2", "send this plain signal instead of messages",
+                  [&plain_signal](const std::string& text) {
+                      plain_signal = parse_plain_signal(text);
+                  });
+    options.value("--count", "K", "with --signal: how many to send (default 1)",
+                  [&count](const std::string& text) {
+                      count = lab::parse_integer("--count", text, 1, max_signal_count);
+                  });
+    std::vector<std::string> messages = options.parse(argc, argv);
+    if (name_given && pid != 0) {
+        throw lab::UsageError("--name and --pid exclude each other");
+    }
+    if (count != 0 && plain_signal == 0) {
+        throw lab::UsageError("--count goes with --signal");
+    }
+    if (plain_signal != 0 && !messages.empty()) {
+        throw lab::UsageError("--signal sends no message: unexpected '" + messages.front() + "'");
+    }
+    lab::ignore_sigpipe();
+
+    // 1. Block first: the reply may come before we wait for it.
+    const sigset_t message_set = signal_lab::block_signals({signal_lab::message_signal()});
+
+    // 2. Find the server (checked for the signal we are about to send).
+    const int first_signal = plain_signal != 0 ? plain_signal : signal_lab::message_signal();
+    const pid_t server = pid != 0 ? signal_lab::check_server_pid(pid, first_signal)
+                                  : signal_lab::find_server(name, first_signal);
+
+    if (plain_signal != 0) {
+        send_plain_signals(server, plain_signal, count != 0 ? count : 1);
+        return lab::exit_ok;
+    }
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::Deadline deadline(timeout_seconds); // one bound per exchange
+        for (unsigned char byte : message) {
+            send_value(server, byte, deadline);
+        }
+        send_value(server, end_of_message, deadline);
+        lab::print_line(receive_reply(server, message_set, deadline, timeout_seconds));
+    });
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

@@ -1,0 +1,169 @@
+// 04-signal/server.cpp - signals as notifications and as a (very narrow) carrier.
+//
+//   server [--name NAME]
+//
+// 1. Block SIGUSR1, SIGUSR2, SIGRTMIN, SIGINT and SIGTERM (sigprocmask)
+//    before anyone can know our pid. From then on each one waits, pending
+//    in the kernel, until we take it: none can kill us, run a handler in
+//    the middle of our code, or slip in between two waits unseen.
+// 2. signalfd() makes the pending signals readable: each read() returns
+//    signalfd_siginfo records carrying the signal, the sender's pid
+//    (ssi_pid) and the sigqueue() value (ssi_int).
+// 3. Publish our pid in NAME.pid: written aside, then rename()d into
+//    place, so a client never reads half a number.
+// 4. Exchange: SIGUSR1/SIGUSR2 are logged with their sender. SIGRTMIN
+//    values are bytes (0-255) and message ends (256), collected per sender
+//    pid (senders.cpp); each message is answered with sigqueue(), the same
+//    way, byte by byte.
+// 5. SIGINT/SIGTERM come through the same descriptor, in the same loop:
+//    print the summary and return; the destructors remove NAME.pid and the
+//    instance lock.
+#include "protocol.hpp"
+#include "senders.hpp"
+
+#include <array>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+namespace {
+
+using signal_lab::signal_name;
+
+// A full receiver queue gives no "room again" event: retry after this.
+constexpr int reply_retry_interval_ms = 5;
+// How often senders with unfinished business are checked for having died.
+constexpr double departed_check_interval_seconds = 0.25;
+constexpr std::size_t signals_per_read = 64;
+
+// NAME.pid: the server's address. Removed by whoever made it, on every way out.
+class PidFile {
+  public:
+    explicit PidFile(std::string path) : path_(std::move(path)) {
+        // We hold the instance lock, so whatever is here is a killed
+        // server's leftover: replace it.
+        const std::string draft = path_ + ".new";
+        ::unlink(draft.c_str());
+        lab::Fd fd(::open(draft.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (!fd) {
+            throw lab::sys_error("open " + draft);
+        }
+        if (::fchmod(fd.get(), 0600) < 0) { // the umask only narrows; say exactly 0600
+            throw lab::sys_error("fchmod " + draft);
+        }
+        lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");
+        if (::rename(draft.c_str(), path_.c_str()) < 0) {
+            int error = errno;
+            ::unlink(draft.c_str());
+            throw lab::sys_error(error, "rename " + draft + " to " + path_);
+        }
+    }
+    ~PidFile() { ::unlink(path_.c_str()); }
+    PidFile(const PidFile&) = delete;
+    PidFile& operator=(const PidFile&) = delete;
+
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+struct Counts {
+    std::size_t usr1 = 0;
+    std::size_t usr2 = 0;
+};
+
+// Handles one signal; returns false for SIGINT/SIGTERM (time to stop).
+bool handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts) {
+    const int signo = static_cast<int>(info.ssi_signo);
+    const auto sender = static_cast<pid_t>(info.ssi_pid);
+    if (signo == SIGINT || signo == SIGTERM) {
+        return false;
+    }
+    if (signo == SIGUSR1 || signo == SIGUSR2) {
+        ++(signo == SIGUSR1 ? counts.usr1 : counts.usr2);
+        lab::print_line("signal: " + signal_name(signo) + " from pid=" + std::to_string(sender));
+    } else if (info.ssi_code != SI_QUEUE) {
+        // kill() sends no value: ssi_int is just 0, not a byte.
+        lab::print_line("ignored: " + signal_name(signo) + " from pid=" + std::to_string(sender) +
+                        " carries no value (sent with kill, not sigqueue)");
+    } else {
+        senders.take(sender, info.ssi_int);
+    }
+    return true;
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options("[--name NAME]",
+                         "Logs every SIGUSR1/SIGUSR2 with its sender's pid, and answers messages\n"
+                         "sent as SIGRTMIN values (one byte each, then 256) the same way, in\n"
+                         "upper case. Its pid is in RUNTIME/signal/NAME.pid. SIGINT or SIGTERM:\n"
+                         "prints how many signals and messages it took, removes NAME.pid, exit 0.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    lab::InstanceLock instance(signal_lab::topic, name);
+    lab::ignore_sigpipe();
+
+    // 1. Block, before our pid is known to anyone. SIGINT/SIGTERM too: they
+    //    become one more record in the loop below, with no handler at all.
+    const int message_signal = signal_lab::message_signal();
+    sigset_t taken =
+        signal_lab::block_signals({SIGUSR1, SIGUSR2, message_signal, SIGINT, SIGTERM});
+
+    // 2. The blocked signals, as a descriptor we can poll with a timeout.
+    lab::Fd signals(::signalfd(-1, &taken, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!signals) {
+        throw lab::sys_error("signalfd");
+    }
+
+    // 3. Publish.
+    PidFile pid_file(signal_lab::pid_file_path(name));
+    lab::print_ready({{"path", pid_file.path()}});
+
+    // 4. Exchange.
+    signal_lab::Senders senders;
+    Counts counts;
+    bool replies_waiting = false;
+    lab::Deadline next_departed_check(departed_check_interval_seconds);
+    std::array<signalfd_siginfo, signals_per_read> batch;
+    for (bool serving = true; serving;) {
+        int timeout_ms = -1; // nothing in progress: sleep until a signal comes
+        if (replies_waiting) {
+            timeout_ms = reply_retry_interval_ms;
+        } else if (senders.any()) {
+            timeout_ms = next_departed_check.milliseconds_left();
+        }
+        pollfd ready{signals.get(), POLLIN, 0};
+        if (::poll(&ready, 1, timeout_ms) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        if (senders.any() && next_departed_check.expired()) {
+            senders.forget_departed(); // before new bytes: a reused pid starts afresh
+            next_departed_check = lab::Deadline(departed_check_interval_seconds);
+        }
+        // One read per turn, so a flood of signals cannot starve the replies.
+        ssize_t got = ::read(signals.get(), batch.data(), sizeof batch);
+        if (got < 0 && errno != EAGAIN && errno != EINTR) {
+            throw lab::sys_error("read signalfd");
+        }
+        std::size_t records = got > 0 ? static_cast<std::size_t>(got) / sizeof batch[0] : 0;
+        for (std::size_t i = 0; i < records && serving; ++i) {
+            serving = handle(batch[i], senders, counts);
+        }
+        replies_waiting = serving && senders.send_replies();
+    }
+
+    // 5. Summary; the destructors remove NAME.pid and the lock.
+    lab::print_line("signals: SIGUSR1=" + std::to_string(counts.usr1) +
+                    " SIGUSR2=" + std::to_string(counts.usr2) +
+                    " messages=" + std::to_string(senders.messages()));
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

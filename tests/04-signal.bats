@@ -1,0 +1,421 @@
+#!/usr/bin/env bats
+# 04-signal: SIGUSR1/SIGUSR2 as notifications, SIGRTMIN + sigqueue() as a carrier.
+
+load lab
+
+setup() {
+    lab_setup
+    BACKGROUND=()
+}
+teardown() {
+    local pid
+    for pid in "${SERVER_PIDS[@]}"; do # a server left stopped would never see SIGTERM
+        kill -CONT "$pid" 2>/dev/null || true
+    done
+    for pid in "${BACKGROUND[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    lab_teardown
+}
+
+server() { start_server 04-signal/server --name "$NAME" "$@"; }
+client() { run_client 04-signal/client --name "$NAME" "$@"; }
+
+# start_client OUT ARGS...: a client in the background, its own pid in $!
+# (not a subshell's, so it can be killed and watched); bounded by its
+# --timeout and by the test's wait_for_exit.
+start_client() {
+    local out=$1
+    shift
+    "${LAB_WRAP[@]}" "$(bin 04-signal/client)" --name "$NAME" "$@" >"$out" 2>"$out.err" </dev/null 3>&- &
+    BACKGROUND+=("$!")
+}
+
+# wait_for_clients PID...: each must exit 0 within the bound.
+wait_for_clients() {
+    local pid status
+    for pid in "$@"; do
+        wait_for_exit "$pid" "$CLIENT_LIMIT"
+        status=0
+        wait "$pid" || status=$?
+        assert_equal "client $pid exit $status" "client $pid exit 0"
+    done
+}
+
+# random_message BYTES PREFIX: printable, mixed case, no newline.
+random_message() {
+    local body
+    body=$(head -c $(($1 * 2)) /dev/urandom | base64 -w0)
+    printf '%s' "$2$body" | head -c "$1"
+}
+
+upper() { LC_ALL=C tr a-z A-Z; }
+
+millis() { date +%s%3N; }
+
+@test "server: ready line names NAME.pid, which holds the pid; modes 0600 and 0700" {
+    server
+    assert_regex "$READY_LINE" '^ready pid=[0-9]+ path=[^ ]+$'
+    assert_equal "${READY[path]}" "$IPC_LAB_DIR/signal/$NAME.pid"
+    assert_equal "$(cat "${READY[path]}")" "${READY[pid]}"
+    assert_equal "${READY[pid]}" "$SERVER_PID"
+    assert_equal "$(stat -c %a "${READY[path]}")" 600
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR/signal")" 700
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR")" 700
+    # it blocks the signals it takes, so none of them can kill it
+    mask=$(awk '/^SigBlk:/ { print $2 }' "/proc/$SERVER_PID/status")
+    for signo in 2 10 12 15 34; do
+        (( (16#$mask >> (signo - 1)) & 1 )) || fail "signal $signo not blocked: SigBlk $mask"
+    done
+}
+
+@test "exchange: replies in order, empty message, received lines" {
+    server
+    client hello 'big World!' '' 'a-z only: 123'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\nBIG WORLD!\n\nA-Z ONLY: 123')"
+    assert_equal "$stderr" ''
+    wait_for_line "$SERVER_LOG" '^received: a-z only: 123$'
+    assert_equal "$(grep '^received:' "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: a-z only: 123')"
+}
+
+@test "exchange: every byte value but newline goes through, only a-z changes" {
+    server
+    # one line holding bytes 0-255 except 10, then the same backwards
+    up=$(printf '\\%03o' $(seq 0 9) $(seq 11 255))
+    down=$(printf '\\%03o' $(seq 255 -1 11) $(seq 9 -1 0))
+    printf "$up\n$down\n" >"$T/in"
+    lab_exec 04-signal/client --name "$NAME" <"$T/in" >"$T/out"
+    upper <"$T/in" >"$T/expected"
+    cmp "$T/expected" "$T/out"
+}
+
+@test "exchange: messages from stdin, last line without newline included" {
+    server
+    printf 'one\ntwo\n\nthree' >"$T/in"
+    client <"$T/in"
+    assert_success
+    assert_equal "$output" "$(printf 'ONE\nTWO\n\nTHREE')"
+}
+
+@test "exchange: a 1024-byte message; 1025 bytes is too long (exit 2) after earlier ones went" {
+    server
+    max=$(random_message 1024 max-)
+    client "$max"
+    assert_success
+    assert_equal "$output" "$(printf '%s' "$max" | upper)"
+    client first "x$max" never
+    assert_failure 2
+    assert_equal "$output" FIRST
+    assert_regex "$stderr" '^client: .*too long'
+    wait_for_line "$SERVER_LOG" '^received: first$'
+    run grep -c '^received:' "$SERVER_LOG"
+    assert_output 2
+}
+
+@test "exchange: --pid PID reaches the server without NAME.pid" {
+    server
+    run_client 04-signal/client --pid "${READY[pid]}" hello
+    assert_success
+    assert_output HELLO
+}
+
+@test "5 clients at once, several hundred bytes each, each gets exactly its own replies" {
+    server
+    pids=()
+    for i in 1 2 3 4 5; do
+        args=()
+        for j in 1 2 3; do
+            args+=("$(random_message $((150 * j + 100 * i)) "client $i message $j ")")
+        done
+        printf '%s\n' "${args[@]}" | upper >"$T/expected.$i"
+        start_client "$T/out.$i" "${args[@]}"
+        pids+=("$!")
+    done
+    wait_for_clients "${pids[@]}"
+    for i in 1 2 3 4 5; do
+        cmp "$T/expected.$i" "$T/out.$i"
+    done
+    run grep -c '^received: client' "$SERVER_LOG"
+    assert_output 15
+}
+
+@test "flow control: 5 clients of 1024-byte messages through a queue of 200 signals" {
+    # Lower RLIMIT_SIGPENDING for the server and the clients alike: a
+    # 1024-byte message is 1025 signals, so senders on both sides meet
+    # EAGAIN and must wait for room.
+    ulimit -S -i 200
+    server
+    assert_equal "$(awk '/^Max pending signals/ { print $4 }' "/proc/$SERVER_PID/limits")" 200
+    pids=()
+    for i in 1 2 3 4 5; do
+        a=$(random_message 1024 "client $i first ")
+        b=$(random_message 1024 "client $i second ")
+        printf '%s\n%s\n' "$a" "$b" | upper >"$T/expected.$i"
+        start_client "$T/out.$i" --timeout "$CLIENT_LIMIT" "$a" "$b"
+        pids+=("$!")
+    done
+    wait_for_clients "${pids[@]}"
+    for i in 1 2 3 4 5; do
+        cmp "$T/expected.$i" "$T/out.$i"
+    done
+}
+
+@test "SIGUSR1 from a shell's kill builtin is logged with that shell's pid, never answered" {
+    server
+    kill -USR1 "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" "^signal: SIGUSR1 from pid=$BASHPID\$"
+    # /usr/bin/kill, exec'd so that its pid is the one written down
+    sh -c 'echo $$ >"$1"; exec /usr/bin/kill -USR2 "$2"' sh "$T/sender" "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" "^signal: SIGUSR2 from pid=$(cat "$T/sender")\$"
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(tail -n 1 "$SERVER_LOG")" 'signals: SIGUSR1=1 SIGUSR2=1 messages=0'
+}
+
+@test "client --signal USR2 --count 3: every one logged is counted in the summary" {
+    server
+    client --signal USR2 --count 3
+    assert_success
+    assert_output ''
+    client --signal USR1
+    assert_success
+    client hello
+    wait_for_line "$SERVER_LOG" '^received: hello$'
+    stop_server
+    logged2=$(grep -c '^signal: SIGUSR2 from pid=' "$SERVER_LOG")
+    logged1=$(grep -c '^signal: SIGUSR1 from pid=' "$SERVER_LOG")
+    ((logged2 >= 1 && logged2 <= 3))
+    assert_equal "$logged1" 1
+    assert_equal "$(tail -n 1 "$SERVER_LOG")" "signals: SIGUSR1=1 SIGUSR2=$logged2 messages=1"
+}
+
+@test "standard signals do not queue: 1000 SIGUSR1 at a stopped server arrive as one" {
+    server
+    kill -STOP "$SERVER_PID"
+    client --signal USR1 --count 1000
+    assert_success
+    kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" '^signal: SIGUSR1'
+    stop_server
+    assert_equal "$(tail -n 1 "$SERVER_LOG")" 'signals: SIGUSR1=1 SIGUSR2=0 messages=0'
+}
+
+@test "real-time signals queue: three sigqueue()s at a stopped server arrive as three" {
+    server
+    kill -STOP "$SERVER_PID"
+    for _ in 1 2 3; do
+        /usr/bin/kill -s RTMIN -q 300 "$SERVER_PID"
+    done
+    kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" 'ignored: value 300 .*'
+    stop_server
+    run grep -c '^ignored: value 300 from pid=[0-9]* is neither a byte' "$SERVER_LOG"
+    assert_output 3
+}
+
+@test "server: SIGTERM prints the summary, removes NAME.pid, exit 0" {
+    server
+    client one two
+    stop_server "$SERVER_PID" TERM
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(tail -n 1 "$SERVER_LOG")" 'signals: SIGUSR1=0 SIGUSR2=0 messages=2'
+    assert [ ! -e "${READY[path]}" ]
+    assert_equal "$(ls -A "$IPC_LAB_DIR/signal")" ''
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
+@test "server: SIGINT does the same" {
+    server
+    stop_server "$SERVER_PID" INT
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(tail -n 1 "$SERVER_LOG")" 'signals: SIGUSR1=0 SIGUSR2=0 messages=0'
+    assert_equal "$(ls -A "$IPC_LAB_DIR/signal")" ''
+}
+
+@test "not running: no server, at once (exit 1)" {
+    start=$(millis)
+    client --timeout 30 hello
+    assert_failure 1
+    assert_regex "$stderr" '^client: .*not running'
+    assert_equal "$output" ''
+    client --timeout 30 --signal USR1
+    assert_failure 1
+    assert_regex "$stderr" 'not running'
+    (($(millis) - start < 2500 * LAB_TIME_SCALE))
+}
+
+@test "not running: --pid of no process, or of one that does not take the signal (left alive)" {
+    run_client 04-signal/client --timeout 30 --pid 4194304 hello
+    assert_failure 1
+    assert_regex "$stderr" 'not running'
+    sleep 60 3>&- &
+    BACKGROUND+=("$!")
+    run_client 04-signal/client --timeout 30 --pid "$!" hello
+    assert_failure 1
+    assert_regex "$stderr" "pid $! neither blocks nor catches SIGRTMIN.*not running"
+    run_client 04-signal/client --pid "$!" --signal USR1
+    assert_failure 1
+    assert_regex "$stderr" 'SIGUSR1.*not running'
+    kill -0 "$!" # not killed by a stray signal
+}
+
+@test "timed out: a stopped server (exit 1); its reply, once it goes on, finds no one" {
+    server
+    kill -STOP "$SERVER_PID"
+    start=$(millis)
+    client --timeout 1 hello
+    assert_failure 1
+    assert_regex "$stderr" '^client: timed out after 1 s'
+    (($(millis) - start >= 1000))
+    kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" '^ignored: reply to pid=[0-9]+: sender exited$'
+    client still here
+    assert_success
+    assert_equal "$output" "$(printf 'STILL\nHERE')"
+}
+
+@test "already running: a second server of the same NAME exits 1, the first serves on" {
+    server
+    run_server 04-signal/server --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^server: $NAME already running"
+    assert_equal "$output" ''
+    assert_equal "$(cat "${READY[path]}")" "$SERVER_PID"
+    client hello
+    assert_success
+    assert_output HELLO
+}
+
+@test "takeover: after kill -9 the leftover NAME.pid means not running; a new server replaces it" {
+    server
+    old=$SERVER_PID
+    kill -KILL "$old"
+    wait_for_exit "$old"
+    assert_equal "$(cat "$IPC_LAB_DIR/signal/$NAME.pid")" "$old"
+    client --timeout 30 hello
+    assert_failure 1
+    assert_regex "$stderr" "not running \\($IPC_LAB_DIR/signal/$NAME.pid is a killed server's leftover\\)"
+    server
+    assert [ "$SERVER_PID" != "$old" ]
+    assert_equal "$(cat "${READY[path]}")" "$SERVER_PID"
+    client hello
+    assert_success
+    assert_output HELLO
+}
+
+@test "garbage: kill -RTMIN without a value and values out of 0-256 are ignored; the server serves on" {
+    server
+    kill -RTMIN "$SERVER_PID"
+    /usr/bin/kill -s RTMIN --queue=-5 "$SERVER_PID"
+    /usr/bin/kill -s RTMIN -q 257 "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" "^ignored: SIGRTMIN from pid=$BASHPID carries no value"
+    wait_for_line "$SERVER_LOG" '^ignored: value -5 from pid='
+    wait_for_line "$SERVER_LOG" '^ignored: value 257 from pid='
+    client hello
+    assert_success
+    assert_output HELLO
+}
+
+@test "too much: 1100 bytes from one sender are dropped, its buffer freed when it exits" {
+    server
+    # procps kill sends one sigqueue() per pid listed: 1100 'A's, one process
+    targets=$(printf "$SERVER_PID %.0s" $(seq 1100))
+    sh -c 'echo $$ >"$1"; shift; exec /usr/bin/kill -s RTMIN -q 65 "$@"' sh "$T/sender" $targets
+    sender=$(cat "$T/sender")
+    wait_for_line "$SERVER_LOG" "^ignored: message from pid=$sender over 1024 bytes; dropped\$"
+    wait_for_line "$SERVER_LOG" "^ignored: partial message from pid=$sender \\(0 bytes\\): sender exited\$"
+    client hello
+    assert_success
+    assert_output HELLO
+}
+
+@test "killed mid-message: the partial buffer is freed, never mixed; others get their own replies" {
+    ulimit -S -i 200 # the victim cannot queue all of its 1025 signals
+    server
+    kill -STOP "$SERVER_PID"
+    start_client "$T/victim" --timeout 30 "$(random_message 1024 victim-)"
+    victim=$!
+    # some of its bytes are queued at the server (SigQ's shared pending bit set)
+    wait_for_line "/proc/$SERVER_PID/status" '^ShdPnd:[[:space:]]*0*[1-9a-f]'
+    kill -KILL "$victim"
+    wait_for_exit "$victim"
+    kill -CONT "$SERVER_PID"
+    pids=()
+    for i in 1 2 3; do
+        message=$(random_message 700 "client $i ")
+        printf '%s\n' "$message" | upper >"$T/expected.$i"
+        start_client "$T/out.$i" --timeout "$CLIENT_LIMIT" "$message"
+        pids+=("$!")
+    done
+    wait_for_line "$SERVER_LOG" "^ignored: partial message from pid=$victim \\([0-9]+ bytes\\): sender exited\$"
+    wait_for_clients "${pids[@]}"
+    for i in 1 2 3; do
+        cmp "$T/expected.$i" "$T/out.$i"
+    done
+    run grep -c '^received: ' "$SERVER_LOG"
+    assert_output 3
+}
+
+@test "killed while waiting for its reply: the server drops the reply and serves on" {
+    server
+    kill -STOP "$SERVER_PID"
+    start_client "$T/victim" --timeout 30 "$(random_message 500 victim-)"
+    victim=$!
+    wait_for_line "/proc/$victim/wchan" sigtimedwait # all sent, waiting
+    kill -KILL "$victim"
+    wait_for_exit "$victim"
+    kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" "^ignored: reply to pid=$victim: sender exited\$"
+    client after
+    assert_success
+    assert_output AFTER
+}
+
+@test "clients killed at random points while others run: no hang, no wrong reply" {
+    server
+    pids=()
+    for i in 1 2 3; do
+        args=()
+        for j in 1 2 3 4; do args+=("$(random_message 400 "good $i.$j ")"); done
+        printf '%s\n' "${args[@]}" | upper >"$T/expected.$i"
+        start_client "$T/out.$i" --timeout "$CLIENT_LIMIT" "${args[@]}"
+        pids+=("$!")
+    done
+    for k in 1 2 3 4 5 6; do
+        start_client "$T/victim.$k" --timeout 30 "$(random_message 1000 "victim $k ")" more
+        victim=$!
+        # let it get somewhere (any point will do), then kill it
+        wait_for_line "/proc/$victim/status" '^SigBlk:.*[1-9a-f]' || true
+        kill -KILL "$victim" 2>/dev/null || true # unless it was done already
+        wait_for_exit "$victim"
+    done
+    wait_for_clients "${pids[@]}"
+    for i in 1 2 3; do
+        cmp "$T/expected.$i" "$T/out.$i"
+    done
+    client last
+    assert_success
+    assert_output LAST
+}
+
+@test "options: --help (0), unknown option, bad name, bad combinations (2)" {
+    for program in server client; do
+        run_client "04-signal/$program" --help
+        assert_success
+        assert_line -n 0 --partial "usage: $program"
+        run_client "04-signal/$program" --frobnicate
+        assert_failure 2
+        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
+        run_client "04-signal/$program" --name .hidden
+        assert_failure 2
+        assert_regex "$stderr" "^$program: bad name '.hidden'"
+    done
+    for bad in "--pid 1 --name x" "--count 3" "--signal KILL" "--signal USR1 hello" "--pid 0" "--pid -1" "--count 0 --signal USR1" "--timeout -1"; do
+        run_client 04-signal/client $bad
+        assert_failure 2
+        assert_regex "$stderr" '^client: '
+    done
+    run_client 04-signal/server extra
+    assert_failure 2
+}
