@@ -417,3 +417,23 @@ kill_client_holding_turn() {
     run pgrep -f "09-mmap/anon-demo first x"
     assert_failure
 }
+
+@test "anon-demo: a child that stops answering is 'timed out', exit 1, and is reaped" {
+    mkfifo "$T/in"
+    lab_exec 09-mmap/anon-demo --timeout 0.5 <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+    demo=$!
+    exec 5>"$T/in" # the demo's stdin stays open: it waits for more lines
+    echo first >&5
+    wait_for_line "$T/out" '^FIRST$'
+    child=$(pgrep -n -f '09-mmap/anon-demo --timeout 0.5') # the newest: the forked child
+    kill -STOP "$child"
+    echo second >&5
+    status=0
+    wait "$demo" || status=$?
+    exec 5>&-
+    assert_equal "$status" 1
+    assert_equal "$(cat "$T/err")" 'anon-demo: timed out waiting for the child'
+    assert_equal "$(cat "$T/out")" FIRST
+    run kill -0 "$child"
+    assert_failure
+}
