@@ -1,0 +1,192 @@
+// 08-socket/fd-passing.cpp - handing an open file to another process over a Unix socket.
+//
+//   fd-passing FILE...
+//
+// 1. socketpair(AF_UNIX, SOCK_STREAM): two connected sockets with no name,
+//    like a pipe, but both ways, and able to carry descriptors.
+// 2. fork(): the child keeps one end, the parent the other.
+// 3. The parent open()s each FILE and sendmsg()s the descriptor as SCM_RIGHTS
+//    ancillary data, riding on one ordinary byte (on a stream socket a message
+//    with no data carries no ancillary data), then closes its own copy.
+// 4. The child recvmsg()s it: the kernel installs a new descriptor in the
+//    child, another number for the same open file (same offset, same access
+//    mode), though the child never opened anything. It prints what it reads
+//    with a-z turned to A-Z, then sends one byte back: "done, send the next".
+// 5. The parent shuts down its end: the child reads end of file and exits;
+//    the parent reaps it.
+// What each side does goes to stderr; the files' contents, uppercased, to stdout.
+#include "lab.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+namespace {
+
+// Room for exactly one descriptor, aligned as a cmsghdr must be.
+union DescriptorControl {
+    char buffer[CMSG_SPACE(sizeof(int))];
+    cmsghdr align;
+};
+
+void say(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+
+void send_descriptor(int channel, int fd) {
+    char byte = 'F';
+    iovec data{&byte, 1};
+    DescriptorControl control{};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof control.buffer;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+    while (::sendmsg(channel, &message, MSG_NOSIGNAL) < 0) {
+        if (errno != EINTR) {
+            throw lab::sys_error("sendmsg SCM_RIGHTS");
+        }
+    }
+}
+
+// The next descriptor the parent sent; an empty Fd at end of file.
+lab::Fd receive_descriptor(int channel) {
+    char byte = 0;
+    iovec data{&byte, 1};
+    DescriptorControl control{};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof control.buffer;
+    ssize_t got = 0;
+    // MSG_CMSG_CLOEXEC: the new descriptor gets O_CLOEXEC, as open() would give it here.
+    while ((got = ::recvmsg(channel, &message, MSG_CMSG_CLOEXEC)) < 0) {
+        if (errno != EINTR) {
+            throw lab::sys_error("recvmsg");
+        }
+    }
+    if (got == 0) {
+        return lab::Fd();
+    }
+    // MSG_CTRUNC: the buffer was too small and the kernel closed what did not fit.
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    if ((message.msg_flags & MSG_CTRUNC) != 0 || header == nullptr ||
+        header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS ||
+        header->cmsg_len != CMSG_LEN(sizeof(int))) {
+        throw lab::Failure("recvmsg: a message without exactly one descriptor");
+    }
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+    return lab::Fd(fd);
+}
+
+void child_main(const lab::Fd& channel) {
+    while (lab::Fd file = receive_descriptor(channel.get())) {
+        say("child pid=" + std::to_string(::getpid()) + ": recvmsg gave fd " +
+            std::to_string(file.get()) + "; reading it");
+        std::array<char, 64 * 1024> buffer;
+        while (std::size_t got = lab::read_some(file.get(), buffer, "read passed descriptor")) {
+            std::span<char> chunk(buffer.data(), got);
+            lab::to_upper_in_place(chunk);
+            lab::write_all(STDOUT_FILENO, {chunk.data(), chunk.size()}, "write stdout");
+        }
+        lab::write_all(channel.get(), "d", "write to parent"); // done: send the next
+    }
+}
+
+// fork()s a child that runs child_main on its end of the pair and leaves
+// with _exit(): it must not return into the parent's main.
+pid_t start_child(lab::Fd& parent_end, lab::Fd& child_end) {
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        throw lab::sys_error("fork");
+    }
+    if (pid == 0) {
+        parent_end.reset(); // else the child would never see end of file on its own end
+        int status = lab::exit_ok;
+        try {
+            child_main(child_end);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s: child: %s\n", lab::program_name().c_str(), e.what());
+            status = lab::exit_failure;
+        }
+        child_end.reset();
+        ::_exit(status);
+    }
+    child_end.reset();
+    return pid;
+}
+
+int wait_for(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            throw lab::sys_error("waitpid");
+        }
+    }
+    return status;
+}
+
+void pass_files(const std::vector<std::string>& files, const lab::Fd& channel) {
+    for (const auto& path : files) {
+        lab::Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!file) {
+            throw lab::sys_error("open " + path);
+        }
+        say("parent pid=" + std::to_string(::getpid()) + ": open(" + path + ") = fd " +
+            std::to_string(file.get()) + "; sendmsg(SCM_RIGHTS) it, then close it");
+        send_descriptor(channel.get(), file.get());
+        file.reset(); // our copy only: the one in flight keeps the file open
+        char done = 0;
+        if (lab::read_some(channel.get(), {&done, 1}, "read from child") == 0) {
+            throw lab::Failure("the child ended without finishing " + path);
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    lab::Options options("FILE...",
+                         "Opens each FILE and passes the open descriptor over a socketpair to a\n"
+                         "child process (SCM_RIGHTS), which prints it with a-z turned to A-Z.");
+    std::vector<std::string> files = options.parse(argc, argv);
+    if (files.empty()) {
+        throw lab::UsageError("no FILE given (try --help)");
+    }
+    lab::ignore_sigpipe();
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) {
+        throw lab::sys_error("socketpair");
+    }
+    lab::Fd parent_end(ends[0]);
+    lab::Fd child_end(ends[1]);
+    std::fflush(stdout); // else the child may write our buffered output again
+    pid_t child = start_child(parent_end, child_end);
+
+    std::string failure;
+    try {
+        pass_files(files, parent_end);
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    parent_end.reset(); // the child's end of file, on every way out: then it exits
+    int status = wait_for(child);
+    if (!failure.empty()) {
+        throw lab::Failure(failure);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw lab::Failure("child failed (wait status " + std::to_string(status) + ")");
+    }
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

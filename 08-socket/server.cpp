@@ -1,0 +1,193 @@
+// 08-socket/server.cpp - one process serving many clients through a socket.
+//
+//   server [--name NAME]         Unix stream socket RUNTIME/socket/NAME.sock
+//   server --tcp [HOST:]PORT     TCP on HOST (default 127.0.0.1); PORT 0: any free port
+//   server --udp [HOST:]PORT     UDP, the same way
+//
+// 1. socket(): SOCK_STREAM (Unix, TCP) or SOCK_DGRAM (UDP), non-blocking.
+// 2. bind() gives it the name clients use: the file NAME.sock, made 0600
+//    (umask around bind), after removing what a killed server left there
+//    (safe: we hold the instance lock); or an address and port, where
+//    getsockname() tells which port 0 picked.
+// 3. listen() (streams only): from here on the kernel completes connections
+//    and queues them until we accept4() them, even while we are busy.
+// 4. Exchange. Streams: event_loop.cpp, one poll() loop over all the
+//    connections, lines in, reply lines out. UDP: recvfrom() a datagram,
+//    sendto() the reply to whoever sent it: no connection, nothing per client.
+// 5. SIGINT/SIGTERM end the loop; the destructors close every socket, unlink
+//    NAME.sock, then drop the instance lock.
+#include "event_loop.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <poll.h>
+#include <sys/stat.h>
+#include <vector>
+
+namespace {
+
+using namespace socket_lab;
+
+// The socket file: bind() made it, and it outlives the socket unless removed.
+class SocketFile {
+  public:
+    explicit SocketFile(std::string path) : path_(std::move(path)) {}
+    SocketFile(const SocketFile&) = delete;
+    SocketFile& operator=(const SocketFile&) = delete;
+    ~SocketFile() { ::unlink(path_.c_str()); }
+
+  private:
+    std::string path_;
+};
+
+// bind() fails with EADDRINUSE while a file is at the path, even a dead
+// server's socket. We hold the instance lock, so no live server owns it; but
+// never remove something that is not a socket.
+void remove_leftover_socket(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) < 0) {
+        if (errno == ENOENT) {
+            return;
+        }
+        throw lab::sys_error("lstat " + path);
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        throw lab::Failure(path + " exists and is not a socket; not removing it");
+    }
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
+        throw lab::sys_error("unlink " + path);
+    }
+}
+
+void listen_for_connections(const lab::Fd& socket, const std::string& where) {
+    // SOMAXCONN: the longest queue of connections not yet accepted the
+    // kernel allows (net.core.somaxconn), room for bursts of clients.
+    if (::listen(socket.get(), SOMAXCONN) < 0) {
+        throw lab::sys_error("listen " + where);
+    }
+}
+
+void serve_unix(const std::string& name, const lab::StopSignals& stop) {
+    const std::string path = socket_path(name);
+    const UnixAddress address = unix_address(path); // "too long" before anything is made
+    lab::InstanceLock lock(topic, name);
+    remove_leftover_socket(path);
+
+    lab::Fd listener = open_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK);
+    // The file's mode comes from the umask: set it so the file is 0600 from
+    // its first instant, not chmod()ed after a window where others could connect.
+    mode_t old_umask = ::umask(0177);
+    int bound = ::bind(listener.get(), address.get(), address.length);
+    int bind_errno = errno;
+    ::umask(old_umask);
+    if (bound < 0) {
+        throw lab::sys_error(bind_errno, "bind " + path);
+    }
+    SocketFile file(path);
+    listen_for_connections(listener, path);
+
+    lab::print_ready({{"path", path}});
+    serve_stream(listener, true, stop);
+}
+
+// A datagram of lines gets a datagram of reply lines; a trailing newline
+// (socat sends one per line typed) ends the last message and is sent back.
+std::string answer_datagram(std::string datagram) {
+    bool had_newline = strip_newline(datagram);
+    std::string reply;
+    std::string_view rest = datagram;
+    for (;;) {
+        std::size_t end = rest.find('\n');
+        reply += answer_line(rest.substr(0, end), "");
+        if (end == std::string_view::npos) {
+            break;
+        }
+        reply += '\n';
+        rest.remove_prefix(end + 1);
+    }
+    return had_newline ? reply + '\n' : reply;
+}
+
+void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
+    std::vector<char> datagram(max_datagram_bytes);
+    while (!stop.requested()) {
+        std::array<pollfd, 2> fds{{{stop.fd(), POLLIN, 0}, {socket.get(), POLLIN, 0}}};
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        if (fds[1].revents == 0) {
+            continue;
+        }
+        sockaddr_storage sender{};
+        socklen_t sender_length = sizeof sender;
+        ssize_t got = ::recvfrom(socket.get(), datagram.data(), datagram.size(), 0,
+                                 reinterpret_cast<sockaddr*>(&sender), &sender_length);
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED) {
+                continue;
+            }
+            throw lab::sys_error("recvfrom");
+        }
+        std::string reply = answer_datagram({datagram.data(), static_cast<std::size_t>(got)});
+        // MSG_DONTWAIT: a full send buffer drops this reply (UDP may lose any
+        // datagram; the client times out) instead of stalling every other client.
+        if (::sendto(socket.get(), reply.data(), reply.size(), MSG_DONTWAIT,
+                     reinterpret_cast<const sockaddr*>(&sender), sender_length) < 0) {
+            std::fprintf(stderr, "server: sendto: %s; reply dropped\n", std::strerror(errno));
+        }
+    }
+}
+
+void serve_inet(const Endpoint& endpoint, const lab::StopSignals& stop) {
+    const bool stream = endpoint.is_stream();
+    lab::Fd socket =
+        open_socket(endpoint.inet.family(), (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK);
+    if (stream) {
+        // Without SO_REUSEADDR a restarted server cannot bind its port while
+        // the last run's connections sit in TIME_WAIT (a minute). Not for UDP:
+        // there it would let a second server share the port.
+        int on = 1;
+        if (::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) {
+            throw lab::sys_error("setsockopt SO_REUSEADDR");
+        }
+    }
+    if (::bind(socket.get(), endpoint.inet.get(), endpoint.inet.length) < 0) {
+        throw lab::sys_error("bind " + endpoint.inet.text); // EADDRINUSE: "... in use"
+    }
+    if (stream) {
+        listen_for_connections(socket, endpoint.inet.text);
+    }
+    lab::print_ready({{"port", std::to_string(bound_port(socket.get()))}});
+    if (stream) {
+        serve_stream(socket, false, stop);
+    } else {
+        serve_datagrams(socket, stop);
+    }
+}
+
+int run(int argc, char** argv) {
+    lab::Options options("[--name NAME | --tcp [HOST:]PORT | --udp [HOST:]PORT]",
+                         "Serves clients over a Unix stream socket (default), TCP or UDP: each\n"
+                         "line gets its reply line, a-z turned to A-Z. Runs until SIGINT/SIGTERM.");
+    Endpoint endpoint;
+    add_endpoint_options(options, endpoint, true);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "' (try --help)");
+    }
+    check_endpoint(endpoint);
+    lab::ignore_sigpipe(); // MSG_NOSIGNAL covers the sockets; this covers the rest
+    lab::StopSignals stop;
+
+    if (endpoint.transport == Transport::unix_stream) {
+        serve_unix(endpoint.name, stop);
+    } else {
+        serve_inet(endpoint, stop);
+    }
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }

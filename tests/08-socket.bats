@@ -1,0 +1,672 @@
+#!/usr/bin/env bats
+# 08-socket: Unix, TCP and UDP sockets; one poll() loop serving many clients;
+# peer credentials; a descriptor passed with SCM_RIGHTS (fd-passing).
+#
+# Ordinary tools are the other side wherever they can be: socat and
+# netcat-openbsd (nc -N: shut down the socket's write side after stdin's end
+# of file, so the server sees end of file and closes).
+
+load lab
+
+setup() { lab_setup; }
+teardown() { lab_teardown; }
+
+# long_message N: N bytes of 'x'.
+long_message() { head -c "$1" /dev/zero | tr '\0' x; }
+
+start_unix() {
+    start_server 08-socket/server --name "$NAME"
+    SOCK=${READY[path]}
+}
+start_tcp() {
+    start_server 08-socket/server --tcp 0
+    PORT=${READY[port]}
+}
+start_udp() {
+    start_server 08-socket/server --udp 0
+    PORT=${READY[port]}
+}
+
+# The peer's address for socat, the arguments for nc and for our client,
+# for TRANSPORT unix or tcp (after start_unix/start_tcp).
+socat_address() { if [[ $1 == unix ]]; then echo "UNIX-CONNECT:$SOCK"; else echo "TCP:127.0.0.1:$PORT"; fi; }
+nc_args() { if [[ $1 == unix ]]; then echo "-U $SOCK"; else echo "127.0.0.1 $PORT"; fi; }
+client_args() { if [[ $1 == unix ]]; then echo "--name $NAME"; else echo "--tcp 127.0.0.1:$PORT"; fi; }
+
+# socat waits this long after its stdin's end of file for a UDP reply.
+UDP_WAIT=$(awk "BEGIN { print 0.5 * $LAB_TIME_SCALE }")
+
+# count_lines FILE REGEX: how many lines match (0 when none).
+count_lines() { grep -Ec -- "$2" "$1" || true; }
+
+# wait_for_count FILE REGEX N: waits, bounded, for N matching lines.
+wait_for_count() {
+    local file=$1 regex=$2 want=$3 deadline=$((SECONDS + READY_LIMIT * 2 + 1))
+    until (($(count_lines "$file" "$regex") >= want)); do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
+# wait_for_quiet FILE REGEX: waits, bounded, until the number of matching
+# lines has stopped growing (the same over a whole pause).
+wait_for_quiet() {
+    local before=-1 now pause deadline=$((SECONDS + READY_LIMIT * 4 + 1))
+    pause=$(awk "BEGIN { print 0.5 * $LAB_TIME_SCALE }")
+    while now=$(count_lines "$1" "$2") && ((now != before)); do
+        ((SECONDS < deadline)) || return 1
+        before=$now
+        sleep "$pause"
+    done
+}
+
+# wait_for_all_exit PID...: waits, bounded, until none of them runs.
+wait_for_all_exit() {
+    local list deadline=$((SECONDS + STOP_LIMIT * 2 + 1))
+    list=$(IFS=,; echo "$*")
+    while ps -p "$list" >/dev/null; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.05
+    done
+}
+
+# wait_until_polling PID: waits, bounded, until PID sleeps in poll() (its
+# kernel wait channel says so): a client that has sent and waits for a reply.
+wait_until_polling() {
+    local deadline=$((SECONDS + READY_LIMIT + 1))
+    until [[ $(cat "/proc/$1/wchan" 2>/dev/null) == *poll* ]]; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
+# ---------------------------------------------------------------- Unix stream
+
+@test "unix: ready line names NAME.sock, 0600 in 0700 dirs; replies in order, empty and non a-z unchanged" {
+    start_unix
+    assert_equal "$READY_LINE" "ready pid=$SERVER_PID path=$IPC_LAB_DIR/socket/$NAME.sock"
+    assert [ -S "$SOCK" ]
+    assert_equal "$(stat -c %a "$SOCK")" 600
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR/socket")" 700
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR")" 700
+    run_client 08-socket/client --name "$NAME" hello 'big World!' '' 'ünïcode 123 ~{}|' last
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\nBIG WORLD!\n\nüNïCODE 123 ~{}|\nLAST')"
+    assert_equal "$stderr" ''
+    uid=$(id -u)
+    assert_equal "$(sed -n '2,6p' "$SERVER_LOG" | sed -E 's/ \(pid=[0-9]+ uid=[0-9]+\)$/ C/')" \
+        "$(printf 'received: hello C\nreceived: big World! C\nreceived:  C\nreceived: ünïcode 123 ~{}| C\nreceived: last C')"
+    run count_lines "$SERVER_LOG" " \\(pid=[0-9]+ uid=$uid\\)\$"
+    assert_output 5
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
+@test "unix: without MESSAGE the client sends each stdin line, the last one without newline too" {
+    start_unix
+    printf 'one\n\nthree' >"$T/in"
+    run_client 08-socket/client --name "$NAME" <"$T/in"
+    assert_success
+    assert_equal "$output" "$(printf 'ONE\n\nTHREE')"
+}
+
+@test "unix: the log names the peer's pid and uid (SO_PEERCRED)" {
+    start_unix
+    # sh writes its pid, then becomes socat: that pid is the connecting process
+    echo hello | sh -c 'echo $$ >"$1"; exec socat -t 10 - "UNIX-CONNECT:$2"' sh "$T/pid" "$SOCK" >"$T/out"
+    assert_equal "$(cat "$T/out")" HELLO
+    run grep -Fx "received: hello (pid=$(cat "$T/pid") uid=$(id -u))" "$SERVER_LOG"
+    assert_success
+}
+
+@test "unix: socat and nc are clients too; a line without newline at the end is answered" {
+    start_unix
+    run sh -c 'printf "from socat\nsecond" | socat -t 10 - "UNIX-CONNECT:$1"' sh "$SOCK"
+    assert_success
+    assert_output "$(printf 'FROM SOCAT\nSECOND')"
+    run sh -c 'printf "from nc\n" | nc -N -U "$1"' sh "$SOCK"
+    assert_success
+    assert_output 'FROM NC'
+}
+
+@test "unix: every byte value but newline goes through, only a-z changes" {
+    start_unix
+    printf "$(printf '\\%03o' $(seq 0 9) $(seq 11 255))\n" >"$T/bytes"
+    assert_equal "$(stat -c %s "$T/bytes")" 256
+    socat -t 10 - "UNIX-CONNECT:$SOCK" <"$T/bytes" >"$T/out"
+    LC_ALL=C tr a-z A-Z <"$T/bytes" >"$T/expected"
+    cmp "$T/expected" "$T/out"
+}
+
+@test "unix: another user cannot connect: the socket file is 0600" {
+    command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+    start_unix
+    # let uid 65534 reach the file: then only the file's own mode refuses it
+    chmod 711 "$IPC_LAB_DIR" "$IPC_LAB_DIR/socket"
+    run setpriv --reuid=65534 --regid=65534 --clear-groups socat - "UNIX-CONNECT:$SOCK" <<<hello
+    assert_failure
+    assert_output --partial 'Permission denied'
+    run_client 08-socket/client --name "$NAME" still
+    assert_success
+    assert_output STILL
+}
+
+@test "unix: a line over 1024 bytes gets 'error: message too long' and that connection is closed" {
+    start_unix
+    mkfifo "$T/in"
+    nc -U "$SOCK" <"$T/in" >"$T/out" &
+    nc=$!
+    exec 5>"$T/in"
+    # nc's stdin stays open: only the server's closing can end it
+    printf 'before\n%s\n' "$(long_message 1025)" >&5
+    wait_for_exit "$nc"
+    exec 5>&-
+    assert_equal "$(cat "$T/out")" "$(printf 'BEFORE\nerror: message too long')"
+    wait_for_line "$SERVER_LOG" '^rejected: message too long \(pid='
+    # 1024 bytes is not too long; and the server serves on
+    run_client 08-socket/client --name "$NAME" "$(long_message 1024)"
+    assert_success
+    assert_output "$(long_message 1024 | tr x X)"
+}
+
+@test "unix: 1025 bytes with no newline yet is already too long" {
+    start_unix
+    mkfifo "$T/in"
+    nc -U "$SOCK" <"$T/in" >"$T/out" &
+    nc=$!
+    exec 5>"$T/in"
+    long_message 1025 >&5
+    wait_for_exit "$nc"
+    exec 5>&-
+    assert_equal "$(cat "$T/out")" 'error: message too long'
+}
+
+@test "client: a message over 1024 bytes is exit 2 'too long'; the earlier ones were sent" {
+    start_unix
+    run_client 08-socket/client --name "$NAME" first "$(long_message 1025)" never
+    assert_failure 2
+    assert_output FIRST
+    assert_regex "$stderr" '^client: .*too long'
+    run count_lines "$SERVER_LOG" '^received: '
+    assert_output 1
+    run count_lines "$SERVER_LOG" 'never|rejected'
+    assert_output 0
+}
+
+@test "client: no server is exit 1 'not running', at once" {
+    run_client 08-socket/client --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: connect $IPC_LAB_DIR/socket/$NAME.sock: server not running (No such file or directory)"
+    assert_output ''
+}
+
+@test "client: a stopped server is exit 1 'timed out' after --timeout" {
+    start_unix
+    kill -STOP "$SERVER_PID"
+    start=$SECONDS
+    run_client 08-socket/client --name "$NAME" --timeout 1 hello
+    kill -CONT "$SERVER_PID"
+    assert_failure 1
+    assert_regex "$stderr" "^client: no reply from .*/$NAME.sock: timed out after 1 s\$"
+    ((SECONDS - start <= 1 + 5 * LAB_TIME_SCALE))
+}
+
+@test "server: a second server of the same NAME is 'already running'; another NAME runs beside it" {
+    start_unix
+    first=$SERVER_PID
+    run_server 08-socket/server --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^server: $NAME already running \\(pid $first\\)"
+    start_server 08-socket/server --name "${NAME}b"
+    run_client 08-socket/client --name "${NAME}b" other
+    assert_output OTHER
+    run_client 08-socket/client --name "$NAME" first
+    assert_output FIRST
+}
+
+@test "server: after kill -9 the stale socket says 'not running' at once, and a new server takes over" {
+    start_unix
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    assert [ -S "$SOCK" ] # left behind
+    run_client 08-socket/client --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" 'not running \(Connection refused\)$'
+    start_unix
+    run_client 08-socket/client --name "$NAME" again
+    assert_success
+    assert_output AGAIN
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert [ ! -e "$SOCK" ]
+}
+
+@test "server: something not a socket at NAME.sock is not removed: exit 1" {
+    mkdir -p -m 700 "$IPC_LAB_DIR/socket"
+    echo precious >"$IPC_LAB_DIR/socket/$NAME.sock"
+    run_server 08-socket/server --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^server: .*/$NAME.sock exists and is not a socket"
+    assert_equal "$(cat "$IPC_LAB_DIR/socket/$NAME.sock")" precious
+    assert [ ! -e "$IPC_LAB_DIR/socket/$NAME.lock" ]
+}
+
+@test "server: SIGTERM and SIGINT with clients connected: exit 0, socket and lock removed, clients see the end" {
+    for signal in TERM INT; do
+        start_unix
+        mkfifo "$T/in.$signal"
+        nc -U "$SOCK" <"$T/in.$signal" >"$T/out.$signal" &
+        nc=$!
+        exec 5>"$T/in.$signal"
+        echo "connected $signal" >&5
+        wait_for_line "$SERVER_LOG" "^received: connected $signal "
+        stop_server "$SERVER_PID" "$signal"
+        assert_equal "$STOP_STATUS" 0
+        assert [ ! -e "$SOCK" ]
+        assert [ ! -e "$IPC_LAB_DIR/socket/$NAME.lock" ]
+        wait_for_exit "$nc" # the server's end closed: nc ends although its stdin is open
+        exec 5>&-
+        assert_equal "$(cat "$T/out.$signal")" "CONNECTED $signal"
+    done
+}
+
+@test "server: a socket path that does not fit sun_path is exit 1 'too long'; 107 bytes fit" {
+    # $IPC_LAB_DIR/socket/$NAME.sock is 107 bytes: the most sun_path holds
+    pad=$((107 - ${#T} - 1 - 8 - ${#NAME} - 5))
+    export IPC_LAB_DIR=$T/$(printf 'd%.0s' $(seq "$pad"))
+    start_unix
+    assert_equal "${#SOCK}" 107
+    run_client 08-socket/client --name "$NAME" fits
+    assert_output FITS
+    stop_server
+    # one byte more
+    export IPC_LAB_DIR=${IPC_LAB_DIR}e
+    run_server 08-socket/server --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^server: socket path $IPC_LAB_DIR/socket/$NAME.sock is too long \\(108 bytes"
+    run ls -A "$IPC_LAB_DIR/socket"
+    assert_output '' # nothing made, nothing truncated
+    run_client 08-socket/client --name "$NAME" hello
+    assert_failure 1
+    assert_regex "$stderr" '^client: socket path .* is too long'
+}
+
+# many_nc_clients COUNT TRANSPORT: COUNT nc clients connected at the same
+# time. Each sends "cI first"; once the server has logged all COUNT of them
+# (so all are connected at once) each sends "cI second" and ends its input.
+# Each must get exactly its own two replies. Sets NC_PIDS.
+# (Few commands per client: bats makes every shell command slow.)
+many_nc_clients() {
+    local count=$1 transport=$2 i fd
+    local -a fds=()
+    NC_PIDS=()
+    mkdir "$T/many"
+    # shellcheck disable=SC2046
+    mkfifo $(seq -f "$T/many/in%g" 0 $((count - 1)))
+    # every nc first (each waits to open its FIFO), then the write ends: an
+    # nc started later would inherit them and hold the others' input open
+    for ((i = 0; i < count; i++)); do
+        # shellcheck disable=SC2046
+        nc -N $(nc_args "$transport") <"$T/many/in$i" >"$T/many/out$i" 2>&1 &
+        NC_PIDS+=($!)
+    done
+    for ((i = 0; i < count; i++)); do
+        exec {fd}>"$T/many/in$i"
+        fds+=("$fd")
+        echo "c$i first" >&"$fd"
+    done
+    wait_for_count "$SERVER_LOG" '^received: c[0-9]+ first' "$count"
+    for ((i = 0; i < count; i++)); do
+        fd=${fds[i]}
+        echo "c$i second" >&"$fd"
+        exec {fd}>&-
+    done
+    wait_for_all_exit "${NC_PIDS[@]}"
+    # every client's output, each line prefixed with the client's number
+    # shellcheck disable=SC2046
+    awk '{ n = FILENAME; sub(/.*out/, "", n); print n ": " $0 }' $(seq -f "$T/many/out%g" 0 $((count - 1))) >"$T/many/actual"
+    awk -v n="$count" 'BEGIN { for (i = 0; i < n; i++) printf "%d: C%d FIRST\n%d: C%d SECOND\n", i, i, i, i }' >"$T/many/expected"
+    diff "$T/many/expected" "$T/many/actual"
+}
+
+@test "unix: 100 nc clients connected at once, each gets its own replies, each logged with its own pid" {
+    start_unix
+    many_nc_clients 100 unix
+    for i in 0 37 99; do
+        run grep -Fx "received: c$i second (pid=${NC_PIDS[i]} uid=$(id -u))" "$SERVER_LOG"
+        assert_success
+    done
+    run count_lines "$SERVER_LOG" '^received: '
+    assert_output 200
+}
+
+@test "unix: 30 of our clients at once, 20 messages each, every reply its own" {
+    start_unix
+    for i in $(seq 30); do
+        seq -f "client $i message %g" 20 >"$T/in$i"
+        lab_exec 08-socket/client --name "$NAME" <"$T/in$i" >"$T/out$i" 2>"$T/err$i" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done # each bounded by lab_exec
+    # shellcheck disable=SC2046
+    cat $(seq -f "$T/in%g" 30) | tr a-z A-Z >"$T/expected"
+    # shellcheck disable=SC2046
+    cat $(seq -f "$T/out%g" 30) >"$T/actual"
+    diff "$T/expected" "$T/actual"
+    # shellcheck disable=SC2046
+    assert_equal "$(cat $(seq -f "$T/err%g" 30))" ''
+}
+
+# silent_client TRANSPORT: a client connected that sent half a line and then
+# nothing must not stall anyone else.
+silent_client() {
+    mkfifo "$T/in"
+    # shellcheck disable=SC2046
+    nc $(nc_args "$1") <"$T/in" >"$T/silent" &
+    silent=$!
+    exec 5>"$T/in"
+    echo 'I speak once' >&5
+    wait_for_line "$SERVER_LOG" '^received: I speak once'
+    printf 'half a li' >&5
+    # shellcheck disable=SC2046
+    run_client 08-socket/client $(client_args "$1") --timeout 5 hello
+    assert_success
+    assert_output HELLO
+    kill -0 "$silent" # still connected
+    exec 5>&-
+    kill "$silent"
+}
+
+@test "unix: a silent client holding half a line does not stall the others" {
+    start_unix
+    silent_client unix
+}
+
+@test "unix: a client that never reads its replies does not stall the others" {
+    start_unix
+    # 4 MB of 1000-byte lines: far more replies than the kernel's buffers
+    # and the server's per-connection output cap hold
+    awk 'BEGIN { s = sprintf("%990s", ""); gsub(/ /, "x", s);
+                 for (i = 0; i < 4000; i++) printf "slow %04d %s\n", i, s }' >"$T/big"
+    socat -u "FILE:$T/big" "UNIX-CONNECT:$SOCK" & # -u: sends, never reads
+    slow=$!
+    wait_for_count "$SERVER_LOG" '^received: slow ' 100
+    wait_for_quiet "$SERVER_LOG" '^received: slow '
+    # the server stopped reading that client (its buffers are full) ...
+    kill -0 "$slow"
+    (($(count_lines "$SERVER_LOG" '^received: slow ') < 4000))
+    # ... but not serving the others
+    run_client 08-socket/client --name "$NAME" --timeout 5 hello
+    assert_success
+    assert_output HELLO
+    kill "$slow"
+    wait_for_exit "$slow"
+    run_client 08-socket/client --name "$NAME" after
+    assert_output AFTER
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
+@test "unix: garbage, clients killed mid-line and mid-exchange (SIGKILL): the others get exactly their own replies" {
+    start_unix
+    # junk with and without newlines, some lines far over 1024 bytes
+    head -c 200000 /dev/urandom | socat -t 10 - "UNIX-CONNECT:$SOCK" >/dev/null || true
+    socat /dev/null "UNIX-CONNECT:$SOCK" # connects, says nothing, goes
+    # ten of our clients and an nc, each reading its messages from a FIFO
+    # (all started before any write end is opened, so none inherits another's)
+    for i in $(seq 0 9); do
+        mkfifo "$T/in$i"
+        "${LAB_WRAP[@]}" "$(bin 08-socket/client)" --name "$NAME" <"$T/in$i" >"$T/out$i" 2>"$T/err$i" 3>&- &
+        pids[i]=$!
+    done
+    mkfifo "$T/nc.in"
+    nc -U "$SOCK" <"$T/nc.in" >/dev/null &
+    nc=$!
+    for i in $(seq 0 9); do
+        exec {fd}>"$T/in$i"
+        fds[i]=$fd
+        echo "k$i a" >&"$fd"
+    done
+    exec 5>"$T/nc.in"
+    printf 'half' >&5
+    wait_for_count "$SERVER_LOG" '^received: k[0-9] a ' 10
+    # the even clients die connected, between two messages
+    for i in 0 2 4 6 8; do kill -KILL "${pids[i]}"; done
+    kill -KILL "$nc"
+    exec 5>&-
+    # one dies waiting for a reply: the server is stopped when it sends
+    kill -STOP "$SERVER_PID"
+    echo "k1 b" >&"${fds[1]}"
+    wait_until_polling "${pids[1]}"
+    kill -KILL "${pids[1]}"
+    kill -CONT "$SERVER_PID"
+    for i in 3 5 7 9; do
+        echo "k$i b" >&"${fds[i]}"
+        fd=${fds[i]}
+        exec {fd}>&-
+        wait_for_exit "${pids[i]}"
+        assert_equal "$(cat "$T/out$i")" "$(printf 'K%d A\nK%d B' "$i" "$i")"
+        assert_equal "$(cat "$T/err$i")" ''
+    done
+    for i in 0 1 2 4 6 8; do
+        fd=${fds[i]}
+        exec {fd}>&-
+    done
+    run_client 08-socket/client --name "$NAME" still here
+    assert_success
+    assert_output "$(printf 'STILL\nHERE')"
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+# ------------------------------------------------------------------------ TCP
+
+@test "tcp: port 0 picks a free port shown in the ready line; our client and nc exchange" {
+    start_tcp
+    assert_regex "$READY_LINE" "^ready pid=$SERVER_PID port=[0-9]+\$"
+    ((PORT > 0))
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" hello '' 'Mixed 1!'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\n\nMIXED 1!')"
+    run sh -c 'printf "from nc\n" | nc -N 127.0.0.1 "$1"' sh "$PORT"
+    assert_output 'FROM NC'
+    # no credentials over TCP: the log line is the message alone
+    run grep -Fx 'received: from nc' "$SERVER_LOG"
+    assert_success
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "tcp: HOST defaults to 127.0.0.1; an IPv6 HOST in brackets works" {
+    start_server 08-socket/server --tcp 0
+    run_client 08-socket/client --tcp "${READY[port]}" four
+    assert_output FOUR
+    run ss -Hltn "sport = :${READY[port]}"
+    assert_output --partial "127.0.0.1:${READY[port]}"
+    if ip -6 addr show dev lo 2>/dev/null | grep -q '::1'; then
+        start_server 08-socket/server --tcp '[::1]:0'
+        run_client 08-socket/client --tcp "[::1]:${READY[port]}" six
+        assert_output SIX
+    fi
+}
+
+@test "tcp: a port in use is exit 1 'in use'" {
+    start_tcp
+    run_server 08-socket/server --tcp "$PORT"
+    assert_failure 1
+    assert_equal "$stderr" "server: bind 127.0.0.1:$PORT: Address already in use"
+}
+
+@test "tcp: no server is 'not running' at once; a stopped one is 'timed out'" {
+    start_tcp
+    kill -STOP "$SERVER_PID"
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" --timeout 0.5 hello
+    kill -CONT "$SERVER_PID"
+    assert_failure 1
+    assert_regex "$stderr" "timed out after 0.5 s\$"
+    stop_server
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" --timeout 60 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: connect 127.0.0.1:$PORT: server not running (Connection refused)"
+}
+
+@test "tcp: a line over 1024 bytes gets the error, later lines are not answered, the server serves on" {
+    start_tcp
+    { echo ok; long_message 5000; echo; echo after; } >"$T/in"
+    run sh -c 'nc -N 127.0.0.1 "$1" <"$2"' sh "$PORT" "$T/in"
+    assert_output "$(printf 'OK\nerror: message too long')"
+    run grep -c after "$SERVER_LOG"
+    assert_output 0
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" fine
+    assert_output FINE
+}
+
+@test "tcp: 100 nc clients connected at once, each gets its own replies" {
+    start_tcp
+    many_nc_clients 100 tcp
+}
+
+@test "tcp: a silent client holding half a line does not stall the others" {
+    start_tcp
+    silent_client tcp
+}
+
+@test "tcp: a client that resets its connection (RST) does not disturb the server" {
+    start_tcp
+    # so-linger 0: close() sends a reset instead of the usual end of file
+    echo reset | socat -t 10 - "TCP:127.0.0.1:$PORT,so-linger=0" >/dev/null || true
+    head -c 100000 /dev/urandom | socat -t 10 - "TCP:127.0.0.1:$PORT,so-linger=0" >/dev/null || true
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" alive
+    assert_output ALIVE
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+# ------------------------------------------------------------------------ UDP
+
+@test "udp: port 0 shown; each datagram gets its reply datagram; socat works; empty message" {
+    start_udp
+    assert_regex "$READY_LINE" "^ready pid=$SERVER_PID port=[0-9]+\$"
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" hello '' 'UdP 42'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\n\nUDP 42')"
+    run sh -c 'echo "from socat" | socat -t "$2" - "UDP:127.0.0.1:$1"' sh "$PORT" "$UDP_WAIT"
+    assert_output 'FROM SOCAT'
+    # several lines in one datagram: one reply line each, in one datagram
+    run sh -c 'printf "a1\nb2\n" | socat -t "$2" - "UDP:127.0.0.1:$1"' sh "$PORT" "$UDP_WAIT"
+    assert_output "$(printf 'A1\nB2')"
+    run grep -Fx 'received: from socat' "$SERVER_LOG"
+    assert_success
+}
+
+@test "udp: a datagram over 1024 bytes gets 'error: message too long'; the server serves on" {
+    start_udp
+    long_message 1025 >"$T/long"
+    run sh -c 'socat -t "$2" - "UDP:127.0.0.1:$1" <"$3"' sh "$PORT" "$UDP_WAIT" "$T/long"
+    assert_output 'error: message too long'
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" "$(long_message 1024)"
+    assert_output "$(long_message 1024 | tr x X)"
+}
+
+@test "udp: no server is 'not running' at once (ECONNREFUSED); a stopped one is 'timed out'" {
+    start_udp
+    kill -STOP "$SERVER_PID"
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" --timeout 0.5 hello
+    kill -CONT "$SERVER_PID"
+    assert_failure 1
+    assert_equal "$stderr" "client: no reply from 127.0.0.1:$PORT: timed out after 0.5 s"
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" --timeout 60 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: recv from 127.0.0.1:$PORT: server not running (Connection refused)"
+}
+
+@test "udp: a port in use is exit 1 'in use'" {
+    start_udp
+    run_server 08-socket/server --udp "$PORT"
+    assert_failure 1
+    assert_regex "$stderr" "^server: bind 127.0.0.1:$PORT: .*in use"
+}
+
+@test "udp: 30 of our clients at once, 10 messages each, every reply its own" {
+    start_udp
+    for i in $(seq 30); do
+        seq -f "udp $i message %g" 10 >"$T/in$i"
+        lab_exec 08-socket/client --udp "127.0.0.1:$PORT" <"$T/in$i" >"$T/out$i" 2>"$T/err$i" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done # each bounded by lab_exec
+    # shellcheck disable=SC2046
+    cat $(seq -f "$T/in%g" 30) | tr a-z A-Z >"$T/expected"
+    # shellcheck disable=SC2046
+    cat $(seq -f "$T/out%g" 30) >"$T/actual"
+    diff "$T/expected" "$T/actual"
+    # shellcheck disable=SC2046
+    assert_equal "$(cat $(seq -f "$T/err%g" 30))" ''
+}
+
+# ---------------------------------------------------------------------- usage
+
+@test "usage: --help, unknown option, bad name, bad or conflicting addresses, operands" {
+    for program in server client fd-passing; do
+        run_client "08-socket/$program" --help
+        assert_success
+        assert_line -n 0 --partial "usage: $program"
+        run_client "08-socket/$program" --frobnicate
+        assert_failure 2
+        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
+    done
+    for program in server client; do
+        for args in "--name .hidden" "--name a/b" "--name x --tcp 1" "--tcp 1 --udp 2" \
+            "--tcp abc" "--tcp 70000" "--udp ::1:80" "--tcp localhost:80" "--tcp -1"; do
+            # shellcheck disable=SC2086
+            run_client "08-socket/$program" $args
+            assert_failure 2
+            assert_regex "$stderr" "^$program: "
+        done
+    done
+    run_client 08-socket/client --tcp 127.0.0.1:0 hello
+    assert_failure 2
+    assert_regex "$stderr" "^client: bad value '0' for --tcp"
+    run_client 08-socket/server extra
+    assert_failure 2
+    assert_equal "$stderr" "server: unexpected argument 'extra' (try --help)"
+}
+
+# ----------------------------------------------------------------- fd-passing
+
+@test "fd-passing: the child prints a file it never opened, from the descriptor it was sent" {
+    printf 'Hello, descriptor\nline 2' >"$T/file"
+    run_client 08-socket/fd-passing "$T/file"
+    assert_success
+    assert_output "$(printf 'HELLO, DESCRIPTOR\nLINE 2')"
+    assert_regex "$stderr" "^parent pid=[0-9]+: open\\($T/file\\) = fd [0-9]+; sendmsg\\(SCM_RIGHTS\\)"
+    assert_regex "$stderr" $'\n'"child pid=[0-9]+: recvmsg gave fd [0-9]+; reading it\$"
+    parent=$(sed -n 's/^parent pid=\([0-9]*\).*/\1/p' <<<"$stderr")
+    child=$(sed -n 's/^child pid=\([0-9]*\).*/\1/p' <<<"$stderr")
+    [[ $parent != "$child" ]]
+}
+
+@test "fd-passing: several files in order, every byte value, an empty file" {
+    for _ in 1 2; do printf "$(printf '\\%03o' $(seq 0 255))"; done >"$T/bytes"
+    : >"$T/empty"
+    printf 'end\n' >"$T/last"
+    lab_exec 08-socket/fd-passing "$T/bytes" "$T/empty" "$T/last" >"$T/out" 2>"$T/err"
+    cat "$T/bytes" "$T/last" | LC_ALL=C tr a-z A-Z >"$T/expected"
+    cmp "$T/expected" "$T/out"
+    run count_lines "$T/err" '^child pid=[0-9]+: recvmsg gave fd'
+    assert_output 3
+}
+
+@test "fd-passing: a missing file is exit 1; the child is reaped; no FILE is exit 2" {
+    printf 'first\n' >"$T/first"
+    run_client 08-socket/fd-passing "$T/first" "$T/missing"
+    assert_failure 1
+    assert_output FIRST
+    assert_regex "$stderr" "fd-passing: open $T/missing: No such file or directory\$"
+    child=$(sed -n 's/^child pid=\([0-9]*\).*/\1/p' <<<"$stderr")
+    run kill -0 "$child"
+    assert_failure # reaped: no such process
+    run_client 08-socket/fd-passing
+    assert_failure 2
+    assert_equal "$stderr" 'fd-passing: no FILE given (try --help)'
+}
