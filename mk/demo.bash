@@ -42,7 +42,7 @@ demo_server_lines() {
 }
 
 demo_server() {
-    demo_show_command "$@" '&'
+    echo "$(demo_show_command "$@") &"
     "$@" >"$DEMO_LOG" 2>&1 </dev/null &
     DEMO_SERVER_PID=$!
     local tries=0

@@ -1,0 +1,78 @@
+// 10-dbus/client.cpp - calls Upper on the service for each message.
+//
+//   client [--name NAME] [--timeout SECONDS] [MESSAGE...]
+//
+// 1. Connect to the session bus.
+// 2. For each message: build a method call to org.ipclab.Lab.NAME, object
+//    /org/ipclab/Lab, interface org.ipclab.Lab, member Upper, with one
+//    string; send it and wait for the reply (sd_bus_call, bounded).
+// 3. Print the reply's string.
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <cmath>
+
+namespace {
+
+constexpr double usec_per_second = 1e6;
+
+std::string call_upper(sd_bus* bus, const std::string& service_name, const std::string& message,
+                       double timeout_seconds) {
+    sd_bus_message* raw = nullptr;
+    dbus_lab::check(sd_bus_message_new_method_call(bus, &raw, service_name.c_str(),
+                                                   dbus_lab::object_path, dbus_lab::interface_name,
+                                                   "Upper"),
+                    "sd_bus_message_new_method_call");
+    dbus_lab::Message call(raw);
+    // A missing service is an error at once, never a request to start one.
+    dbus_lab::check(sd_bus_message_set_auto_start(call.get(), 0), "sd_bus_message_set_auto_start");
+    if (sd_bus_message_append(call.get(), "s", message.c_str()) < 0) {
+        throw lab::UsageError("message is not valid UTF-8 (D-Bus strings must be)");
+    }
+
+    // 0 would mean sd-bus's default (25 s): the smallest bound is 1 us.
+    auto timeout_usec =
+        static_cast<std::uint64_t>(std::max(1.0, timeout_seconds * usec_per_second));
+    dbus_lab::BusError error;
+    sd_bus_message* raw_reply = nullptr;
+    int result = sd_bus_call(bus, call.get(), timeout_usec, error.get(), &raw_reply);
+    dbus_lab::Message reply(raw_reply);
+    if (result < 0) {
+        if (error.has_name(SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+            error.has_name(SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+            throw lab::Failure("server not running: " + service_name + " has no owner");
+        }
+        if (result == -ETIMEDOUT || error.has_name(SD_BUS_ERROR_NO_REPLY)) {
+            throw lab::Failure("timed out waiting for " + service_name + " to reply");
+        }
+        throw lab::Failure("Upper on " + service_name + ": " + error.message());
+    }
+    const char* upper = nullptr;
+    dbus_lab::check(sd_bus_message_read(reply.get(), "s", &upper), "read reply");
+    return upper;
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+                         "Calls org.ipclab.Lab.Upper on org.ipclab.Lab.NAME for each MESSAGE (or\n"
+                         "each line of stdin) and prints the replies.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+    lab::ignore_sigpipe();
+    const std::string service_name = dbus_lab::service_name(name);
+
+    dbus_lab::Bus bus = dbus_lab::open_session_bus();
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::print_line(call_upper(bus.get(), service_name, message, timeout_seconds));
+    });
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -1,0 +1,146 @@
+// 10-dbus/server.cpp - a service on the session bus.
+//
+//   server [--name NAME]
+//
+// 1. Connect to the session bus (sd_bus_open_user: $DBUS_SESSION_BUS_ADDRESS).
+// 2. Export the object /org/ipclab/Lab with the interface org.ipclab.Lab:
+//    method Upper(s) -> s, signal MessageServed(s), property MessagesServed (t).
+//    sd-bus answers Introspect, Get/GetAll and Peer calls from the same table.
+// 3. Own the well-known name org.ipclab.Lab.NAME (refused if it is owned).
+// 4. Serve: sd_bus_process() dispatches each call to its handler; poll() waits
+//    on the bus connection and on SIGINT/SIGTERM.
+// 5. Release the name, flush, close.
+#include "protocol.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cinttypes>
+#include <poll.h>
+
+namespace {
+
+struct Service {
+    sd_bus* bus = nullptr;
+    std::uint64_t messages_served = 0;
+};
+
+// Upper(s message) -> (s reply). A C callback: no exception may cross it.
+int on_upper(sd_bus_message* call, void* userdata, sd_bus_error* error) {
+    auto* service = static_cast<Service*>(userdata);
+    const char* message = nullptr;
+    if (int result = sd_bus_message_read(call, "s", &message); result < 0) {
+        return result; // sd-bus turns -errno into an error reply
+    }
+    std::string_view text(message);
+    if (text.size() > lab::max_message_bytes) {
+        return sd_bus_error_setf(error, dbus_lab::error_too_long,
+                                 "message too long (%zu bytes; at most %zu)", text.size(),
+                                 lab::max_message_bytes);
+    }
+    if (text.find('\n') != std::string_view::npos) {
+        return sd_bus_error_set_const(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "message contains a newline");
+    }
+    try {
+        lab::log_received(text);
+    } catch (const std::exception&) {
+        return -EIO; // our stdout is gone; the caller still gets an answer
+    }
+    ++service->messages_served;
+    std::string reply = lab::to_upper(text);
+    int result = sd_bus_reply_method_return(call, "s", reply.c_str());
+    // Tell whoever listens: the signal, and the property's new value.
+    sd_bus_emit_signal(service->bus, dbus_lab::object_path, dbus_lab::interface_name,
+                       "MessageServed", "s", message);
+    sd_bus_emit_properties_changed(service->bus, dbus_lab::object_path, dbus_lab::interface_name,
+                                   "MessagesServed", nullptr);
+    return result;
+}
+
+int get_messages_served(sd_bus* /*bus*/, const char* /*path*/, const char* /*interface*/,
+                        const char* /*property*/, sd_bus_message* reply, void* userdata,
+                        sd_bus_error* /*error*/) {
+    return sd_bus_message_append(reply, "t", static_cast<Service*>(userdata)->messages_served);
+}
+
+// The interface, as sd-bus wants it: it also generates the introspection XML.
+// (A plain array: the SD_BUS_* macros expand to designated initialisers.)
+const sd_bus_vtable lab_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_NAMES("Upper", "s", SD_BUS_PARAM(message), "s", SD_BUS_PARAM(reply),
+                             on_upper, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_SIGNAL_WITH_NAMES("MessageServed", "s", SD_BUS_PARAM(message), 0),
+    SD_BUS_PROPERTY("MessagesServed", "t", get_messages_served, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_VTABLE_END,
+};
+
+// Milliseconds until sd-bus's next own deadline (a pending call's timeout), for poll().
+int bus_timeout_ms(sd_bus* bus) {
+    std::uint64_t until_usec = 0;
+    dbus_lab::check(sd_bus_get_timeout(bus, &until_usec), "sd_bus_get_timeout");
+    if (until_usec == UINT64_MAX) {
+        return -1;
+    }
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    std::uint64_t now_usec = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000U +
+                             static_cast<std::uint64_t>(now.tv_nsec) / 1000U;
+    return until_usec <= now_usec ? 0 : static_cast<int>((until_usec - now_usec + 999) / 1000);
+}
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options("[--name NAME]",
+                         "Owns org.ipclab.Lab.NAME on the session bus and answers Upper(s) calls\n"
+                         "until SIGINT or SIGTERM.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    lab::ignore_sigpipe();
+    lab::StopSignals stop;
+    const std::string service_name = dbus_lab::service_name(name);
+
+    dbus_lab::Bus bus = dbus_lab::open_session_bus(); // 1
+    Service service{bus.get()};
+
+    sd_bus_slot* raw_slot = nullptr; // 2
+    dbus_lab::check(sd_bus_add_object_vtable(bus.get(), &raw_slot, dbus_lab::object_path,
+                                             dbus_lab::interface_name, lab_vtable, &service),
+                    "sd_bus_add_object_vtable");
+    dbus_lab::Slot slot(raw_slot);
+
+    // 3. Flags 0: neither take the name from its owner nor queue for it.
+    if (int result = sd_bus_request_name(bus.get(), service_name.c_str(), 0); result < 0) {
+        if (result == -EEXIST) {
+            throw lab::Failure(name + " already running (" + service_name + " has an owner)");
+        }
+        dbus_lab::check(result, "sd_bus_request_name " + service_name);
+    }
+    lab::print_ready({{"service", service_name}, {"object", dbus_lab::object_path}});
+
+    while (!stop.requested()) { // 4
+        int processed = sd_bus_process(bus.get(), nullptr);
+        dbus_lab::check(processed, "sd_bus_process");
+        if (processed > 0) {
+            continue; // more may be queued: process until it says 0
+        }
+        std::array<pollfd, 2> fds{{{sd_bus_get_fd(bus.get()), 0, 0}, {stop.fd(), POLLIN, 0}}};
+        int events = sd_bus_get_events(bus.get());
+        dbus_lab::check(events, "sd_bus_get_events");
+        fds[0].events = static_cast<short>(events);
+        if (::poll(fds.data(), fds.size(), bus_timeout_ms(bus.get())) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+    }
+
+    sd_bus_release_name(bus.get(), service_name.c_str()); // 5 (then ~Slot, ~Bus)
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

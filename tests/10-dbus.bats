@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# 10-dbus: a service on a private session bus, driven by the lab's client and
+# by independent clients (busctl, dbus-send, dbus-monitor).
+
+load lab
+
+# One private bus for this file: never the machine's own.
+setup_file() {
+    BUS_DIR=$(mktemp -d /tmp/ipl-bus.XXXXXX)
+    dbus-daemon --session --address="unix:path=$BUS_DIR/bus" --nofork --nopidfile \
+        --print-address=4 4>"$BUS_DIR/address" 2>"$BUS_DIR/daemon.err" </dev/null 3>&- &
+    echo $! >"$BUS_DIR/pid"
+    local tries=0
+    until [[ -s $BUS_DIR/address ]]; do # printed once it accepts connections
+        ((++tries < 250)) || { cat "$BUS_DIR/daemon.err" >&3; return 1; }
+        sleep 0.02
+    done
+    DBUS_SESSION_BUS_ADDRESS=$(head -n 1 "$BUS_DIR/address")
+    export BUS_DIR DBUS_SESSION_BUS_ADDRESS
+}
+
+teardown_file() {
+    kill "$(cat "$BUS_DIR/pid")" 2>/dev/null || true
+    rm -rf "$BUS_DIR"
+}
+
+setup() {
+    lab_setup
+    SERVICE=org.ipclab.Lab.$NAME
+}
+teardown() { lab_teardown; }
+
+# has_owner SERVICE: prints true or false, asking the bus itself.
+has_owner() {
+    dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.NameHasOwner "string:$1" | awk '{ print $2 }'
+}
+
+@test "exchange: ready line names service and object; replies in order; received lines" {
+    start_server 10-dbus/server --name "$NAME"
+    assert_equal "$READY_LINE" "ready pid=$SERVER_PID service=$SERVICE object=/org/ipclab/Lab"
+    run_client 10-dbus/client --name "$NAME" hello 'big World!' '' 'ünï 123'
+    assert_success
+    assert_output "$(printf 'HELLO\nBIG WORLD!\n\nüNï 123')"
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünï 123')"
+}
+
+@test "client: reads stdin lines when given no MESSAGE" {
+    start_server 10-dbus/server --name "$NAME"
+    printf 'one\ntwo' >"$T/in"
+    run_client 10-dbus/client --name "$NAME" <"$T/in"
+    assert_success
+    assert_output "$(printf 'ONE\nTWO')"
+}
+
+@test "busctl and dbus-send call Upper; the property counts; introspection lists the interface" {
+    start_server 10-dbus/server --name "$NAME"
+    run timeout 10 busctl --user call "$SERVICE" /org/ipclab/Lab org.ipclab.Lab Upper s 'via busctl'
+    assert_success
+    assert_output 's "VIA BUSCTL"'
+    run timeout 10 dbus-send --session --print-reply=literal --dest="$SERVICE" /org/ipclab/Lab \
+        org.ipclab.Lab.Upper 'string:via dbus-send'
+    assert_success
+    assert_output --regexp '^ *VIA DBUS-SEND$'
+    run timeout 10 busctl --user get-property "$SERVICE" /org/ipclab/Lab org.ipclab.Lab MessagesServed
+    assert_success
+    assert_output 't 2'
+    run timeout 10 busctl --user introspect --xml-interface "$SERVICE" /org/ipclab/Lab
+    assert_success
+    assert_output --partial '<interface name="org.ipclab.Lab">'
+    assert_output --partial '<method name="Upper">'
+    assert_output --partial '<signal name="MessageServed">'
+    assert_output --partial '<property name="MessagesServed" type="t" access="read">'
+    # read-only: setting it is refused
+    run timeout 10 busctl --user set-property "$SERVICE" /org/ipclab/Lab org.ipclab.Lab MessagesServed t 7
+    assert_failure
+}
+
+@test "dbus-monitor sees MessageServed for each message served" {
+    start_server 10-dbus/server --name "$NAME"
+    dbus-monitor --session "type='signal',sender='$SERVICE',interface='org.ipclab.Lab',member='MessageServed'" \
+        >"$T/monitor" 2>&1 </dev/null 3>&- &
+    monitor=$!
+    # dbus-monitor is ready once it has said it is monitoring (NameLost/NameAcquired)
+    wait_for_line "$T/monitor" 'member=Name(Acquired|Lost)'
+    run_client 10-dbus/client --name "$NAME" first second
+    assert_success
+    wait_for_line "$T/monitor" 'string "second"'
+    kill "$monitor"
+    run grep -c 'member=MessageServed' "$T/monitor"
+    assert_output 2
+    assert grep -q 'string "first"' "$T/monitor"
+}
+
+@test "a message over 1024 bytes: the client refuses it (exit 2); the server answers TooLong" {
+    start_server 10-dbus/server --name "$NAME"
+    long=$(head -c 1025 /dev/zero | tr '\0' x)
+    run_client 10-dbus/client --name "$NAME" ok "$long" never
+    assert_failure 2
+    assert_output OK
+    assert_regex "$stderr" '^client: message too long'
+    run timeout 10 busctl --user call "$SERVICE" /org/ipclab/Lab org.ipclab.Lab Upper s "$long"
+    assert_failure
+    assert_output --partial 'message too long (1025 bytes; at most 1024)'
+    run timeout 10 dbus-send --session --print-reply --dest="$SERVICE" /org/ipclab/Lab \
+        org.ipclab.Lab.Upper "string:$long"
+    assert_failure
+    assert_output --partial 'org.ipclab.Lab.Error.TooLong'
+    run_client 10-dbus/client --name "$NAME" 'still serving'
+    assert_output 'STILL SERVING'
+}
+
+@test "not running: no owner is exit 1 at once; a missing bus too" {
+    run_client 10-dbus/client --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: server not running: $SERVICE has no owner"
+    DBUS_SESSION_BUS_ADDRESS=unix:path=$T/no-bus run_client 10-dbus/client --name "$NAME" hello
+    assert_failure 1
+    assert_regex "$stderr" '^client: session bus not running'
+}
+
+@test "timed out: a stopped server makes the call fail after --timeout, exit 1" {
+    start_server 10-dbus/server --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    run_client 10-dbus/client --name "$NAME" --timeout 0.5 hello
+    kill -CONT "$SERVER_PID"
+    assert_failure 1
+    assert_equal "$stderr" "client: timed out waiting for $SERVICE to reply"
+    run_client 10-dbus/client --name "$NAME" again
+    assert_output AGAIN
+}
+
+@test "already running: a second server of the NAME is refused; the first keeps serving" {
+    start_server 10-dbus/server --name "$NAME"
+    run_server 10-dbus/server --name "$NAME"
+    assert_failure 1
+    assert_equal "$stderr" "server: $NAME already running ($SERVICE has an owner)"
+    run_client 10-dbus/client --name "$NAME" still
+    assert_output STILL
+}
+
+@test "SIGTERM and SIGINT: the name is released and the server exits 0" {
+    for signal in TERM INT; do
+        start_server 10-dbus/server --name "$NAME"
+        assert_equal "$(has_owner "$SERVICE")" true
+        stop_server "$SERVER_PID" "$signal"
+        assert_equal "$STOP_STATUS" 0
+        assert_equal "$(has_owner "$SERVICE")" false
+    done
+}
+
+@test "takeover: after kill -9 the bus frees the name and a new server starts" {
+    start_server 10-dbus/server --name "$NAME"
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    start_server 10-dbus/server --name "$NAME"
+    run_client 10-dbus/client --name "$NAME" back
+    assert_output BACK
+}
+
+@test "names: NAME maps to a bus name (others to _, a leading digit gets _)" {
+    start_server 10-dbus/server --name "9a.b-c$$"
+    assert_equal "${READY[service]}" "org.ipclab.Lab._9a_b_c$$"
+    run_client 10-dbus/client --name "9a.b-c$$" ok
+    assert_output OK
+    for bad in '' .x 'a b' "$(printf 'n%.0s' {1..41})"; do
+        run_client 10-dbus/client --name "$bad" x
+        assert_failure 2
+        run_server 10-dbus/server --name "$bad"
+        assert_failure 2
+    done
+}
+
+@test "a message that is not UTF-8 is refused by the client, exit 2" {
+    start_server 10-dbus/server --name "$NAME"
+    run_client 10-dbus/client --name "$NAME" "$(printf 'bad \xff byte')"
+    assert_failure 2
+    assert_equal "$stderr" 'client: message is not valid UTF-8 (D-Bus strings must be)'
+}
+
+@test "20 clients at once each get their own replies" {
+    start_server 10-dbus/server --name "$NAME"
+    pids=()
+    for i in $(seq 1 20); do
+        lab_exec 10-dbus/client --name "$NAME" "client $i a" "client $i b" >"$T/out.$i" 2>&1 &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done
+    for i in $(seq 1 20); do
+        assert_equal "$(cat "$T/out.$i")" "$(printf 'CLIENT %s A\nCLIENT %s B' "$i" "$i")"
+    done
+    run timeout 10 busctl --user get-property "$SERVICE" /org/ipclab/Lab org.ipclab.Lab MessagesServed
+    assert_output 't 40'
+}
