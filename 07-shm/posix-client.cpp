@@ -30,8 +30,17 @@ using namespace shm_lab;
 class Turn {
   public:
     Turn(pthread_mutex_t& mutex, const lab::Deadline& deadline) : mutex_(mutex) {
-        timespec until = deadline.absolute_realtime(); // timedlock wants CLOCK_REALTIME
-        int result = ::pthread_mutex_timedlock(&mutex_, &until);
+        int result = 0;
+        do {
+            // Short slices, not one long wait: unlocking wakes one sleeper,
+            // and if that sleeper is killed before it takes the mutex, the
+            // wake-up dies with it (the kernel's robust-futex cleanup cannot
+            // always pass it on), and the others would sleep to their
+            // deadline. Waking each tick bounds what a lost wake-up costs.
+            double slice = deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0;
+            timespec until = lab::Deadline(slice).absolute_realtime(); // CLOCK_REALTIME
+            result = ::pthread_mutex_timedlock(&mutex_, &until);
+        } while (result == ETIMEDOUT && !deadline.expired());
         if (result == EOWNERDEAD) {
             // We hold it now, but its last holder died inside an exchange.
             // What it left in the exchange is harmless (sequence numbers);

@@ -1,0 +1,447 @@
+#!/usr/bin/env bats
+# 07-shm: System V shared memory + semaphore set (server, client) and POSIX
+# shared memory with unnamed semaphores and a robust mutex inside it
+# (posix-server, posix-client). Each behaviour is one function, run once per
+# variant by the two one-line tests that follow it.
+
+load lab
+
+setup() { lab_setup; }
+teardown() { lab_teardown; }
+
+# use sysv|posix: the programs and names of one variant.
+use() {
+    VARIANT=$1
+    if [[ $VARIANT == sysv ]]; then
+        SERVER=07-shm/server CLIENT=07-shm/client TOPIC=shm
+    else
+        SERVER=07-shm/posix-server CLIENT=07-shm/posix-client TOPIC=shm-posix
+    fi
+    SHM_FILE=/dev/shm/ipc-lab-$(id -u)-shm-posix-$NAME
+    SERVER_NAME=${SERVER#*/} CLIENT_NAME=${CLIENT#*/}
+    WAIT=$((10 * LAB_TIME_SCALE)) # --timeout for clients that must not time out
+}
+
+# Our own lines of `ipcs -m` / `ipcs -s`: other suites run at the same time,
+# so nothing is ever said about the tables as a whole.
+ipcs_key() { ipcs "$1" | awk -v key="$2" '$1 == key'; }
+ipcs_id() { ipcs "$1" | awk -v id="$2" '$2 == id'; }
+
+# What the server of the current variant made, from its ready line.
+assert_objects_exist() {
+    if [[ $VARIANT == sysv ]]; then
+        assert_regex "$(ipcs_key -m "${READY[key]}")" "^${READY[key]} +${READY[shmid]} +[a-z]+ +600 "
+        assert_regex "$(ipcs_key -s "${READY[key]}")" "^${READY[key]} +${READY[semid]} +[a-z]+ +600 +3 *\$"
+        assert [ -f "${READY[path]}" ]
+    else
+        assert [ -f "$SHM_FILE" ]
+        assert_equal "$(stat -c %a "$SHM_FILE")" 600
+    fi
+}
+
+# Nothing of that server is left: no key, no id, no name, no file.
+assert_objects_gone() {
+    if [[ $VARIANT == sysv ]]; then
+        assert_equal "$(ipcs_key -m "${READY[key]}")" ''
+        assert_equal "$(ipcs_key -s "${READY[key]}")" ''
+        assert_equal "$(ipcs_id -m "${READY[shmid]}")" ''
+        assert_equal "$(ipcs_id -s "${READY[semid]}")" ''
+    else
+        assert [ ! -e "$SHM_FILE" ]
+    fi
+    run find "$IPC_LAB_DIR/$TOPIC" -mindepth 1
+    assert_output ''
+}
+
+# ---------------------------------------------------------------- exchange
+
+check_exchange() {
+    start_server "$SERVER" --name "$NAME"
+    if [[ $VARIANT == sysv ]]; then
+        assert_regex "$READY_LINE" "^ready pid=$SERVER_PID key=0x[0-9a-f]{8} shmid=[0-9]+ semid=[0-9]+ path=$IPC_LAB_DIR/shm/$NAME.key\$"
+    else
+        assert_equal "$READY_LINE" "ready pid=$SERVER_PID posix=/ipc-lab-$(id -u)-shm-posix-$NAME"
+    fi
+    assert_objects_exist
+    assert_equal "$(stat -c %a "$IPC_LAB_DIR" "$IPC_LAB_DIR/$TOPIC")" $'700\n700'
+
+    run_client "$CLIENT" --name "$NAME" hello 'big World!' '' $'tab\there, Wörld ~{}[] 123'
+    assert_success
+    assert_equal "$stderr" ''
+    # (bats drops empty lines from $lines: compare the whole output)
+    assert_equal "$output" $'HELLO\nBIG WORLD!\n\nTAB\tHERE, WöRLD ~{}[] 123'
+    assert_equal "$(tail -n +2 "$SERVER_LOG")" \
+        $'received: hello\nreceived: big World!\nreceived: \nreceived: tab\there, Wörld ~{}[] 123'
+}
+@test "server/client: ready line, objects 0600, replies in order, empty message, other bytes unchanged" {
+    use sysv
+    check_exchange
+}
+@test "posix-server/posix-client: ready line, objects 0600, replies in order, empty message, other bytes unchanged" {
+    use posix
+    check_exchange
+}
+
+check_stdin() {
+    start_server "$SERVER" --name "$NAME"
+    printf 'one\n\nThree 3\nlast without newline' >"$T/in"
+    run_client "$CLIENT" --name "$NAME" <"$T/in"
+    assert_success
+    assert_equal "$output" $'ONE\n\nTHREE 3\nLAST WITHOUT NEWLINE'
+}
+@test "client: without MESSAGE each stdin line is a message" {
+    use sysv
+    check_stdin
+}
+@test "posix-client: without MESSAGE each stdin line is a message" {
+    use posix
+    check_stdin
+}
+
+check_too_long() {
+    start_server "$SERVER" --name "$NAME"
+    local max
+    max=$(head -c 1024 /dev/zero | tr '\0' 'q')
+    run_client "$CLIENT" --name "$NAME" first "$max" "${max}x" never
+    assert_failure 2
+    assert_equal "$stderr" "$CLIENT_NAME: message too long (1025 bytes; at most 1024)"
+    assert_equal "$output" "FIRST"$'\n'"${max^^}"
+    assert_equal "$(grep -c '^received: ' "$SERVER_LOG")" 2
+    run grep -c never "$SERVER_LOG"
+    assert_output 0
+}
+@test "client: 1024 bytes go, 1025 is exit 2 'too long', earlier messages were sent" {
+    use sysv
+    check_too_long
+}
+@test "posix-client: 1024 bytes go, 1025 is exit 2 'too long', earlier messages were sent" {
+    use posix
+    check_too_long
+}
+
+@test "every program: --help exit 0, unknown option exit 2, bad --name exit 2" {
+    local program
+    for program in server client posix-server posix-client; do
+        run_client "07-shm/$program" --help
+        assert_success
+        assert_line -n 0 "usage: $program [--name NAME]$([[ $program == *client ]] && echo ' [--timeout SECONDS] [MESSAGE...]')"
+        assert_equal "$stderr" ''
+        run_client "07-shm/$program" --bogus
+        assert_failure 2
+        assert_equal "$stderr" "$program: unknown option '--bogus' (try --help)"
+        run_client "07-shm/$program" --name .hidden
+        assert_failure 2
+        assert_regex "$stderr" "^$program: bad name '.hidden'"
+        run_client "07-shm/$program" --name 'a/b'
+        assert_failure 2
+    done
+    run_client 07-shm/client --timeout soon
+    assert_failure 2
+    run_client 07-shm/server extra
+    assert_failure 2
+    assert_equal "$stderr" "server: unexpected argument 'extra'"
+}
+
+# ------------------------------------------------------ server not there
+
+check_not_running() {
+    # --timeout 60, but lab_exec kills it after CLIENT_LIMIT: only "at once" passes
+    run_client "$CLIENT" --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" "^$CLIENT_NAME: server '$NAME' not running"
+    assert_equal "$output" ''
+    # the same when a killed server's objects are still there
+    start_server "$SERVER" --name "$NAME"
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    assert_objects_exist
+    run_client "$CLIENT" --name "$NAME" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" "^$CLIENT_NAME: server '$NAME' not running"
+    # the leftovers are for the next server to take over
+    start_server "$SERVER" --name "$NAME"
+    stop_server
+}
+@test "client: no server, or a killed one's leftovers: exit 1 'not running' at once" {
+    use sysv
+    check_not_running
+}
+@test "posix-client: no server, or a killed one's leftovers: exit 1 'not running' at once" {
+    use posix
+    check_not_running
+}
+
+check_timed_out() {
+    start_server "$SERVER" --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    local start=$EPOCHREALTIME
+    run_client "$CLIENT" --name "$NAME" --timeout 1 late
+    local took
+    took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print int((b - a) * 1000) }')
+    kill -CONT "$SERVER_PID"
+    assert_failure 1
+    assert_equal "$stderr" "$CLIENT_NAME: timed out waiting for the reply (server stopped or stuck?)"
+    assert_equal "$output" ''
+    ((took >= 900)) || fail "gave up after ${took} ms, before its --timeout of 1 s"
+    # The server, running again, answers the request of the client that gave
+    # up; that reply is counted by the reply semaphore, and the next client
+    # must drop it (wrong sequence number) and print its own.
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" next one
+    assert_success
+    assert_equal "$output" $'NEXT\nONE'
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" again
+    assert_output AGAIN
+}
+@test "client: a stopped server is exit 1 'timed out' after --timeout; its late reply goes to nobody" {
+    use sysv
+    check_timed_out
+}
+@test "posix-client: a stopped server is exit 1 'timed out' after --timeout; its late reply goes to nobody" {
+    use posix
+    check_timed_out
+}
+
+# ------------------------------------------------------ servers' lifetime
+
+check_already_running() {
+    start_server "$SERVER" --name "$NAME"
+    run_server "$SERVER" --name "$NAME"
+    assert_failure 1
+    assert_equal "$stderr" "$SERVER_NAME: $NAME already running (pid $SERVER_PID)"
+    assert_objects_exist # untouched by the refused one
+    run_client "$CLIENT" --name "$NAME" still
+    assert_output STILL
+}
+@test "server: a second one of the same NAME is exit 1 'already running'" {
+    use sysv
+    check_already_running
+}
+@test "posix-server: a second one of the same NAME is exit 1 'already running'" {
+    use posix
+    check_already_running
+}
+
+check_takeover() {
+    start_server "$SERVER" --name "$NAME"
+    run_client "$CLIENT" --name "$NAME" before
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    assert_objects_exist # a killed server removes nothing
+    local -A old=()
+    local k
+    for k in "${!READY[@]}"; do old[$k]=${READY[$k]}; done
+    local old_inode=
+    [[ $VARIANT == posix ]] && old_inode=$(stat -c %i "$SHM_FILE")
+
+    start_server "$SERVER" --name "$NAME"
+    assert_objects_exist
+    if [[ $VARIANT == sysv ]]; then
+        # the same key file, so the same key; the old objects were removed
+        assert_equal "${READY[key]}" "${old[key]}"
+        assert_equal "$(ipcs_id -m "${old[shmid]}")" ''
+        assert_equal "$(ipcs_id -s "${old[semid]}")" ''
+        assert_equal "$(ipcs_key -m "${READY[key]}" | wc -l)" 1
+    else
+        assert [ "$(stat -c %i "$SHM_FILE")" != "$old_inode" ]
+    fi
+    run_client "$CLIENT" --name "$NAME" after 'kill -9'
+    assert_success
+    assert_equal "$output" $'AFTER\nKILL -9'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_objects_gone
+}
+@test "server: takes over what a server killed with SIGKILL left" {
+    use sysv
+    check_takeover
+}
+@test "posix-server: takes over what a server killed with SIGKILL left" {
+    use posix
+    check_takeover
+}
+
+check_cleanup() {
+    local signal
+    for signal in TERM INT; do
+        start_server "$SERVER" --name "$NAME"
+        run_client "$CLIENT" --name "$NAME" hello
+        assert_objects_exist
+        stop_server "$SERVER_PID" "$signal"
+        assert_equal "$STOP_STATUS" 0
+        assert_objects_gone
+        assert_equal "$(cat "$SERVER_ERR")" ''
+    done
+}
+@test "server: SIGTERM and SIGINT exit 0 and remove segment, set and key file" {
+    use sysv
+    check_cleanup
+}
+@test "posix-server: SIGTERM and SIGINT exit 0 and shm_unlink the object" {
+    use posix
+    check_cleanup
+}
+
+@test "server: refuses a key whose segment belongs to a live process (ftok collision)" {
+    use sysv
+    start_server "$SERVER" --name "$NAME"
+    local first=$SERVER_PID
+    # Stand-in for a collision: with the instance lock file gone, a second
+    # server of this NAME gets the lock but finds the first one's live
+    # segment under the same key. It must not remove it.
+    rm "$IPC_LAB_DIR/shm/$NAME.lock"
+    run_server "$SERVER" --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "^server: key ${READY[key]} in use: segment ${READY[shmid]} of live pid $first "
+    assert_regex "$(ipcs_id -m "${READY[shmid]}")" "^${READY[key]} "
+    assert_regex "$(ipcs_id -s "${READY[semid]}")" "^${READY[key]} "
+    stop_server "$first"
+    assert_equal "$STOP_STATUS" 0
+    assert_objects_gone
+}
+
+# ------------------------------------------------------------ many clients
+
+check_twenty_clients() {
+    start_server "$SERVER" --name "$NAME"
+    local i j pids=()
+    for i in $(seq 1 20); do
+        for j in $(seq 1 10); do echo "client $i message $j"; done >"$T/in.$i"
+        lab_exec "$CLIENT" --name "$NAME" --timeout "$WAIT" <"$T/in.$i" >"$T/out.$i" 2>"$T/err.$i" 3>&- &
+        pids+=($!)
+    done
+    for i in $(seq 1 20); do
+        wait "${pids[i - 1]}" || fail "client $i exited $?: $(cat "$T/err.$i")"
+        assert_equal "$(cat "$T/out.$i")" "$(tr a-z A-Z <"$T/in.$i")"
+    done
+    assert_equal "$(grep -c '^received: client ' "$SERVER_LOG")" 200
+}
+@test "client: 20 clients at once each get exactly their own replies" {
+    use sysv
+    check_twenty_clients
+}
+@test "posix-client: 20 clients at once each get exactly their own replies" {
+    use posix
+    check_twenty_clients
+}
+
+# Waits until a client holds the mutex and its request is posted (the
+# server being stopped, nobody takes it).
+wait_until_request_posted() {
+    local message=$1 tries=$((250 * LAB_TIME_SCALE))
+    if [[ $VARIANT == sysv ]]; then
+        # semnum 0 (mutex) taken, semnum 1 (request) posted
+        until ipcs -s -i "${READY[semid]}" | awk '$1 == "0" { m = $2 } $1 == "1" { r = $2 }
+                                                END { exit !(m == 0 && r == 1) }'; do
+            ((--tries > 0)) || fail "no request posted"
+            sleep 0.02
+        done
+    else
+        # the message is in the object (it is posted right after)
+        until grep -aq "$message" "$SHM_FILE"; do
+            ((--tries > 0)) || fail "no request written"
+            sleep 0.02
+        done
+    fi
+}
+
+check_holder_killed() {
+    start_server "$SERVER" --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    FEEDS=()
+    spawn /dev/null "$T/victim.out" "$T/victim.err" "$(bin "$CLIENT")" --name "$NAME" \
+        --timeout 60 held-by-the-victim
+    local victim=$!
+    wait_until_request_posted held-by-the-victim
+    # It holds the mutex: another client cannot get its turn.
+    run_client "$CLIENT" --name "$NAME" --timeout 0.5 blocked
+    assert_failure 1
+    assert_equal "$stderr" "$CLIENT_NAME: timed out waiting for the mutex (held by another client?)"
+    # Killed inside its critical section, holding the mutex, its request posted.
+    kill -KILL "$victim"
+    wait "$victim" || true
+    kill -CONT "$SERVER_PID"
+    # SEM_UNDO gives the mutex back (robust mutex: EOWNERDEAD); the reply to
+    # the dead client's request is dropped by the next one.
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" first after
+    assert_success
+    assert_equal "$output" $'FIRST\nAFTER'
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" second
+    assert_output SECOND
+}
+@test "client: killed holding the mutex (SEM_UNDO), its request posted: the next clients go on, own replies" {
+    use sysv
+    check_holder_killed
+}
+@test "posix-client: killed holding the robust mutex: the next clients go on, own replies" {
+    use posix
+    check_holder_killed
+}
+
+# spawn IN OUT ERR PROGRAM ARGS...: runs a lab program in the background
+# with those files as stdin, stdout and stderr, and without the test's FIFO
+# write ends (FEEDS), so a steady client sees the end of its input when the
+# test closes them. $! is the program itself (the subshell execs it). The
+# files are opened in the subshell: a FIFO's open waits for the other end.
+spawn() {
+    local input=$1 output=$2 errors=$3
+    shift 3
+    (
+        for fd in "${FEEDS[@]}"; do exec {fd}>&-; done
+        exec "${LAB_WRAP[@]}" "$@" <"$input" >"$output" 2>"$errors" 3>&-
+    ) &
+}
+
+# Clients killed with SIGKILL at random moments of their exchanges while
+# steady clients, fed a few lines per round through FIFOs, exchange too.
+check_kill_storm() {
+    start_server "$SERVER" --name "$NAME"
+    local steady=4 rounds=12 i round fd victim printed
+    local -a pids=()
+    FEEDS=()
+    for i in $(seq 1 "$steady"); do
+        mkfifo "$T/feed.$i"
+        spawn "$T/feed.$i" "$T/out.$i" "$T/err.$i" "$(bin "$CLIENT")" --name "$NAME" \
+            --timeout "$WAIT"
+        pids+=($!)
+        exec {fd}>"$T/feed.$i"
+        FEEDS+=("$fd")
+    done
+    for round in $(seq 1 "$rounds"); do
+        seq -f "victim $round %g" 1 20000 >"$T/victim.in"
+        spawn "$T/victim.in" "$T/victim.$round" "$T/victim.$round.err" "$(bin "$CLIENT")" --name "$NAME" \
+            --timeout "$WAIT"
+        victim=$!
+        wait_for_line "$T/victim.$round" '^VICTIM ' || fail "victim $round got no reply"
+        for i in $(seq 1 "$steady"); do
+            printf 'steady %s round %s line %s\n' "$i" "$round" 1 "$i" "$round" 2 >&"${FEEDS[i - 1]}"
+        done
+        sleep "0.0$((RANDOM % 10))" # a random moment to strike, not a synchronisation
+        kill -KILL "$victim"
+        wait "$victim" || true
+        # what it printed before it died were its own replies, in order
+        printed=$(wc -l <"$T/victim.$round")
+        assert_equal "$(head -n "$printed" "$T/victim.$round")" "$(seq -f "VICTIM $round %g" 1 "$printed")"
+    done
+    for fd in "${FEEDS[@]}"; do exec {fd}>&-; done
+    for i in $(seq 1 "$steady"); do
+        wait_for_exit "${pids[i - 1]}" "$((WAIT * 2))" || fail "steady client $i hangs"
+        wait "${pids[i - 1]}" || fail "steady client $i exited $?: $(cat "$T/err.$i")"
+        assert_equal "$(cat "$T/out.$i")" \
+            "$(for round in $(seq 1 "$rounds"); do printf 'STEADY %s ROUND %s LINE %s\n' "$i" "$round" 1 "$i" "$round" 2; done)"
+    done
+    kill -0 "$SERVER_PID"
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" 'still served'
+    assert_success
+    assert_output 'STILL SERVED'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_objects_gone
+}
+@test "client: SIGKILL at random moments while others run: no hang, no wrong reply" {
+    use sysv
+    check_kill_storm
+}
+@test "posix-client: SIGKILL at random moments while others run: no hang, no wrong reply" {
+    use posix
+    check_kill_storm
+}
