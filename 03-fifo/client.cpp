@@ -12,6 +12,7 @@
 //    line, bounded by --timeout.
 // 4. unlink() NAME.PID.fifo on every way out: success, error, timeout,
 //    SIGINT/SIGTERM (all of them return through the destructors).
+#include "input.hpp"
 #include "protocol.hpp"
 
 #include <array>
@@ -20,21 +21,21 @@
 
 namespace {
 
-[[noreturn]] void interrupted(const lab::StopSignals& stop) {
-    throw lab::Failure(std::string("interrupted by ") + ::strsignal(stop.signal_number()));
-}
-
 lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
     std::string path = paths.server_fifo();
     std::string server = "server '" + paths.name + "'";
     fifo_lab::FifoWriter writer = fifo_lab::open_fifo_for_writing(path);
     switch (writer.state) {
-    case fifo_lab::FifoOpen::opened: return std::move(writer.fd);
-    case fifo_lab::FifoOpen::missing: throw lab::Failure(server + " not running: no " + path);
+    case fifo_lab::FifoOpen::opened:
+        return std::move(writer.fd);
+    case fifo_lab::FifoOpen::missing:
+        throw lab::Failure(server + " not running: no " + path);
     case fifo_lab::FifoOpen::no_reader:
         throw lab::Failure(server + " not running: nobody reads " + path);
-    case fifo_lab::FifoOpen::not_a_fifo: throw lab::Failure(path + " is not a FIFO");
-    case fifo_lab::FifoOpen::failed: break;
+    case fifo_lab::FifoOpen::not_a_fifo:
+        throw lab::Failure(path + " is not a FIFO");
+    case fifo_lab::FifoOpen::failed:
+        break;
     }
     throw lab::sys_error(writer.error, "open " + path);
 }
@@ -105,7 +106,7 @@ class Exchange {
                 throw lab::sys_error("poll");
             }
             if (stop_.requested()) {
-                interrupted(stop_);
+                fifo_lab::interrupted(stop_);
             }
             if (ready == 0) {
                 throw lab::Failure("timed out after " + seconds() + ": " + paths_.server_fifo() +
@@ -137,12 +138,11 @@ class Exchange {
                 throw lab::sys_error("poll");
             }
             if (stop_.requested()) {
-                interrupted(stop_);
+                fifo_lab::interrupted(stop_);
             }
             if (fds[reply].revents & POLLIN) {
                 std::array<char, 4096> buffer;
-                std::size_t got = lab::read_some(reply_.read_end.get(), buffer,
-                                                 "read reply FIFO");
+                std::size_t got = lab::read_some(reply_.read_end.get(), buffer, "read reply FIFO");
                 unread.append(buffer.data(), got);
             } else if (fds[server].revents & POLLERR) {
                 throw lab::Failure("server '" + paths_.name + "' not running any more (no reply)");
@@ -165,48 +165,6 @@ class Exchange {
     const lab::StopSignals& stop_;
 };
 
-// Like lab::for_each_message, but reading stdin through poll() so that
-// SIGINT/SIGTERM while we wait for a line still ends the run (and removes
-// our FIFO): a read() retried on EINTR would wait for the next line first.
-void for_each_message(const std::vector<std::string>& operands, const lab::StopSignals& stop,
-                      const std::function<void(const std::string&)>& send) {
-    if (!operands.empty()) {
-        lab::for_each_message(operands, send);
-        return;
-    }
-    std::string pending;
-    std::array<char, 4096> buffer;
-    for (;;) {
-        std::array<pollfd, 2> fds{{{STDIN_FILENO, POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
-            throw lab::sys_error("poll");
-        }
-        if (stop.requested()) {
-            interrupted(stop);
-        }
-        if (fds[0].revents == 0) {
-            continue;
-        }
-        std::size_t got = lab::read_some(STDIN_FILENO, buffer, "read stdin");
-        pending.append(buffer.data(), got);
-        std::size_t start = 0;
-        for (std::size_t newline; (newline = pending.find('\n', start)) != std::string::npos;
-             start = newline + 1) {
-            std::string message = pending.substr(start, newline - start);
-            lab::check_message(message);
-            send(message);
-        }
-        pending.erase(0, start);
-        if (got == 0) { // end of input: a last line without a newline still counts
-            if (!pending.empty()) {
-                lab::check_message(pending);
-                send(pending);
-            }
-            return;
-        }
-    }
-}
-
 int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
@@ -221,7 +179,7 @@ int run(int argc, char** argv) {
     lab::StopSignals stop;
     fifo_lab::Paths paths(name);
     Exchange exchange(paths, timeout_seconds, stop); // steps 1 and 2
-    for_each_message(messages, stop, [&](const std::string& message) {
+    fifo_lab::for_each_message(messages, stop, [&](const std::string& message) {
         lab::print_line(exchange.ask(message)); // step 3
     });
     return lab::exit_ok; // step 4: ~ReplyFifo unlinks NAME.PID.fifo
@@ -229,4 +187,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

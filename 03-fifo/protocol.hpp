@@ -64,8 +64,7 @@ struct Request {
 // does not start with a PID (1-10 digits, no leading zero) and one space.
 inline std::optional<Request> parse_request(std::string_view line) {
     std::size_t space = line.find(' ');
-    if (space == std::string_view::npos || space == 0 || space > max_pid_digits ||
-        line[0] == '0') {
+    if (space == std::string_view::npos || space == 0 || space > max_pid_digits || line[0] == '0') {
         return std::nullopt;
     }
     long long pid = 0;
@@ -112,9 +111,9 @@ inline void remove_leftover(const std::string& path) {
 enum class FifoOpen { opened, missing, not_a_fifo, no_reader, failed };
 
 struct FifoWriter {
-    lab::Fd fd;          // valid when state == opened
+    lab::Fd fd; // valid when state == opened
     FifoOpen state;
-    int error = 0;       // errno when state == failed
+    int error = 0; // errno when state == failed
 };
 
 // Opens an existing FIFO for writing, and nothing else, without ever waiting:
@@ -134,10 +133,14 @@ inline FifoWriter open_fifo_for_writing(const std::string& path) {
     lab::Fd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) {
         switch (errno) {
-        case ENOENT: return {lab::Fd(), FifoOpen::missing};
-        case ENXIO: return {lab::Fd(), FifoOpen::no_reader};
-        case ELOOP: return {lab::Fd(), FifoOpen::not_a_fifo};
-        default: return {lab::Fd(), FifoOpen::failed, errno};
+        case ENOENT:
+            return {lab::Fd(), FifoOpen::missing};
+        case ENXIO:
+            return {lab::Fd(), FifoOpen::no_reader};
+        case ELOOP:
+            return {lab::Fd(), FifoOpen::not_a_fifo};
+        default:
+            return {lab::Fd(), FifoOpen::failed, errno};
         }
     }
     if (::fstat(fd.get(), &st) < 0) {

@@ -16,6 +16,7 @@
 
 #include "protocol.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <unordered_set>
@@ -26,7 +27,9 @@ inline constexpr double reader_grace_seconds = 2.0;
 inline constexpr int retry_interval_ms = 10;
 inline constexpr std::size_t max_waiting_replies = 256; // bounds memory if readers never come
 
-inline void log_ignored(const std::string& reason) { lab::print_line("ignored: " + reason); }
+inline void log_ignored(const std::string& reason) {
+    lab::print_line("ignored: " + reason);
+}
 
 class Replies {
   public:
@@ -34,9 +37,7 @@ class Replies {
     // keeps it until its reader comes. Replies to one pid keep their order.
     void send(pid_t pid, std::string path, std::string line) {
         Reply reply{pid, std::move(path), std::move(line), lab::Deadline(reader_grace_seconds)};
-        if (waiting_for(pid)) {
-            keep(std::move(reply));
-        } else if (!try_deliver(reply)) {
+        if (waiting_for(pid) || !try_deliver(reply)) {
             keep(std::move(reply));
         }
     }
@@ -66,17 +67,14 @@ class Replies {
     };
 
     bool waiting_for(pid_t pid) const {
-        for (const auto& reply : waiting_) {
-            if (reply.pid == pid) {
-                return true;
-            }
-        }
-        return false;
+        return std::ranges::any_of(waiting_,
+                                   [pid](const Reply& reply) { return reply.pid == pid; });
     }
 
     void keep(Reply reply) {
         if (waiting_.size() >= max_waiting_replies) {
-            log_ignored("pid " + std::to_string(reply.pid) + ": too many replies waiting for readers");
+            log_ignored("pid " + std::to_string(reply.pid) +
+                        ": too many replies waiting for readers");
             return;
         }
         waiting_.push_back(std::move(reply));
@@ -88,15 +86,20 @@ class Replies {
         std::string who = "pid " + std::to_string(reply.pid) + ": ";
         FifoWriter writer = open_fifo_for_writing(reply.path);
         switch (writer.state) {
-        case FifoOpen::opened: break;
+        case FifoOpen::opened:
+            break;
         case FifoOpen::no_reader:
             if (!reply.give_up.expired()) {
                 return false;
             }
             log_ignored(who + "nobody opened " + reply.path + " for reading (client gone?)");
             return true;
-        case FifoOpen::missing: log_ignored(who + "no reply FIFO " + reply.path); return true;
-        case FifoOpen::not_a_fifo: log_ignored(who + reply.path + " is not a FIFO"); return true;
+        case FifoOpen::missing:
+            log_ignored(who + "no reply FIFO " + reply.path);
+            return true;
+        case FifoOpen::not_a_fifo:
+            log_ignored(who + reply.path + " is not a FIFO");
+            return true;
         case FifoOpen::failed:
             log_ignored(who + "open " + reply.path + ": " + std::strerror(writer.error));
             return true;

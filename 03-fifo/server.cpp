@@ -95,10 +95,11 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
 
 int run(int argc, char** argv) {
     std::string name;
-    lab::Options options("[--name NAME]",
-                         "Serves clients through the FIFO NAME.fifo: reads \"PID MESSAGE\" lines and\n"
-                         "writes each reply into that client's FIFO NAME.PID.fifo. Runs until\n"
-                         "SIGINT or SIGTERM, then removes NAME.fifo.");
+    lab::Options options(
+        "[--name NAME]",
+        "Serves clients through the FIFO NAME.fifo: reads \"PID MESSAGE\" lines and\n"
+        "writes each reply into that client's FIFO NAME.PID.fifo. Runs until\n"
+        "SIGINT or SIGTERM, then removes NAME.fifo.");
     options.add_name(name);
     if (auto operands = options.parse(argc, argv); !operands.empty()) {
         throw lab::UsageError("unexpected argument '" + operands.front() + "'");
@@ -126,7 +127,8 @@ int run(int argc, char** argv) {
     // 3. Exchange, until SIGINT/SIGTERM.
     RequestLines lines;
     fifo_lab::Replies replies;
-    std::array<char, 64 * 1024> buffer; // a pipe's whole default capacity in one read()
+    constexpr std::size_t read_chunk_bytes = std::size_t{64} * 1024; // a pipe's default capacity
+    std::array<char, read_chunk_bytes> buffer;
     while (!stop.requested()) {
         std::array<pollfd, 2> fds{{{requests.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
         if (::poll(fds.data(), fds.size(), replies.retry_timeout_ms()) < 0 && errno != EINTR) {
@@ -154,4 +156,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

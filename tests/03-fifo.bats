@@ -70,6 +70,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
 @test "exchange: every byte value but newline goes through, only a-z changes" {
     start_server 03-fifo/server --name "$NAME"
     # bytes 0-255 except the newline, in lines of 200 bytes
+    # shellcheck disable=SC2059 # the format string is made of \NNN escapes on purpose
     { printf "$(printf '\\%03o' $(seq 0 9) $(seq 11 255))" | fold -b -w 200; echo; } >"$T/bytes"
     lab_exec 03-fifo/client --name "$NAME" <"$T/bytes" >"$T/out"
     LC_ALL=C tr a-z A-Z <"$T/bytes" >"$T/expected"
@@ -232,6 +233,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     start_server 03-fifo/server --name "$NAME"
     # cat opens the reply FIFO only after the request went out: the server
     # waits (briefly, serving others meanwhile) for a reader to come.
+    # shellcheck disable=SC2016 # $$ and $1 are the inner shell's
     run timeout "$CLIENT_LIMIT" bash -c '
         cd "$1" && mkfifo -m 600 "$2.$$.fifo" && echo "$$ hello from $$" >"$2.fifo" &&
             cat "$2.$$.fifo"; status=$?; rm -f "$2.$$.fifo"; exit $status' _ "$DIR" "$NAME"
@@ -432,6 +434,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     run_client 03-fifo/client --name "$NAME" after
     assert_output AFTER
     # a client that gets a pid whose leftover FIFO is there replaces it
+    # shellcheck disable=SC2016 # $$ and $1 are the inner shell's; exec keeps its pid
     run timeout "$CLIENT_LIMIT" bash -c 'mkfifo -m 600 "$1/$2.$$.fifo" &&
         exec "${@:3}"' _ "$DIR" "$NAME" "${LAB_WRAP[@]}" "$(bin 03-fifo/client)" --name "$NAME" reused
     assert_success
