@@ -4,6 +4,7 @@
 source ../mk/demo.bash
 
 demo_server ./server --hold 2 'first line' 'second line'
+echo '# the server holds its write lock for 2 s: the client waits, then reads both lines'
 demo_run ./client
 demo_run ./client --increment 1000
 demo_run ./client --increment 1000

@@ -88,10 +88,10 @@ bool write_slowly(const ServerFile& document, const std::vector<std::string>& me
         // The pause IS the demonstration (a writer busy for a while), not a
         // way to wait for someone: and it still ends at once on a stop.
         if (!pause_unless_stopped(stop, pause_seconds)) {
-            return false;
+            break;
         }
     }
-    return true;
+    return !stop.requested();
 }
 
 int run(int argc, char** argv) {

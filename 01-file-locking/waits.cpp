@@ -24,7 +24,7 @@ namespace {
 
 // Does nothing: its only job is to exist, so that SIGALRM interrupts the
 // blocking call instead of killing the process.
-extern "C" void on_tick(int) {}
+extern "C" void on_tick(int /*signal_number*/) {}
 
 // A CLOCK_MONOTONIC timer that sends SIGALRM every tick while it lives.
 class TickTimer {

@@ -424,8 +424,9 @@ run_counters() {
 
 @test "flock-demo: against flock(1): --try exits 3, a wait times out, a killed holder lets it in at once" {
     file=$T/shared
-    # flock(1) holds the lock; --no-fork... is not in every version: -o
-    # keeps the lock in flock(1) alone, so killing it releases the lock
+    # flock(1) holds the lock while its command runs; --close keeps the
+    # lock out of the command, so killing flock(1) alone releases it
+    # shellcheck disable=SC2016 # $$ and $1 are the inner shell's
     flock --close "$file" sh -c 'echo $$ >"$1"; exec sleep 600' sh "$T/held" 3>&- &
     holder=$!
     EXTRA_PIDS+=("$holder")
