@@ -33,7 +33,7 @@ lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
     case fifo_lab::FifoOpen::no_reader:
         throw lab::Failure(server + " not running: nobody reads " + path);
     case fifo_lab::FifoOpen::not_a_fifo:
-        throw lab::Failure(path + " is not a FIFO");
+        throw lab::Failure(server + " not running: " + path + " is not a FIFO");
     case fifo_lab::FifoOpen::failed:
         break;
     }
@@ -44,12 +44,15 @@ lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
 // none, the read end reports end of file (POLLHUP, at once, every time) as
 // soon as the server closes its end after a reply, and poll() would spin.
 struct ReplyFifo {
-    explicit ReplyFifo(const fifo_lab::Paths& paths)
-        : node(make_node(paths)),
-          read_end(::open(node.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)),
-          keep_open_writer(::open(node.path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) {
-        if (!read_end || !keep_open_writer) {
-            throw lab::sys_error("open " + node.path());
+    explicit ReplyFifo(const fifo_lab::Paths& paths) : node(make_node(paths)) {
+        read_end.reset(::open(node.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!read_end) {
+            throw lab::sys_error("open " + node.path() + " for reading");
+        }
+        // Cannot block or fail with ENXIO: we are its reader.
+        keep_open_writer.reset(::open(node.path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (!keep_open_writer) {
+            throw lab::sys_error("open " + node.path() + " for writing");
         }
     }
 
@@ -96,7 +99,10 @@ class Exchange {
             if (written < 0 && errno == EPIPE) { // SIGPIPE ignored: EPIPE, not death
                 throw lab::Failure("server '" + paths_.name + "' not running any more");
             }
-            if (written >= 0 || (errno != EAGAIN && errno != EINTR)) {
+            if (written >= 0) { // POSIX rules this out for a write of at most PIPE_BUF
+                throw lab::Failure("write " + paths_.server_fifo() + ": request cut short");
+            }
+            if (errno != EAGAIN && errno != EINTR) {
                 throw lab::sys_error("write " + paths_.server_fifo());
             }
             // EAGAIN: NAME.fifo is full, the server is behind. Wait for room.

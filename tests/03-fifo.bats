@@ -9,9 +9,14 @@ setup() {
 }
 
 # Besides lab_teardown: no client left a reply FIFO behind, unless the test
-# killed one with SIGKILL on purpose (it says so with KILLED_CLIENTS=1).
+# killed one with SIGKILL on purpose (it says so with KILLED_CLIENTS=1); and
+# a server that is not the test's child (OTHER_SERVER) is stopped too.
 teardown() {
     local leftovers=()
+    if [[ -n ${OTHER_SERVER-} ]]; then # a server started by a test's inner shell
+        kill -TERM "$OTHER_SERVER" 2>/dev/null || true
+        wait_for_exit "$OTHER_SERVER" || kill -KILL "$OTHER_SERVER" 2>/dev/null || true
+    fi
     if [[ -d ${DIR-} && -z ${KILLED_CLIENTS-} ]]; then
         mapfile -t leftovers < <(find "$DIR" -name "$NAME.[0-9]*.fifo")
     fi
@@ -145,6 +150,34 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_regex "$stderr" 'not running'
     run ls -A "$DIR"
     assert_output ''
+    # something that is not a FIFO at NAME.fifo: no server, and left alone
+    echo precious >"$DIR/$NAME.fifo"
+    run_client 03-fifo/client --name "$NAME" hello
+    assert_failure 1
+    assert_equal "$stderr" "client: server '$NAME' not running: $DIR/$NAME.fifo is not a FIFO"
+    assert_equal "$(cat "$DIR/$NAME.fifo")" precious
+    rm "$DIR/$NAME.fifo"
+}
+
+@test "a server named NAME.PID owns NAME.PID.fifo: client PID of server NAME leaves it alone" {
+    start_server 03-fifo/server --name "$NAME"
+    # The inner shell starts server "$NAME.$$", then becomes (exec) client $$ of "$NAME".
+    # shellcheck disable=SC2016 # $$ and $1... are the inner shell's
+    run --separate-stderr timeout "$CLIENT_LIMIT" bash -c '
+        "${@:4}" "$1" --name "$2.$$" >"$3" 2>&1 </dev/null &
+        until grep -q "^ready " "$3"; do kill -0 $! || exit 99; sleep 0.02; done
+        exec "${@:4}" "${1%server}client" --name "$2" hello' \
+        _ "$(bin 03-fifo/server)" "$NAME" "$T/other.log" "${LAB_WRAP[@]}"
+    OTHER_SERVER=$(sed -n '1s/^ready pid=\([0-9]*\).*/\1/p' "$T/other.log")
+    assert_failure 1
+    assert_regex "$stderr" "^client: $DIR/$NAME\.[0-9]+\.fifo is in use by the server named '$NAME\.[0-9]+'\$"
+    other_fifo=$(sed -n '1s/.* path=//p' "$T/other.log")
+    [[ -p $other_fifo ]]
+    # not our child, so no exit status to read: its clean-up shows it exited normally
+    kill -TERM "$OTHER_SERVER"
+    wait_for_exit "$OTHER_SERVER"
+    OTHER_SERVER=
+    [[ ! -e $other_fifo && ! -e ${other_fifo%.fifo}.lock ]]
 }
 
 @test "a killed server's leftover FIFO: client says not running at once; a new server takes over" {
