@@ -72,7 +72,8 @@ class Outbox {
             }
             int unread = 0;
             Reply reply;
-            while (::msgrcv(msqid_, &reply, sizeof reply.text, *pid, IPC_NOWAIT | MSG_NOERROR) >= 0) {
+            while (::msgrcv(msqid_, &reply, sizeof reply.text, *pid, IPC_NOWAIT | MSG_NOERROR) >=
+                   0) {
                 ++unread;
             }
             if (errno != ENOMSG) {

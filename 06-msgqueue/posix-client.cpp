@@ -43,25 +43,23 @@ class Exchange {
 
     std::string send_and_receive(const std::string& message) {
         lab::Deadline deadline(timeout_seconds_);
-        std::vector<char> request(sizeof self_ + message.size());
-        std::memcpy(request.data(), &self_, sizeof self_);
-        std::memcpy(request.data() + sizeof self_, message.data(), message.size());
-        for (;;) {
-            timespec until = tick(deadline);
-            if (::mq_timedsend(server_.get(), request.data(), request.size(), priority_, &until) == 0) {
-                break;
-            }
+        std::vector<char> body(sizeof self_ + message.size()); // [pid][message]
+        std::memcpy(body.data(), &self_, sizeof self_);
+        std::memcpy(body.data() + sizeof self_, message.data(), message.size());
+        timespec until = tick(deadline);
+        while (::mq_timedsend(server_.get(), body.data(), body.size(), priority_, &until) < 0) {
             wait_failed("mq_timedsend", deadline); // full: the server is behind or stopped
+            until = tick(deadline);
         }
-        std::vector<char> reply(reply_max_bytes);
-        for (;;) {
-            timespec until = tick(deadline);
-            ssize_t got = ::mq_timedreceive(replies_.get(), reply.data(), reply.size(), nullptr, &until);
-            if (got >= 0) {
-                return std::string(reply.data(), static_cast<std::size_t>(got));
-            }
+        std::vector<char> reply(reply_max_bytes); // must hold the queue's mq_msgsize
+        ssize_t got;
+        until = tick(deadline);
+        while ((got = ::mq_timedreceive(replies_.get(), reply.data(), reply.size(), nullptr,
+                                        &until)) < 0) {
             wait_failed("mq_timedreceive", deadline);
+            until = tick(deadline);
         }
+        return std::string(reply.data(), static_cast<std::size_t>(got));
     }
 
     void check_not_stopped() const {
@@ -94,7 +92,9 @@ class Exchange {
     double timeout_seconds_;
     unsigned priority_;
     pid_t self_ = ::getpid();
-    lab::StopSignals stop_; // before the queues: SIGINT/SIGTERM must find them to remove
+    // Installed before the reply queue exists: from then on SIGINT/SIGTERM
+    // end the wait and leave through ~PosixQueue, which removes it.
+    lab::StopSignals stop_;
     PosixQueue server_;
     PosixQueue replies_;
 };
@@ -103,9 +103,10 @@ int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
     long priority = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [--priority P] [MESSAGE...]",
-                         "Sends each MESSAGE (or, given none, each line of stdin) to the server's\n"
-                         "POSIX message queue and prints each reply, read from a queue of its own.");
+    lab::Options options(
+        "[--name NAME] [--timeout SECONDS] [--priority P] [MESSAGE...]",
+        "Sends each MESSAGE (or, given none, each line of stdin) to the server's\n"
+        "POSIX message queue and prints each reply, read from a queue of its own.");
     options.add_name(name);
     options.add_timeout(timeout_seconds);
     options.value("--priority", "P", "send at priority P, 0-31 (default 0): higher is served first",
@@ -124,4 +125,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -74,15 +74,11 @@ void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
 }
 
 int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options("[--name NAME]",
-                         "Serves clients through POSIX message queues until SIGINT or SIGTERM:\n"
-                         "requests come to its own queue, highest priority first; each reply\n"
-                         "goes to the client's own queue.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
+    std::string name = parse_server_options(
+        argc, argv,
+        "Serves clients through POSIX message queues until SIGINT or SIGTERM:\n"
+        "requests come to its own queue, highest priority first; each reply\n"
+        "goes to the client's own queue.");
     lab::InstanceLock instance(posix_topic, name); // first: "already running", safe takeover
     lab::StopSignals stop;
     lab::ignore_sigpipe(); // a closed stdout must fail a write, not kill us before cleanup
@@ -108,40 +104,27 @@ int run(int argc, char** argv) {
         // No descriptor to poll with the stop pipe: wake every tick to check.
         timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
         unsigned priority = 0;
-        ssize_t got = ::mq_timedreceive(requests.get(), buffer.data(), buffer.size(), &priority,
-                                        &until);
+        ssize_t got =
+            ::mq_timedreceive(requests.get(), buffer.data(), buffer.size(), &priority, &until);
         if (got < 0) {
             if (errno == ETIMEDOUT || errno == EINTR) {
                 continue;
             }
             throw lab::sys_error("mq_timedreceive " + queue_name);
         }
-        pid_t pid = 0;
-        if (static_cast<std::size_t>(got) < sizeof pid) {
-            lab::print_line("ignored: request of " + std::to_string(got) +
-                            " bytes: too short to hold a pid");
+        auto parsed = parse_request({buffer.data(), static_cast<std::size_t>(got)});
+        if (!parsed) {
             continue;
         }
-        std::memcpy(&pid, buffer.data(), sizeof pid);
-        if (pid <= 0) {
-            lab::print_line("ignored: request with pid " + std::to_string(pid));
-            continue;
-        }
-        std::string_view message(buffer.data() + sizeof pid,
-                                 static_cast<std::size_t>(got) - sizeof pid);
-        try {
-            lab::check_message(message);
-        } catch (const lab::UsageError& e) {
-            lab::print_line("ignored: pid " + std::to_string(pid) + ": " + e.what());
-            continue;
-        }
-        lab::log_received(message);
-        clients.seen(pid);
-        send_reply(name, pid, lab::to_upper(message));
+        lab::log_received(parsed->message);
+        clients.seen(parsed->client_pid);
+        send_reply(name, parsed->client_pid, lab::to_upper(parsed->message));
     }
     return lab::exit_ok;
 }
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

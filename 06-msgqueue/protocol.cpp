@@ -22,7 +22,7 @@ Ticker::Ticker(int interval_ms) {
     action.sa_handler = on_tick;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    if (::sigaction(SIGALRM, &action, &old_action_) < 0) {
+    if (::sigaction(SIGALRM, &action, nullptr) < 0) {
         throw lab::sys_error("sigaction SIGALRM");
     }
     itimerval timer = every_milliseconds(interval_ms);
@@ -34,7 +34,13 @@ Ticker::Ticker(int interval_ms) {
 Ticker::~Ticker() {
     itimerval off{};
     ::setitimer(ITIMER_REAL, &off, nullptr);
-    ::sigaction(SIGALRM, &old_action_, nullptr);
+    // A tick may be on its way already: with SIGALRM's default action back,
+    // it would kill us in the middle of cleaning up. SIG_IGN drops a pending
+    // one, and any that is still late.
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGALRM, &ignore, nullptr);
 }
 
 PosixQueue create_posix_queue(const std::string& name, int access, long max_messages,
@@ -44,8 +50,8 @@ PosixQueue create_posix_queue(const std::string& name, int access, long max_mess
     attributes.mq_msgsize = message_bytes;
     took_over = false;
     for (;;) {
-        mqd_t queue = ::mq_open(name.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, owner_only,
-                                &attributes);
+        mqd_t queue =
+            ::mq_open(name.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, owner_only, &attributes);
         if (queue != static_cast<mqd_t>(-1)) {
             return PosixQueue(queue, name);
         }
@@ -57,6 +63,38 @@ PosixQueue create_posix_queue(const std::string& name, int access, long max_mess
         }
         took_over = true;
     }
+}
+
+std::string parse_server_options(int argc, char** argv, const char* description) {
+    std::string name;
+    lab::Options options("[--name NAME]", description);
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    return name;
+}
+
+std::optional<ParsedRequest> parse_request(std::span<const char> body) {
+    pid_t pid = 0;
+    if (body.size() < sizeof pid) {
+        lab::print_line("ignored: request of " + std::to_string(body.size()) +
+                        " bytes: too short to hold a pid");
+        return std::nullopt;
+    }
+    std::memcpy(&pid, body.data(), sizeof pid); // memcpy: the bytes need not be aligned
+    if (pid <= 0) {
+        lab::print_line("ignored: request with pid " + std::to_string(pid));
+        return std::nullopt;
+    }
+    std::string_view message(body.data() + sizeof pid, body.size() - sizeof pid);
+    try {
+        lab::check_message(message);
+    } catch (const lab::UsageError& e) {
+        lab::print_line("ignored: pid " + std::to_string(pid) + ": " + e.what());
+        return std::nullopt;
+    }
+    return ParsedRequest{pid, message};
 }
 
 void check_still_waiting(std::string_view topic, const std::string& name,

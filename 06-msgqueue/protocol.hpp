@@ -24,12 +24,14 @@
 #include <cstdio>
 #include <cstring>
 #include <mqueue.h>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/msg.h>
 #include <sys/time.h>
-#include <utility>
 #include <unistd.h>
+#include <utility>
 
 namespace msgqueue {
 
@@ -68,16 +70,14 @@ struct Reply {
 // msgsnd/msgrcv then fails with EINTR (System V IPC calls are never
 // restarted, SA_RESTART or not: signal(7)) and the loop around it checks its
 // deadline or stop request again. SA_RESTART keeps every other call (reading
-// stdin, writing stdout) from ever seeing the tick.
+// stdin, writing stdout) from ever seeing the tick. Afterwards SIGALRM stays
+// ignored (see ~Ticker).
 class Ticker {
   public:
     explicit Ticker(int interval_ms);
     ~Ticker();
     Ticker(const Ticker&) = delete;
     Ticker& operator=(const Ticker&) = delete;
-
-  private:
-    struct sigaction old_action_ {};
 };
 
 inline std::string key_hex(key_t key) {
@@ -148,9 +148,24 @@ PosixQueue create_posix_queue(const std::string& name, int access, long max_mess
 
 // ------------------------------------------------------------------- both
 
+// Both servers' command line, `[--name NAME]`: returns NAME.
+std::string parse_server_options(int argc, char** argv, const char* description);
+
+// A request's body, [pid_t client pid][message], taken apart; nothing (after
+// a log line `ignored: REASON`) when it is no request we can answer: too
+// short, a pid that cannot be a client's, a message too long or holding a
+// newline. A garbage request costs its sender, never the server.
+struct ParsedRequest {
+    pid_t client_pid;
+    std::string_view message;
+};
+std::optional<ParsedRequest> parse_request(std::span<const char> body);
+
 // kill(pid, 0) sends nothing; ESRCH says no such process. (EPERM means it
 // exists but belongs to someone else: alive.)
-inline bool process_gone(pid_t pid) { return ::kill(pid, 0) < 0 && errno == ESRCH; }
+inline bool process_gone(pid_t pid) {
+    return ::kill(pid, 0) < 0 && errno == ESRCH;
+}
 
 // A client's wait woke up with nothing yet: fail with the contract's words
 // when the server died ("not running") or the time is up ("timed out").

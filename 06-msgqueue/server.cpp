@@ -31,24 +31,20 @@ using namespace msgqueue;
 // same key. How many fresh inodes to try before giving up.
 constexpr int key_attempts = 8;
 
-// The key file, removed when the server goes.
-class KeyFile {
+// A file this server made, unlinked when it goes.
+class OwnedFile {
   public:
-    KeyFile(std::string path, lab::Fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
-    KeyFile(KeyFile&& other) noexcept
-        : path_(std::exchange(other.path_, {})), fd_(std::move(other.fd_)) {}
-    KeyFile& operator=(KeyFile&&) = delete;
-    ~KeyFile() {
+    explicit OwnedFile(std::string path) : path_(std::move(path)) {}
+    OwnedFile(OwnedFile&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+    OwnedFile& operator=(OwnedFile&&) = delete;
+    ~OwnedFile() {
         if (!path_.empty()) {
             ::unlink(path_.c_str());
         }
     }
-    const std::string& path() const { return path_; }
-    int fd() const { return fd_.get(); }
 
   private:
     std::string path_;
-    lab::Fd fd_;
 };
 
 // A queue this server made: msgctl(IPC_RMID) when it goes. Removal is at
@@ -70,7 +66,7 @@ class OwnedQueue {
 };
 
 struct Queue {
-    KeyFile key_file; // declared first, so removed after the queue
+    OwnedFile key_file; // declared first, so removed after the queue
     key_t key;
     OwnedQueue queue;
 };
@@ -110,14 +106,14 @@ std::optional<int> remove_leftover(const std::string& key_path) {
 }
 
 Queue create_queue(const std::string& key_path) {
-    std::vector<lab::Fd> collided; // kept open: their inodes must not come back
+    std::vector<lab::Fd> collided; // kept open, so that their inodes are not handed out again
     for (int attempt = 0; attempt < key_attempts; ++attempt) {
         lab::Fd fd(::open(key_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           owner_only));
         if (!fd || ::fchmod(fd.get(), owner_only) < 0) { // fchmod: the umask may have cut it
             throw lab::sys_error("create " + key_path);
         }
-        KeyFile key_file(key_path, std::move(fd));
+        OwnedFile key_file(key_path);
         key_t key = ::ftok(key_path.c_str(), key_project_id);
         if (key == -1) {
             throw lab::sys_error("ftok " + key_path);
@@ -126,29 +122,25 @@ Queue create_queue(const std::string& key_path) {
         int msqid = ::msgget(key, IPC_CREAT | IPC_EXCL | owner_only);
         if (msqid >= 0) {
             // The id in the key file is what lets a later server take over safely.
-            lab::write_all(key_file.fd(), std::to_string(msqid) + "\n", "write key file");
+            lab::write_all(fd.get(), std::to_string(msqid) + "\n", "write key file");
             return {std::move(key_file), key, OwnedQueue(msqid)};
         }
         if (errno != EEXIST) {
             throw lab::sys_error("msgget " + key_hex(key));
         }
-        // Someone else's queue has this key (ftok collision): leave it alone
-        // and try again with a file on another inode.
-        collided.push_back(lab::Fd(::dup(key_file.fd())));
+        // Someone else's queue has this key (an ftok collision): leave it
+        // alone; this key file goes, and the next one gets another inode.
+        collided.push_back(std::move(fd));
     }
     throw lab::Failure("no free System V key for " + key_path + " after " +
                        std::to_string(key_attempts) + " tries (ipcs -q: stale queues?)");
 }
 
 int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options("[--name NAME]",
-                         "Serves clients through one System V message queue until SIGINT or\n"
-                         "SIGTERM: requests are mtype 1, each reply's mtype is its client's pid.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
+    std::string name = parse_server_options(
+        argc, argv,
+        "Serves clients through one System V message queue until SIGINT or\n"
+        "SIGTERM: requests are mtype 1, each reply's mtype is its client's pid.");
     lab::InstanceLock instance(sysv_topic, name); // first: "already running", safe takeover
     lab::StopSignals stop;
     lab::ignore_sigpipe(); // a closed stdout must fail a write, not kill us before cleanup
@@ -159,7 +151,8 @@ int run(int argc, char** argv) {
     int msqid = made.queue.id();
     Ticker ticker(lab::stop_check_interval_ms);
 
-    lab::print_ready({{"path", key_path}, {"key", key_hex(made.key)}, {"msqid", std::to_string(msqid)}});
+    lab::print_ready(
+        {{"path", key_path}, {"key", key_hex(made.key)}, {"msqid", std::to_string(msqid)}});
     if (taken_over) {
         lab::print_line("took over: removed msqid " + std::to_string(*taken_over) +
                         " left by a killed server");
@@ -188,28 +181,24 @@ int run(int argc, char** argv) {
             }
             throw lab::sys_error("msgrcv");
         }
-        if (static_cast<std::size_t>(got) < request_pid_bytes) {
-            lab::print_line("ignored: request of " + std::to_string(got) +
-                            " bytes: too short to hold a pid");
+        // The body starts at client_pid: view the struct's bytes from there.
+        const char* body = reinterpret_cast<const char*>(&request) + offsetof(Request, client_pid);
+        auto parsed = parse_request({body, static_cast<std::size_t>(got)});
+        if (!parsed) {
             continue;
         }
-        if (request.client_pid <= 1) { // 1 is init, and replies of mtype 1 would be requests
-            lab::print_line("ignored: request with pid " + std::to_string(request.client_pid));
+        if (parsed->client_pid == request_type) { // replies to pid 1 would look like requests
+            lab::print_line("ignored: request with pid 1");
             continue;
         }
-        std::string_view message(request.text, static_cast<std::size_t>(got) - request_pid_bytes);
-        try {
-            lab::check_message(message);
-        } catch (const lab::UsageError& e) {
-            lab::print_line("ignored: pid " + std::to_string(request.client_pid) + ": " + e.what());
-            continue;
-        }
-        lab::log_received(message);
-        outbox.add(request.client_pid, lab::to_upper(message));
+        lab::log_received(parsed->message);
+        outbox.add(parsed->client_pid, lab::to_upper(parsed->message));
     }
     return lab::exit_ok;
 }
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}
