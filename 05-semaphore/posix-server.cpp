@@ -1,0 +1,166 @@
+// 05-semaphore/posix-server.cpp - POSIX named semaphores guarding a shared file.
+//
+//   posix-server [--name NAME]
+//
+// 1. Create: the files NAME.txt, NAME.count and NAME.owner; then the three
+//    semaphores /ipc-lab-UID-semaphore-posix-NAME-mutex|-request|-reply with
+//    sem_open(O_CREAT | O_EXCL, 0600, value): mutex 1, request 0, reply 0.
+//    sem_open sets the value as it creates, so there is no window in which
+//    a client finds one uninitialised. What a killed server left under
+//    those names is sem_unlink()ed first.
+// 2. Exchange, until SIGINT/SIGTERM: sem_timedwait(request), read the
+//    request, log it, write the reply, sem_post(reply).
+// 3. Repair, between requests: POSIX semaphores have no SEM_UNDO. If
+//    NAME.owner names a client that is dead, it was killed holding the
+//    mutex: drop its request and reply, clear NAME.owner, sem_post(mutex).
+// 4. Remove: sem_close() and sem_unlink() each, and the files, by the
+//    destructors.
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <semaphore.h>
+
+namespace {
+
+using namespace semaphore_lab;
+
+// One named semaphore this server made: closed and unlinked when it goes.
+class NamedSemaphore {
+  public:
+    NamedSemaphore(std::string name, unsigned initial_value) : name_(std::move(name)) {
+        // We hold the instance lock: a semaphore of this name is a killed
+        // server's. Unlink it (clients still holding it keep the old one,
+        // and time out) and make ours.
+        if (::sem_unlink(name_.c_str()) < 0 && errno != ENOENT) {
+            throw lab::sys_error("sem_unlink " + name_);
+        }
+        sem_ = ::sem_open(name_.c_str(), O_CREAT | O_EXCL, 0600, initial_value);
+        if (sem_ == SEM_FAILED) { // not nullptr: sem_open's failure value is SEM_FAILED
+            throw lab::sys_error("sem_open " + name_);
+        }
+    }
+    ~NamedSemaphore() {
+        ::sem_close(sem_);
+        ::sem_unlink(name_.c_str());
+    }
+    NamedSemaphore(const NamedSemaphore&) = delete;
+    NamedSemaphore& operator=(const NamedSemaphore&) = delete;
+
+    sem_t* get() const { return sem_; }
+
+  private:
+    std::string name_;
+    sem_t* sem_ = SEM_FAILED;
+};
+
+struct Semaphores {
+    NamedSemaphore mutex, request, reply;
+};
+
+void post(sem_t* sem, const char* what) {
+    if (::sem_post(sem) < 0) {
+        throw lab::sys_error(what);
+    }
+}
+
+// Takes whatever is posted on `sem` without waiting.
+void drain(sem_t* sem, const char* what) {
+    for (;;) {
+        if (::sem_trywait(sem) == 0 || errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN) {
+            return;
+        }
+        throw lab::sys_error(what);
+    }
+}
+
+bool process_alive(pid_t pid) {
+    return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+// 3. A client writes its pid in NAME.owner right after taking the mutex and
+// 0 just before giving it back; nobody else writes there. So a dead pid
+// read there twice (the second read after we saw it dead) was killed
+// holding the mutex. A client killed in the few instructions between
+// sem_wait() returning and its pid being written, or between writing 0 and
+// sem_post(), cannot be told from a live one: that mutex stays taken, and
+// the clients time out until the server is restarted (README).
+void repair_abandoned_mutex(const Semaphores& sems, const ServerFile& owner) {
+    pid_t holder = read_owner(owner.fd());
+    if (holder <= 0 || process_alive(holder) || read_owner(owner.fd()) != holder) {
+        return;
+    }
+    // Nobody else can post request while the mutex is taken, and only we
+    // post reply: what is there is the dead client's, and must not be
+    // handed to the next one.
+    drain(sems.request.get(), "sem_trywait request");
+    drain(sems.reply.get(), "sem_trywait reply");
+    write_owner(owner.fd(), 0);
+    int value = 0;
+    if (::sem_getvalue(sems.mutex.get(), &value) < 0) {
+        throw lab::sys_error("sem_getvalue mutex");
+    }
+    if (value == 0) {
+        post(sems.mutex.get(), "sem_post mutex");
+    }
+    lab::print_line("repaired: pid=" + std::to_string(holder) + " died holding the mutex");
+}
+
+void serve(const Semaphores& sems, const ServerFile& exchange, const ServerFile& owner,
+           const lab::StopSignals& stop) {
+    while (!stop.requested()) {
+        // Timed, so a stop request is seen within a tick even if the signal
+        // came just before we went to sleep, and so that idle ticks can
+        // look for a mutex left taken by a dead client.
+        timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
+        if (::sem_timedwait(sems.request.get(), &until) == 0) {
+            // 2. Exchange.
+            if (answer_request(exchange)) {
+                post(sems.reply.get(), "sem_post reply");
+            }
+        } else if (errno == ETIMEDOUT) {
+            repair_abandoned_mutex(sems, owner);
+        } else if (errno != EINTR) {
+            throw lab::sys_error("sem_timedwait request");
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    lab::Options options("[--name NAME]",
+                         "Serves clients through the shared file NAME.txt, guarded by three POSIX\n"
+                         "named semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
+    std::string name;
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    lab::InstanceLock instance(posix_topic, name); // first: "already running", takeover
+    lab::StopSignals stop;
+
+    // 1. Create.
+    ServerFile exchange(lab::object_path(posix_topic, name, exchange_extension), "");
+    ServerFile counter(lab::object_path(posix_topic, name, counter_extension), "0\n");
+    ServerFile owner(lab::object_path(posix_topic, name, owner_extension), "");
+    write_owner(owner.fd(), 0);
+    auto sem_name = [&](Semaphore which) {
+        return lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which));
+    };
+    Semaphores sems{{sem_name(mutex), 1}, {sem_name(request), 0}, {sem_name(reply), 0}};
+    lab::print_ready(
+        {{"path", exchange.path()}, {"posix", lab::posix_ipc_name(posix_topic, name)}});
+
+    serve(sems, exchange, owner, stop);
+    // 4. Remove: ~NamedSemaphore (sem_close, sem_unlink), ~ServerFile, ~InstanceLock.
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

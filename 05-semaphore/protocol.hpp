@@ -1,0 +1,141 @@
+// protocol.hpp - what the 05-semaphore programs agree on.
+//
+// The message travels through a shared file, NAME.txt; three semaphores only
+// say when each side may touch it:
+//
+//   mutex    1 = free. A client takes it for its whole exchange (or for one
+//            step of --increment), so clients take turns.
+//   request  posted by the client once its request is in the file.
+//   reply    posted by the server once the reply is in the file.
+//
+// System V (server, client): one set of three, keyed by ftok() of
+// RUNTIME/semaphore/NAME.key. POSIX (posix-server, posix-client): three named
+// semaphores /ipc-lab-UID-semaphore-posix-NAME-mutex|-request|-reply.
+//
+// NAME.txt holds one record, text you can `cat`:
+//
+//   request PID SEQ\nMESSAGE\n      written by the client holding the mutex
+//   reply PID SEQ\nREPLY\n          written by the server, same PID and SEQ
+//
+// PID and SEQ (the client's pid and its own count of messages) tie a reply to
+// its request: a client accepts only a reply carrying its own.
+#pragma once
+
+#include "lab.hpp"
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace semaphore_lab {
+
+inline constexpr std::string_view sysv_topic = "semaphore";
+inline constexpr std::string_view posix_topic = "semaphore-posix";
+
+inline constexpr std::string_view exchange_extension = "txt"; // the shared file
+inline constexpr std::string_view counter_extension = "count";
+inline constexpr std::string_view key_extension = "key";     // System V only
+inline constexpr std::string_view owner_extension = "owner"; // POSIX only
+
+// ftok()'s second argument: only its low 8 bits are used. Another chapter's
+// set made from another file may still get the same key (see server.cpp).
+inline constexpr int key_project_id = 'S';
+
+// Index in the System V set; suffix of the POSIX name.
+enum Semaphore : unsigned short { mutex = 0, request = 1, reply = 2 };
+inline constexpr int semaphore_count = 3;
+inline constexpr std::array<std::string_view, semaphore_count> semaphore_suffixes = {
+    "mutex", "request", "reply"};
+
+// A record: the header line can never be longer than this.
+inline constexpr std::size_t max_header_bytes = 64;
+inline constexpr std::size_t max_record_bytes = max_header_bytes + lab::max_message_bytes + 1;
+
+struct Record {
+    std::string kind; // "request" or "reply"
+    long pid = 0;
+    long sequence = 0;
+    std::string message;
+};
+
+std::string format_record(std::string_view kind, long pid, long sequence, std::string_view message);
+// The record in `text`, or nothing with `why` saying what is wrong with it.
+std::optional<Record> parse_record(std::string_view text, std::string& why);
+
+// "0.5", "2": seconds as a person would write them, for messages.
+std::string seconds_text(double seconds);
+
+// ---- the shared files --------------------------------------------------
+
+// A file the server makes (O_EXCL, 0600) and removes when it goes. A file
+// of that name left by a killed server is removed first.
+class ServerFile {
+  public:
+    ServerFile(std::string path, std::string_view contents);
+    ~ServerFile();
+    ServerFile(const ServerFile&) = delete;
+    ServerFile& operator=(const ServerFile&) = delete;
+
+    int fd() const { return fd_.get(); }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+    lab::Fd fd_;
+};
+
+// Says "not running" (exit 1) unless a live server of TOPIC and NAME holds
+// its instance lock: a killed server's leftovers answer nobody.
+void require_server(std::string_view topic, const std::string& name);
+
+// Opens one of the server's files read-write, or says the server is gone.
+lab::Fd open_server_file(std::string_view topic, const std::string& name,
+                         std::string_view extension);
+
+// The whole file, up to `limit` + 1 bytes (one more tells "too long").
+std::string read_file(int fd, const std::string& path, std::size_t limit = max_record_bytes);
+// Replaces the file's contents: write from offset 0, then cut what is left.
+void replace_file(int fd, const std::string& path, std::string_view contents);
+
+// The server's half of one exchange, once a request was posted: reads the
+// request in NAME.txt, logs it, writes the reply in its place. False (and a
+// line `ignored: WHY`) when the file holds no well-formed request.
+bool answer_request(const ServerFile& exchange);
+
+// ---- the clients -------------------------------------------------------
+
+struct ClientSettings {
+    std::string name;
+    double timeout_seconds = lab::default_timeout_seconds;
+    long increment_count = 0; // --increment COUNT; 0 = exchange messages
+    bool no_lock = false;
+    std::vector<std::string> messages;
+};
+
+ClientSettings parse_client_options(int argc, char** argv);
+
+// --increment: COUNT times lock(), read NAME.count, write it plus one,
+// unlock() (both skipped with --no-lock); prints the last value written.
+void run_increments(const ClientSettings& settings, std::string_view topic,
+                    const std::function<void()>& lock, const std::function<void()>& unlock);
+
+// "NAME: timed out after 5 s waiting for WHAT": a lab::Failure to throw.
+lab::Failure timed_out(const ClientSettings& settings, std::string_view what);
+
+// ---- POSIX only: who holds the mutex -----------------------------------
+//
+// A POSIX named semaphore has no SEM_UNDO: a client killed while holding the
+// mutex leaves it taken. So the holder writes its pid into NAME.owner right
+// after taking the mutex and writes 0 just before posting it; the server
+// repairs the mutex when the pid there is dead (posix-server.cpp).
+
+inline constexpr std::size_t owner_record_bytes = 11; // "%10ld\n": one fixed-size pwrite
+void write_owner(int fd, pid_t pid);
+pid_t read_owner(int fd);
+
+} // namespace semaphore_lab

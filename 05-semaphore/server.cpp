@@ -1,0 +1,183 @@
+// 05-semaphore/server.cpp - a System V semaphore set guarding a shared file.
+//
+//   server [--name NAME]
+//
+// 1. Create: the files NAME.txt (the message) and NAME.count (the counter),
+//    then the key file NAME.key; ftok() turns its inode into a key, and
+//    semget(key, 3, IPC_CREAT | IPC_EXCL | 0600) makes a new set of three
+//    semaphores (mutex, request, reply), all 0. A set a killed server left
+//    is removed first; its semid is written in NAME.key to know it by.
+// 2. Initialise: semop(mutex +1). Until then the mutex is 0, so a client
+//    that finds the set early simply waits in its first semop.
+// 3. Exchange, until SIGINT/SIGTERM: wait until request > 0 (without taking
+//    it, so the file stays busy for the next client), read the request, log
+//    it, write the reply, then in one semop: request -1, reply +1.
+// 4. Remove: semctl(IPC_RMID) and the files, by the destructors.
+#include "protocol.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
+#include <memory>
+#include <span>
+#include <sys/sem.h>
+#include <vector>
+
+namespace {
+
+using namespace semaphore_lab;
+
+// The identity of a set, written in NAME.key: "semid=N\n".
+std::string key_file_record(int semid) {
+    return "semid=" + std::to_string(semid) + "\n";
+}
+
+// Removes the set a killed server of this NAME made, if it is still there.
+// Only the set whose semid that server wrote in NAME.key, and only if it
+// still has that key: ftok() keys collide (it keeps 16 bits of the inode),
+// so "a set exists under our key" alone may be somebody else's live set.
+void remove_leftover_set(const std::string& key_path) {
+    lab::Fd old_key(::open(key_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!old_key) {
+        return;
+    }
+    std::string text = read_file(old_key.get(), key_path, 31);
+    int semid = -1;
+    key_t key = ::ftok(key_path.c_str(), key_project_id);
+    semid_ds info{};
+    if (std::sscanf(text.c_str(), "semid=%d", &semid) == 1 && key != -1 &&
+        ::semctl(semid, 0, IPC_STAT, &info) == 0 && info.sem_perm.__key == key) {
+        if (::semctl(semid, 0, IPC_RMID) < 0) {
+            throw lab::sys_error("semctl IPC_RMID leftover semid " + std::to_string(semid));
+        }
+    }
+}
+
+// The set: made in the constructor, removed (IPC_RMID) in the destructor.
+// NAME.key goes with it.
+class SemaphoreSet {
+  public:
+    explicit SemaphoreSet(std::string key_path) : key_path_(std::move(key_path)) {
+        remove_leftover_set(key_path_);
+        // A set under our new key that is not ours: another server's key
+        // collides with ours. Leave it alone and make NAME.key again (a new
+        // inode, a new key), keeping the old one open so its inode is not
+        // handed straight back to us.
+        constexpr int attempts = 8;
+        std::vector<lab::Fd> collided; // closed when we are done
+        for (int attempt = 0; attempt < attempts; ++attempt) {
+            if (key_file_) {
+                collided.emplace_back(::dup(key_file_->fd()));
+                key_file_.reset(); // unlinks it
+            }
+            key_file_ = std::make_unique<ServerFile>(key_path_, "");
+            key_ = ::ftok(key_path_.c_str(), key_project_id);
+            if (key_ == -1) {
+                throw lab::sys_error("ftok " + key_path_);
+            }
+            semid_ = ::semget(key_, semaphore_count, IPC_CREAT | IPC_EXCL | 0600);
+            if (semid_ >= 0) {
+                replace_file(key_file_->fd(), key_path_, key_file_record(semid_));
+                return;
+            }
+            if (errno != EEXIST) {
+                throw lab::sys_error("semget " + key_text());
+            }
+        }
+        throw lab::Failure("semget " + key_text() + ": a set of another program has our key " +
+                           std::to_string(attempts) + " times in a row (ftok collision)");
+    }
+    ~SemaphoreSet() {
+        if (semid_ >= 0) {
+            ::semctl(semid_, 0, IPC_RMID); // wakes any waiting client with EIDRM
+        }
+    }
+    SemaphoreSet(const SemaphoreSet&) = delete;
+    SemaphoreSet& operator=(const SemaphoreSet&) = delete;
+
+    int id() const { return semid_; }
+    std::string key_text() const {
+        std::array<char, 16> text{};
+        std::snprintf(text.data(), text.size(), "0x%08x", static_cast<unsigned>(key_));
+        return text.data();
+    }
+
+  private:
+    std::string key_path_;
+    std::unique_ptr<ServerFile> key_file_;
+    key_t key_ = -1;
+    int semid_ = -1;
+};
+
+// semop() that cannot block here: the server only lowers `request` after
+// seeing it above 0, and nobody else lowers it.
+void semop_now(int semid, std::span<sembuf> operations, const char* what) {
+    while (::semop(semid, operations.data(), operations.size()) < 0) {
+        if (errno != EINTR) {
+            throw lab::sys_error(what);
+        }
+    }
+}
+
+void serve(int semid, const ServerFile& exchange, const lab::StopSignals& stop) {
+    // Wait until request > 0 without taking it: -1 then +1 in one atomic
+    // semop. request stays 1 while we work, and a client only comes in when
+    // it is 0 again, so nobody writes NAME.txt under our feet - even when
+    // the client that posted it was killed and SEM_UNDO freed the mutex.
+    std::array<sembuf, 2> wait_for_request{{{request, -1, 0}, {request, +1, 0}}};
+    std::array<sembuf, 2> finish_with_reply{{{request, -1, 0}, {reply, +1, 0}}};
+    std::array<sembuf, 1> finish_without_reply{{{request, -1, 0}}};
+    const timespec tick{0, lab::stop_check_interval_ms * 1'000'000L};
+    while (!stop.requested()) {
+        // Timed, so a stop request is seen within a tick even if the signal
+        // came just before we went to sleep.
+        if (::semtimedop(semid, wait_for_request.data(), wait_for_request.size(), &tick) < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                continue;
+            }
+            throw lab::sys_error("semtimedop wait for request");
+        }
+        if (answer_request(exchange)) {
+            semop_now(semid, finish_with_reply, "semop post reply");
+        } else {
+            semop_now(semid, finish_without_reply, "semop drop request");
+        }
+    }
+}
+
+int run(int argc, char** argv) {
+    lab::Options options("[--name NAME]",
+                         "Serves clients through the shared file NAME.txt, guarded by a System V\n"
+                         "set of three semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
+    std::string name;
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    lab::InstanceLock instance(sysv_topic, name); // first: "already running", takeover
+    lab::StopSignals stop;
+
+    // 1. Create.
+    ServerFile exchange(lab::object_path(sysv_topic, name, exchange_extension), "");
+    ServerFile counter(lab::object_path(sysv_topic, name, counter_extension), "0\n");
+    SemaphoreSet set(lab::object_path(sysv_topic, name, key_extension));
+
+    // 2. Initialise: values start at 0 and sem_otime at 0; this first semop
+    // opens the mutex and sets sem_otime. (SETALL would not set sem_otime,
+    // and run after a client's semop it would wipe that semop out.)
+    std::array<sembuf, 1> open_mutex{{{mutex, +1, 0}}};
+    semop_now(set.id(), open_mutex, "semop initialise mutex");
+    lab::print_ready(
+        {{"path", exchange.path()}, {"key", set.key_text()}, {"semid", std::to_string(set.id())}});
+
+    // 3. Exchange.
+    serve(set.id(), exchange, stop);
+    // 4. Remove: ~SemaphoreSet (IPC_RMID), ~ServerFile, ~InstanceLock.
+    return lab::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}
