@@ -33,22 +33,13 @@ int run(int argc, char** argv) {
     options.flag("--shared", "LOCK_SH instead of LOCK_EX: other shared holders welcome", shared);
     options.flag("--try", "do not wait: exit 3 at once when FILE is locked", try_only);
     options.add_timeout(timeout_seconds);
-    options.value(
-        "--hold", "SECONDS", "hold the lock this long (default: until SIGINT/SIGTERM)",
-        [&](const std::string& text) { hold_seconds = lab::parse_seconds("--hold", text); });
-    std::vector<std::string> operands = options.parse(argc, argv);
-    if (operands.size() != 1) {
-        throw lab::UsageError("want exactly one FILE (try --help)");
-    }
-    const std::string& path = operands.front();
+    add_hold_option(options, hold_seconds,
+                    "hold the lock this long (default: until SIGINT/SIGTERM)");
+    const std::string path = the_file_operand(options.parse(argc, argv));
     const int operation = shared ? LOCK_SH : LOCK_EX;
     const std::string operation_name = shared ? "LOCK_SH" : "LOCK_EX";
 
-    // flock() needs no write access, but O_CREAT does, so that a new FILE is made.
-    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, owner_only));
-    if (!fd) {
-        throw lab::sys_error("open " + path);
-    }
+    lab::Fd fd = open_demo_file(path);
     if (::flock(fd.get(), operation | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK) {
             throw lab::sys_error("flock " + path);

@@ -23,14 +23,6 @@ namespace {
 
 using namespace file_locking;
 
-lab::Fd open_file(const std::string& path) {
-    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, owner_only));
-    if (!fd) {
-        throw lab::sys_error("open " + path);
-    }
-    return fd;
-}
-
 // fcntl(F_SETLK or F_OFD_SETLK) for a write lock on all of the file:
 // "locked" or why not.
 std::string try_write_lock(int fd, int command) {
@@ -61,7 +53,7 @@ std::string probe(int fd) {
 
 // Opens B and closes it again: nothing else.
 void open_and_close_another(const std::string& path) {
-    lab::Fd b = open_file(path);
+    lab::Fd b = open_demo_file(path);
     b.reset(); // close()
 }
 
@@ -72,18 +64,12 @@ int run(int argc, char** argv) {
         "vanish when ANY descriptor of the file is closed) while OFD locks belong to\n"
         "the open file description. FILE is made 0600 if missing.");
     double hold_seconds = 0;
-    options.value(
-        "--hold", "SECONDS",
-        "at the end, hold the OFD lock this long (default 0; SIGINT/SIGTERM end it)",
-        [&](const std::string& text) { hold_seconds = lab::parse_seconds("--hold", text); });
-    std::vector<std::string> operands = options.parse(argc, argv);
-    if (operands.size() != 1) {
-        throw lab::UsageError("want exactly one FILE (try --help)");
-    }
-    const std::string& path = operands.front();
+    add_hold_option(options, hold_seconds,
+                    "at the end, hold the OFD lock this long (default 0; SIGINT/SIGTERM end it)");
+    const std::string path = the_file_operand(options.parse(argc, argv));
     lab::StopSignals stop;
-    lab::Fd a = open_file(path);
-    lab::Fd p = open_file(path);
+    lab::Fd a = open_demo_file(path);
+    lab::Fd p = open_demo_file(path);
 
     lab::print_line("1. classic fcntl locks belong to the process (pid " +
                     std::to_string(::getpid()) + ")");

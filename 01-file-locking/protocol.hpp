@@ -19,6 +19,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace file_locking {
 
@@ -59,6 +60,30 @@ inline std::string seconds_text(double seconds) {
 // The counter file's contents: "42\n".
 inline std::string counter_text(long value) {
     return std::to_string(value) + "\n";
+}
+
+// --hold SECONDS, as the server and both demos take it (decimals, 0 allowed).
+inline void add_hold_option(lab::Options& options, double& seconds, const std::string& help) {
+    options.value("--hold", "SECONDS", help, [&seconds](const std::string& text) {
+        seconds = lab::parse_seconds("--hold", text);
+    });
+}
+
+// The demos' FILE operand: exactly one, else a usage error.
+inline std::string the_file_operand(const std::vector<std::string>& operands) {
+    if (operands.size() != 1) {
+        throw lab::UsageError("want exactly one FILE (try --help)");
+    }
+    return operands.front();
+}
+
+// The demos' FILE, opened read-write (write locks need it) and made 0600 if missing.
+inline lab::Fd open_demo_file(const std::string& path) {
+    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, owner_only));
+    if (!fd) {
+        throw lab::sys_error("open " + path);
+    }
+    return fd;
 }
 
 // Waits for a lock with a call that blocks and has no timeout of its own

@@ -104,9 +104,8 @@ int run(int argc, char** argv) {
     std::string name;
     double hold_seconds = default_hold_seconds;
     options.add_name(name);
-    options.value(
-        "--hold", "SECONDS", "how long to hold the write lock (default 2; 0 allowed)",
-        [&](const std::string& text) { hold_seconds = lab::parse_seconds("--hold", text); });
+    add_hold_option(options, hold_seconds,
+                    "how long to hold the write lock (default 2; 0 allowed)");
     std::vector<std::string> messages = options.parse(argc, argv);
     if (messages.empty()) {
         messages.emplace_back(default_server_message);
