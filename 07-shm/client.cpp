@@ -74,7 +74,7 @@ class Turn {
     }
     ~Turn() {
         sembuf release{mutex, 1, SEM_UNDO}; // cancels the -1's undo entry too
-        ::semop(semid_, &release, 1); // fails only if the set is gone: nothing to give back
+        ::semop(semid_, &release, 1);       // fails only if the set is gone: nothing to give back
     }
     Turn(const Turn&) = delete;
     Turn& operator=(const Turn&) = delete;
@@ -105,9 +105,10 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
 int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-                         "Sends each MESSAGE (or each line of stdin) to the server through System V\n"
-                         "shared memory and prints each reply.");
+    lab::Options options(
+        "[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+        "Sends each MESSAGE (or each line of stdin) to the server through System V\n"
+        "shared memory and prints each reply.");
     options.add_name(name);
     options.add_timeout(timeout_seconds);
     std::vector<std::string> messages = options.parse(argc, argv);
@@ -160,4 +161,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

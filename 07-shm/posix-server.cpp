@@ -110,9 +110,10 @@ bool wait_for_request(PosixSegment& segment, const lab::StopSignals& stop) {
 
 int run(int argc, char** argv) {
     std::string name;
-    lab::Options options("[--name NAME]",
-                         "Serves clients through a POSIX shared memory object that holds the\n"
-                         "message and its own semaphores and robust mutex, until SIGINT or SIGTERM.");
+    lab::Options options(
+        "[--name NAME]",
+        "Serves clients through a POSIX shared memory object that holds the\n"
+        "message and its own semaphores and robust mutex, until SIGINT or SIGTERM.");
     options.add_name(name);
     if (auto operands = options.parse(argc, argv); !operands.empty()) {
         throw lab::UsageError("unexpected argument '" + operands.front() + "'");
@@ -157,4 +158,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

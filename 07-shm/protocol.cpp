@@ -73,8 +73,8 @@ Request read_request(Exchange& exchange, std::uint64_t last_answered) {
     if (before == 0 || before != after) {
         request.ignored = "stale request post (its client is gone; the next one is writing)";
     } else if (before <= last_answered) {
-        request.ignored = "stale request post (request " + std::to_string(before) +
-                          " was answered already)";
+        request.ignored =
+            "stale request post (request " + std::to_string(before) + " was answered already)";
     } else if (bytes > lab::max_message_bytes) {
         request.ignored = "request of " + std::to_string(bytes) + " bytes (at most " +
                           std::to_string(lab::max_message_bytes) + ")";
@@ -85,8 +85,7 @@ Request read_request(Exchange& exchange, std::uint64_t last_answered) {
 void write_reply(Exchange& exchange, const Request& request) {
     std::string reply = lab::to_upper(request.message);
     std::memcpy(exchange.reply, reply.data(), reply.size());
-    exchange.reply_bytes.store(static_cast<std::uint32_t>(reply.size()),
-                               std::memory_order_relaxed);
+    exchange.reply_bytes.store(static_cast<std::uint32_t>(reply.size()), std::memory_order_relaxed);
     // Release: a client that reads its own number here also sees the bytes.
     exchange.reply_sequence.store(request.sequence, std::memory_order_release);
 }
@@ -97,8 +96,8 @@ std::string key_hex(key_t key) {
     return text;
 }
 
-Waited semaphore_op(int semid, Semaphore which, short delta, short flags,
-                    const timespec* timeout, const char* what) {
+Waited semaphore_op(int semid, Semaphore which, short delta, short flags, const timespec* timeout,
+                    const char* what) {
     sembuf operation{};
     operation.sem_num = which;
     operation.sem_op = delta;
@@ -128,22 +127,26 @@ void semaphore_post(int semid, Semaphore which, short flags, const char* what) {
 
 Attachment::Attachment(int shmid) : address_(::shmat(shmid, nullptr, 0)) {
     // shmat() reports failure as (void*)-1, not NULL.
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
     if (address_ == reinterpret_cast<void*>(-1)) {
         throw lab::sys_error("shmat " + std::to_string(shmid));
     }
 }
 
-Attachment::~Attachment() { ::shmdt(address_); }
+Attachment::~Attachment() {
+    ::shmdt(address_);
+}
 
 Mapping::Mapping(int fd, std::size_t bytes, const std::string& name)
-    : address_(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)),
-      bytes_(bytes) {
+    : address_(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)), bytes_(bytes) {
     // mmap() reports failure as MAP_FAILED, not NULL.
     if (address_ == MAP_FAILED) {
         throw lab::sys_error("mmap " + name);
     }
 }
 
-Mapping::~Mapping() { ::munmap(address_, bytes_); }
+Mapping::~Mapping() {
+    ::munmap(address_, bytes_);
+}
 
 } // namespace shm_lab

@@ -70,9 +70,9 @@ struct Exchange {
 // while the server is still making it does not use a half-built mutex.
 struct PosixSegment {
     std::atomic<std::uint32_t> initialised;
-    sem_t request;         // sem_init(pshared=1), posted by clients
-    sem_t reply;           // sem_init(pshared=1), posted by the server
-    pthread_mutex_t turn;  // robust, process-shared: the clients' mutual exclusion
+    sem_t request;        // sem_init(pshared=1), posted by clients
+    sem_t reply;          // sem_init(pshared=1), posted by the server
+    pthread_mutex_t turn; // robust, process-shared: the clients' mutual exclusion
     Exchange exchange;
 };
 inline constexpr std::uint32_t initialised_magic = 0x07'5A'17'ED;
@@ -118,8 +118,8 @@ enum class Waited { done, timed_out, interrupted };
 
 // One semtimedop() on one semaphore of `semid`, bounded by `timeout` (null:
 // no bound). EAGAIN (time up) and EINTR (a signal) are answers, not errors.
-Waited semaphore_op(int semid, Semaphore which, short delta, short flags,
-                    const timespec* timeout, const char* what);
+Waited semaphore_op(int semid, Semaphore which, short delta, short flags, const timespec* timeout,
+                    const char* what);
 
 // One semop() of +1: a post never blocks, so it needs no bound.
 void semaphore_post(int semid, Semaphore which, short flags, const char* what);

@@ -141,8 +141,8 @@ void remove_leftovers(key_t key) {
         if (::semctl(semid, 0, IPC_STAT, arg) < 0) {
             throw lab::sys_error("semctl IPC_STAT " + std::to_string(semid));
         }
-        for (unsigned short i = 0; i < info.sem_nsems; ++i) {
-            pid_t last = ::semctl(semid, i, GETPID);
+        for (unsigned long i = 0; i < info.sem_nsems; ++i) {
+            pid_t last = ::semctl(semid, static_cast<int>(i), GETPID);
             if (last != ::getpid() && process_alive(last)) {
                 refuse_collision(key, "semaphore set " + std::to_string(semid), last);
             }
@@ -219,4 +219,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}
