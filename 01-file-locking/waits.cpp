@@ -30,6 +30,8 @@ extern "C" void on_tick(int /*signal_number*/) {}
 class TickTimer {
   public:
     TickTimer() {
+        sigemptyset(&alarm_only_);
+        sigaddset(&alarm_only_, SIGALRM);
         struct sigaction action {};
         action.sa_handler = on_tick;
         sigemptyset(&action.sa_mask);
@@ -37,27 +39,25 @@ class TickTimer {
         if (::sigaction(SIGALRM, &action, &old_action_) < 0) {
             throw lab::sys_error("sigaction SIGALRM");
         }
-        // A mask inherited from the parent may block SIGALRM; then no tick
-        // would ever interrupt the wait.
-        sigset_t alarm_only;
-        sigemptyset(&alarm_only);
-        sigaddset(&alarm_only, SIGALRM);
-        if (::sigprocmask(SIG_UNBLOCK, &alarm_only, nullptr) < 0) {
-            throw lab::sys_error("sigprocmask SIGALRM");
+        // Unblocked: a mask inherited from the parent may block SIGALRM, and
+        // then no tick would ever interrupt the wait.
+        if (::sigprocmask(SIG_UNBLOCK, &alarm_only_, &old_mask_) < 0) {
+            int saved_errno = errno;
+            ::sigaction(SIGALRM, &old_action_, nullptr);
+            throw lab::sys_error(saved_errno, "sigprocmask SIGALRM");
         }
         sigevent event{};
         event.sigev_notify = SIGEV_SIGNAL;
         event.sigev_signo = SIGALRM;
         if (::timer_create(CLOCK_MONOTONIC, &event, &timer_) < 0) {
-            ::sigaction(SIGALRM, &old_action_, nullptr);
-            throw lab::sys_error("timer_create");
+            int saved_errno = errno;
+            restore_signal_state();
+            throw lab::sys_error(saved_errno, "timer_create");
         }
     }
-    // Timer first: once timer_delete() has returned no tick is left pending,
-    // so putting back the default action (which kills) is safe.
     ~TickTimer() {
         ::timer_delete(timer_);
-        ::sigaction(SIGALRM, &old_action_, nullptr);
+        restore_signal_state();
     }
     TickTimer(const TickTimer&) = delete;
     TickTimer& operator=(const TickTimer&) = delete;
@@ -75,11 +75,25 @@ class TickTimer {
     }
 
   private:
+    // A tick may have been sent and not yet delivered when the timer goes
+    // (valgrind, for one, delivers signals late). Block SIGALRM and take
+    // any such tick now: once the old action (by default: terminate) is
+    // back, a late tick would kill us.
+    void restore_signal_state() {
+        ::sigprocmask(SIG_BLOCK, &alarm_only_, nullptr);
+        const timespec no_wait{};
+        ::sigtimedwait(&alarm_only_, nullptr, &no_wait);
+        ::sigaction(SIGALRM, &old_action_, nullptr);
+        ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+    }
+
     static timespec milliseconds(int ms) {
         return {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000L};
     }
 
     timer_t timer_{};
+    sigset_t alarm_only_{};
+    sigset_t old_mask_{};
     struct sigaction old_action_ {};
 };
 
