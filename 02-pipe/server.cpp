@@ -109,9 +109,7 @@ void exchange(lab::Fd& to_child, lab::Fd& from_child, std::string pending, bool 
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
             throw lab::sys_error("poll");
         }
-        if (stop.requested()) {
-            throw lab::Failure(std::string("interrupted by ") + ::strsignal(stop.signal_number()));
-        }
+        stop.throw_if_requested();
         if (fds[input].revents != 0) {
             std::size_t got = lab::read_some(STDIN_FILENO, buffer, "read stdin");
             pending.assign(buffer.data(), got);

@@ -12,7 +12,6 @@
 //    line, bounded by --timeout.
 // 4. unlink() NAME.PID.fifo on every way out: success, error, timeout,
 //    SIGINT/SIGTERM (all of them return through the destructors).
-#include "input.hpp"
 #include "protocol.hpp"
 
 #include <array>
@@ -111,9 +110,7 @@ class Exchange {
             if (ready < 0 && errno != EINTR) {
                 throw lab::sys_error("poll");
             }
-            if (stop_.requested()) {
-                fifo_lab::interrupted(stop_);
-            }
+            stop_.throw_if_requested();
             if (ready == 0) {
                 throw lab::Failure("timed out after " + seconds() + ": " + paths_.server_fifo() +
                                    " stayed full");
@@ -143,9 +140,7 @@ class Exchange {
             if (ready < 0 && errno != EINTR) {
                 throw lab::sys_error("poll");
             }
-            if (stop_.requested()) {
-                fifo_lab::interrupted(stop_);
-            }
+            stop_.throw_if_requested();
             if (fds[reply].revents & POLLIN) {
                 std::array<char, 4096> buffer;
                 std::size_t got = lab::read_some(reply_.read_end.get(), buffer, "read reply FIFO");
@@ -185,9 +180,9 @@ int run(int argc, char** argv) {
     lab::StopSignals stop;
     fifo_lab::Paths paths(name);
     Exchange exchange(paths, timeout_seconds, stop); // steps 1 and 2
-    fifo_lab::for_each_message(messages, stop, [&](const std::string& message) {
-        lab::print_line(exchange.ask(message)); // step 3
-    });
+    lab::for_each_message(
+        messages, [&](const std::string& message) { lab::print_line(exchange.ask(message)); },
+        &stop);          // step 3 (with &stop: Ctrl-C while it waits for a line ends the run)
     return lab::exit_ok; // step 4: ~ReplyFifo unlinks NAME.PID.fifo
 }
 

@@ -2,8 +2,14 @@
 
 #include "errors.hpp"
 
+#include "io.hpp"
+#include "signals.hpp"
+
+#include <array>
+#include <cerrno>
 #include <cstdio>
-#include <iostream>
+#include <cstring>
+#include <poll.h>
 #include <unistd.h>
 
 namespace lab {
@@ -32,8 +38,27 @@ std::string to_upper(std::string_view message) {
     return reply;
 }
 
+namespace {
+
+// Waits until stdin is readable or a stop is requested (then throws).
+void wait_for_stdin(const StopSignals& stop) {
+    for (;;) {
+        std::array<pollfd, 2> fds{{{STDIN_FILENO, POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+            throw sys_error("poll stdin");
+        }
+        stop.throw_if_requested();
+        if (fds[0].revents != 0) {
+            return;
+        }
+    }
+}
+
+} // namespace
+
 void for_each_message(const std::vector<std::string>& operands,
-                      const std::function<void(const std::string&)>& send) {
+                      const std::function<void(const std::string&)>& send,
+                      const StopSignals* stop) {
     if (!operands.empty()) {
         for (const auto& message : operands) {
             check_message(message);
@@ -41,13 +66,30 @@ void for_each_message(const std::vector<std::string>& operands,
         }
         return;
     }
-    std::string line;
-    while (std::getline(std::cin, line)) {
-        check_message(line);
-        send(line);
-    }
-    if (std::cin.bad()) {
-        throw Failure("read stdin: input error");
+    std::string pending; // bytes read but not yet sent: at most one line
+    std::array<char, 4096> buffer;
+    for (;;) {
+        if (stop != nullptr) {
+            wait_for_stdin(*stop);
+        }
+        std::size_t got = read_some(STDIN_FILENO, buffer, "read stdin");
+        pending.append(buffer.data(), got);
+        std::size_t start = 0;
+        for (std::size_t newline = 0; (newline = pending.find('\n', start)) != std::string::npos;
+             start = newline + 1) {
+            std::string message = pending.substr(start, newline - start);
+            check_message(message);
+            send(message);
+        }
+        pending.erase(0, start);
+        if (got == 0) { // end of input
+            if (!pending.empty()) {
+                check_message(pending);
+                send(pending);
+            }
+            return;
+        }
+        check_message(pending); // a line already over the limit: stop reading it
     }
 }
 

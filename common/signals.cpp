@@ -3,7 +3,9 @@
 #include "errors.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
+#include <string>
 #include <unistd.h>
 
 namespace lab {
@@ -59,6 +61,12 @@ bool StopSignals::requested() const {
 // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
 int StopSignals::signal_number() const {
     return stop_signal_received;
+}
+
+void StopSignals::throw_if_requested() const {
+    if (requested()) {
+        throw Failure(std::string("interrupted by ") + ::strsignal(signal_number()));
+    }
 }
 
 void ignore_sigpipe() {

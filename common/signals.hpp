@@ -31,6 +31,9 @@ class StopSignals {
     bool requested() const;
     int signal_number() const; // SIGINT or SIGTERM once requested(), else 0
     int fd() const { return read_end_.get(); }
+    // Throws lab::Failure "interrupted by Interrupt" (or Terminated) once a
+    // stop was requested: for loops that must give up mid-wait (exit 1).
+    void throw_if_requested() const;
 
   private:
     Fd read_end_;

@@ -27,14 +27,6 @@ teardown() {
     fi
 }
 
-# wait_until COMMAND...: runs COMMAND until it succeeds, bounded like a server's start.
-wait_until() {
-    local deadline=$((SECONDS + READY_LIMIT + 1))
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.02
-    done
-}
 
 reply_fifo_exists() { compgen -G "$DIR/$NAME.[0-9]*.fifo" >/dev/null; }
 no_reply_fifo() { ! reply_fifo_exists; }

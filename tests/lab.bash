@@ -123,6 +123,17 @@ wait_for_line() {
     done
 }
 
+# wait_until COMMAND...: runs COMMAND until it succeeds, bounded by
+# READY_LIMIT. Returns 1 on timeout. For conditions with no log line to wait
+# for (a file appears, a lock shows in /proc/locks, a queue fills).
+wait_until() {
+    local deadline=$((SECONDS + READY_LIMIT + 1))
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
 # wait_for_exit PID [SECONDS]: waits, bounded, for a process to be gone.
 wait_for_exit() {
     local pid=$1 limit=${2:-$STOP_LIMIT}
