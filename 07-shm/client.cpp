@@ -27,10 +27,6 @@ using namespace shm_lab;
 // Step 2 has no event to wait on, only a field to watch: a bounded poll.
 constexpr long initialised_poll_ns = 10'000'000;
 
-[[noreturn]] void not_running(const std::string& name, const std::string& why) {
-    throw lab::Failure("server '" + name + "' not running (" + why + ")");
-}
-
 void wait_until_initialised(int semid, const lab::Deadline& deadline) {
     semid_ds info{};
     semun arg{};

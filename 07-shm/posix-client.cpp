@@ -22,10 +22,6 @@ namespace {
 
 using namespace shm_lab;
 
-[[noreturn]] void not_running(const std::string& name, const std::string& why) {
-    throw lab::Failure("server '" + name + "' not running (" + why + ")");
-}
-
 // The robust mutex, held for one whole exchange.
 class Turn {
   public:

@@ -33,6 +33,10 @@ void load_bytes(std::string& to, char* from, std::size_t bytes) {
 
 } // namespace
 
+void not_running(const std::string& name, const std::string& why) {
+    throw lab::Failure("server '" + name + "' not running (" + why + ")");
+}
+
 std::uint64_t write_request(Exchange& exchange, std::string_view message) {
     std::uint64_t sequence = exchange.last_sequence.load(std::memory_order_relaxed) + 1;
     exchange.last_sequence.store(sequence, std::memory_order_relaxed);

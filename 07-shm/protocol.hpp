@@ -77,9 +77,13 @@ struct PosixSegment {
 };
 inline constexpr std::uint32_t initialised_magic = 0x07'5A'17'ED;
 
-// --- the client's side (holding the mutex) ---
+// --- the client's side ---
 
-// Hands out the next sequence number and writes `message` under it.
+// Throws the client's "server 'NAME' not running (WHY)" (exit 1).
+[[noreturn]] void not_running(const std::string& name, const std::string& why);
+
+// Holding the mutex: hands out the next sequence number and writes
+// `message` under it.
 std::uint64_t write_request(Exchange& exchange, std::string_view message);
 
 // The reply if it answers `sequence`; nothing if it is a stale one (for a

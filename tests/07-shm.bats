@@ -142,6 +142,17 @@ check_too_long() {
     assert_equal "$stderr" "server: unexpected argument 'extra'"
 }
 
+# After a stale post (a reply, or a request, nobody waits for any more): the
+# next clients print their own replies and nothing else.
+assert_next_clients_get_own_replies() {
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" first after
+    assert_success
+    assert_equal "$output" $'FIRST\nAFTER'
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" second
+    assert_success
+    assert_output SECOND
+}
+
 # ------------------------------------------------------ server not there
 
 check_not_running() {
@@ -186,11 +197,7 @@ check_timed_out() {
     # The server, running again, answers the request of the client that gave
     # up; that reply is counted by the reply semaphore, and the next client
     # must drop it (wrong sequence number) and print its own.
-    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" next one
-    assert_success
-    assert_equal "$output" $'NEXT\nONE'
-    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" again
-    assert_output AGAIN
+    assert_next_clients_get_own_replies
 }
 @test "client: a stopped server is exit 1 'timed out' after --timeout; its late reply goes to nobody" {
     use sysv
@@ -362,11 +369,7 @@ check_holder_killed() {
     kill -CONT "$SERVER_PID"
     # SEM_UNDO gives the mutex back (robust mutex: EOWNERDEAD); the reply to
     # the dead client's request is dropped by the next one.
-    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" first after
-    assert_success
-    assert_equal "$output" $'FIRST\nAFTER'
-    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" second
-    assert_output SECOND
+    assert_next_clients_get_own_replies
 }
 @test "client: killed holding the mutex (SEM_UNDO), its request posted: the next clients go on, own replies" {
     use sysv
