@@ -77,7 +77,7 @@ class Exchange {
         while ((got = ::msgrcv(msqid_, &reply, sizeof reply.text, self_, 0)) < 0) {
             wait_failed("msgrcv", deadline);
         }
-        return std::string(reply.text, static_cast<std::size_t>(got));
+        return {reply.text, static_cast<std::size_t>(got)};
     }
 
   private:

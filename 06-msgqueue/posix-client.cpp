@@ -32,7 +32,7 @@ PosixQueue open_server_queue(const std::string& name) {
         }
         throw lab::sys_error("mq_open " + queue_name);
     }
-    return PosixQueue(queue, "");
+    return {queue, ""};
 }
 
 class Exchange {
@@ -59,7 +59,7 @@ class Exchange {
             wait_failed("mq_timedreceive", deadline);
             until = tick(deadline);
         }
-        return std::string(reply.data(), static_cast<std::size_t>(got));
+        return {reply.data(), static_cast<std::size_t>(got)};
     }
 
     void check_not_stopped() const {

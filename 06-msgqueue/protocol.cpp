@@ -6,7 +6,7 @@
 namespace msgqueue {
 
 namespace {
-extern "C" void on_tick(int) {} // its only job is to interrupt msgsnd/msgrcv
+extern "C" void on_tick(int /*signo*/) {} // its only job is to interrupt msgsnd/msgrcv
 
 itimerval every_milliseconds(int interval_ms) {
     itimerval timer{};
@@ -53,7 +53,7 @@ PosixQueue create_posix_queue(const std::string& name, int access, long max_mess
         mqd_t queue =
             ::mq_open(name.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, owner_only, &attributes);
         if (queue != static_cast<mqd_t>(-1)) {
-            return PosixQueue(queue, name);
+            return {queue, name};
         }
         if (errno != EEXIST || took_over) {
             throw lab::sys_error("mq_open " + name);

@@ -31,7 +31,7 @@ posix() {
 # start_queue_server: start_server for the chosen variant, remembering a
 # System V queue so that teardown can remove it if a test killed the server.
 start_queue_server() {
-    start_server "$SERVER" --name "$NAME" "$@"
+    start_server "$SERVER" --name "$NAME"
     if [[ $TOPIC == msgqueue ]]; then
         SYSV_QUEUES+=("${READY[key]} ${READY[msqid]}")
     fi
@@ -102,6 +102,7 @@ sysv_send() {
 
 in_mq_view() {
     mkdir -p "$T/mq"
+    # shellcheck disable=SC2016 # $0 and $@ are the inner shell's
     unshare --mount sh -c 'mount -t mqueue mqueue "$0" && exec "$@"' "$T/mq" "$@"
 }
 need_mq_view() {
@@ -126,7 +127,7 @@ wait_for_qsize() {
 }
 
 remove_leftovers() {
-    local entry key id name
+    local entry key id queue
     for entry in "${SYSV_QUEUES[@]}"; do
         read -r key id <<<"$entry"
         if ipcs -q | awk -v k="$key" -v id="$id" '$1 == k && $2 == id { found = 1 } END { exit !found }'; then
@@ -134,8 +135,8 @@ remove_leftovers() {
         fi
     done
     if [[ $BATS_TEST_DESCRIPTION == posix* ]] && in_mq_view true 2>/dev/null; then
-        for name in $(mq_names); do
-            in_mq_view rm -f "$T/mq/$name" || true
+        for queue in $(mq_names); do
+            in_mq_view rm -f "$T/mq/$queue" || true
         done
     fi
     return 0
@@ -375,6 +376,7 @@ check_cleanup() {
     assert_equal "$(queue_row "${READY[msqid]}" | awk '{ print $4 }')" 600
     # another user finds the queue (msgget with no mode bits asks for no
     # access) but may not send to it
+    # shellcheck disable=SC2016 # $id, $! and $$ are perl's
     run setpriv --reuid=65534 --regid=65534 --clear-groups perl -MIPC::SysV -e '
         my $id = msgget(hex($ARGV[0]), 0) // die "msgget: $!\n";
         msgsnd($id, pack("l! l a*", 1, $$, "intruder"), IPC::SysV::IPC_NOWAIT()) or die "msgsnd: $!\n"' \
@@ -565,7 +567,7 @@ check_killed_clients() {
     # someone else's queue (ipcmk picks a random key), named in a leftover key file
     local other
     other=$(ipcmk -Q | awk '{ print $NF }')
-    mkdir -p -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/msgqueue"
+    mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/msgqueue"
     echo "$other" >"$IPC_LAB_DIR/msgqueue/$NAME.key"
     start_queue_server
     run grep -c 'took over' "$SERVER_LOG"
@@ -672,6 +674,7 @@ check_reply_queue_removed() { # EXPECTED-STATUS STDERR-PART CLIENT-ARGS...
     posix
     start_queue_server
     # sh makes a queue named for its own pid, then becomes the client (same pid)
+    # shellcheck disable=SC2016 # $1, $2, $$ and $@ are the inner shell's; exec keeps its pid
     run --separate-stderr timeout -k 2 "$CLIENT_LIMIT" unshare --mount sh -c '
         mount -t mqueue mqueue "$1" && touch "$1/$2-$$" && shift 2 && exec "$@"' \
         _ "$T/mq" "$(server_mq)" "${LAB_WRAP[@]}" "$(bin 06-msgqueue/posix-client)" --name "$NAME" fresh
