@@ -118,7 +118,7 @@ int run(int argc, char** argv) {
     if (key == -1) {
         not_running(name, "ftok " + key_path + ": " + std::strerror(errno));
     }
-    int shmid = ::shmget(key, sizeof(Exchange), 0); // EINVAL: smaller than ours
+    int shmid = ::shmget(key, sizeof(SysvSegment), 0); // EINVAL: smaller than ours
     if (shmid < 0) {
         if (errno == ENOENT) {
             not_running(name, "no segment under key " + key_hex(key));
@@ -136,17 +136,24 @@ int run(int argc, char** argv) {
     // 2. and 3.
     wait_until_initialised(semid, lab::Deadline(timeout_seconds));
     Attachment attachment(shmid);
-    auto& exchange = *static_cast<Exchange*>(attachment.address());
+    auto& exchange = static_cast<SysvSegment*>(attachment.address())->exchange;
 
     // 4. One exchange per message.
     lab::for_each_message(messages, [&](const std::string& message) {
         lab::Deadline deadline(timeout_seconds);
         std::string reply_text;
-        {
+        try {
             Turn turn(semid, deadline);
             std::uint64_t sequence = write_request(exchange, message);
             semaphore_post(semid, request, 0, "post request");
             reply_text = wait_for_reply(semid, exchange, sequence, deadline);
+        } catch (const std::system_error& e) {
+            // EIDRM (removed while we waited) or EINVAL (already gone): the
+            // server stopped and removed its set, or a new one took over.
+            if (e.code().value() == EIDRM || e.code().value() == EINVAL) {
+                not_running(name, "its semaphore set " + std::to_string(semid) + " was removed");
+            }
+            throw;
         }
         // Printed after the mutex is given back: a slow stdout (a full pipe)
         // must not hold up the other clients.

@@ -51,6 +51,7 @@ enum Semaphore : unsigned short {
 // process that made them: lock-free atomics work on the memory alone.
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<int>::is_always_lock_free);
 
 // The message area, in the segment (System V) or inside PosixSegment.
 struct Exchange {
@@ -63,6 +64,15 @@ struct Exchange {
     std::atomic<std::uint64_t> reply_sequence; // the request this reply answers
     std::atomic<std::uint32_t> reply_bytes;
     char reply[lab::max_message_bytes];
+};
+
+// The System V segment: the exchange, and the id of the semaphore set made
+// with it. A server taking over a killed one's leftovers reads it to know
+// which set under the key was its predecessor's (and not another program's
+// whose ftok key collides).
+struct SysvSegment {
+    std::atomic<int> semid;
+    Exchange exchange;
 };
 
 // The POSIX object: everything lives in the shared memory, nothing has a name

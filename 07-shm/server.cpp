@@ -5,9 +5,10 @@
 //
 // 1. Key: the instance lock first (one live server per NAME), then the key
 //    file RUNTIME/shm/NAME.key and ftok() of it.
-// 2. Take over: a segment or semaphore set that a killed server left under
-//    the key is removed (IPC_RMID) - unless a live process made it, which
-//    means another program's key collided with ours (ftok is not unique).
+// 2. Take over (takeover.cpp): a segment or semaphore set that a killed
+//    server left under the key is removed (IPC_RMID) - unless a live process
+//    owns it, which means another program's key collided with ours (ftok is
+//    not unique).
 // 3. Create and attach: shmget(IPC_CREAT|IPC_EXCL, 0600), shmat(); then
 //    semget(IPC_CREAT|IPC_EXCL, 0600) and SETALL to 0.
 // 4. Open for clients: semop() +1 on the mutex. That first semop() also sets
@@ -19,6 +20,7 @@
 //    waiting on it wakes with EIDRM), shmdt(), IPC_RMID the segment, unlink
 //    the key file - the destructors below, in reverse order of creation.
 #include "protocol.hpp"
+#include "takeover.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -104,57 +106,6 @@ class SemaphoreSet {
     int id_;
 };
 
-bool process_alive(pid_t pid) {
-    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
-}
-
-[[noreturn]] void refuse_collision(key_t key, const std::string& object, pid_t pid) {
-    throw lab::Failure("key " + key_hex(key) + " in use: " + object + " of live pid " +
-                       std::to_string(pid) + " (another program's ftok key collides with " +
-                       "ours; rename the instance with --name)");
-}
-
-// Step 2. We hold the instance lock, so no live server of this NAME made
-// what is under our key: it is a killed one's leftover - or a collision.
-void remove_leftovers(key_t key) {
-    if (int shmid = ::shmget(key, 0, 0); shmid >= 0) {
-        shmid_ds info{};
-        if (::shmctl(shmid, IPC_STAT, &info) < 0) {
-            throw lab::sys_error("shmctl IPC_STAT " + std::to_string(shmid));
-        }
-        if (info.shm_cpid != ::getpid() && process_alive(info.shm_cpid)) {
-            refuse_collision(key, "segment " + std::to_string(shmid), info.shm_cpid);
-        }
-        if (::shmctl(shmid, IPC_RMID, nullptr) < 0) {
-            throw lab::sys_error("shmctl IPC_RMID " + std::to_string(shmid));
-        }
-    } else if (errno != ENOENT) {
-        throw lab::sys_error("shmget " + key_hex(key));
-    }
-
-    if (int semid = ::semget(key, 0, 0); semid >= 0) {
-        // A set records no creator; the last pid to semop() each semaphore
-        // is the best sign of life it keeps.
-        semid_ds info{};
-        semun arg{};
-        arg.buf = &info;
-        if (::semctl(semid, 0, IPC_STAT, arg) < 0) {
-            throw lab::sys_error("semctl IPC_STAT " + std::to_string(semid));
-        }
-        for (unsigned long i = 0; i < info.sem_nsems; ++i) {
-            pid_t last = ::semctl(semid, static_cast<int>(i), GETPID);
-            if (last != ::getpid() && process_alive(last)) {
-                refuse_collision(key, "semaphore set " + std::to_string(semid), last);
-            }
-        }
-        if (::semctl(semid, 0, IPC_RMID) < 0) {
-            throw lab::sys_error("semctl IPC_RMID " + std::to_string(semid));
-        }
-    } else if (errno != ENOENT) {
-        throw lab::sys_error("semget " + key_hex(key));
-    }
-}
-
 int run(int argc, char** argv) {
     std::string name;
     lab::Options options("[--name NAME]",
@@ -175,10 +126,12 @@ int run(int argc, char** argv) {
     remove_leftovers(key);
 
     // 3. Create and attach. A new segment is zero-filled by the kernel.
-    Segment segment(key, sizeof(Exchange));
+    Segment segment(key, sizeof(SysvSegment));
     Attachment attachment(segment.id());
-    Exchange& exchange = *std::construct_at(static_cast<Exchange*>(attachment.address()));
+    SysvSegment& shared = *std::construct_at(static_cast<SysvSegment*>(attachment.address()));
+    Exchange& exchange = shared.exchange;
     SemaphoreSet semaphores(key);
+    shared.semid.store(semaphores.id());
     unsigned short initial[semaphore_count] = {0, 0, 0};
     semun values{};
     values.array = initial;

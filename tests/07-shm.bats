@@ -267,6 +267,47 @@ check_takeover() {
     check_takeover
 }
 
+# A client of the killed server is still waiting when the new one takes
+# over: the takeover must not take that client for a live owner, and the
+# client must not wait for ever.
+check_takeover_under_a_waiting_client() {
+    start_server "$SERVER" --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    FEEDS=()
+    spawn /dev/null "$T/waiting.out" "$T/waiting.err" "$(bin "$CLIENT")" --name "$NAME" \
+        --timeout 3 orphan
+    local waiting=$!
+    wait_until_request_posted orphan
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    start_server "$SERVER" --name "$NAME"
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" 'new server'
+    assert_success
+    assert_output 'NEW SERVER'
+    local status=0
+    wait "$waiting" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$T/waiting.out")" ''
+    if [[ $VARIANT == sysv ]]; then
+        # its semaphore set was removed under it
+        assert_regex "$(cat "$T/waiting.err")" "^client: server '$NAME' not running \(its semaphore set [0-9]+ was removed\)\$"
+    else
+        # it still maps the old, unlinked memory, where nobody answers
+        assert_equal "$(cat "$T/waiting.err")" "posix-client: timed out waiting for the reply (server stopped or stuck?)"
+    fi
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_objects_gone
+}
+@test "server: takes over while a client of the killed server still waits; that client exits 1" {
+    use sysv
+    check_takeover_under_a_waiting_client
+}
+@test "posix-server: takes over while a client of the killed server still waits; that client exits 1" {
+    use posix
+    check_takeover_under_a_waiting_client
+}
+
 check_cleanup() {
     local signal
     for signal in TERM INT; do
