@@ -27,29 +27,34 @@
 
 namespace {
 
-// Room for exactly one descriptor, aligned as a cmsghdr must be.
-union DescriptorControl {
-    char buffer[CMSG_SPACE(sizeof(int))];
-    cmsghdr align;
+// What sendmsg() sends and recvmsg() fills: one ordinary byte, and room for
+// exactly one descriptor in the control buffer, aligned as a cmsghdr must be.
+struct DescriptorMessage {
+    char byte = 'F';
+    iovec data{&byte, 1};
+    msghdr header{};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+
+    DescriptorMessage() {
+        header.msg_iov = &data;
+        header.msg_iovlen = 1;
+        header.msg_control = control;
+        header.msg_controllen = sizeof control;
+    }
+    DescriptorMessage(const DescriptorMessage&) = delete; // header points into itself
+    DescriptorMessage& operator=(const DescriptorMessage&) = delete;
 };
 
 void say(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
 
 void send_descriptor(int channel, int fd) {
-    char byte = 'F';
-    iovec data{&byte, 1};
-    DescriptorControl control{};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control.buffer;
-    message.msg_controllen = sizeof control.buffer;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-    while (::sendmsg(channel, &message, MSG_NOSIGNAL) < 0) {
+    DescriptorMessage message;
+    cmsghdr* control = CMSG_FIRSTHDR(&message.header);
+    control->cmsg_level = SOL_SOCKET;
+    control->cmsg_type = SCM_RIGHTS;
+    control->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(control), &fd, sizeof fd);
+    while (::sendmsg(channel, &message.header, MSG_NOSIGNAL) < 0) {
         if (errno != EINTR) {
             throw lab::sys_error("sendmsg SCM_RIGHTS");
         }
@@ -58,17 +63,10 @@ void send_descriptor(int channel, int fd) {
 
 // The next descriptor the parent sent; an empty Fd at end of file.
 lab::Fd receive_descriptor(int channel) {
-    char byte = 0;
-    iovec data{&byte, 1};
-    DescriptorControl control{};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control.buffer;
-    message.msg_controllen = sizeof control.buffer;
+    DescriptorMessage message;
     ssize_t got = 0;
     // MSG_CMSG_CLOEXEC: the new descriptor gets O_CLOEXEC, as open() would give it here.
-    while ((got = ::recvmsg(channel, &message, MSG_CMSG_CLOEXEC)) < 0) {
+    while ((got = ::recvmsg(channel, &message.header, MSG_CMSG_CLOEXEC)) < 0) {
         if (errno != EINTR) {
             throw lab::sys_error("recvmsg");
         }
@@ -77,14 +75,14 @@ lab::Fd receive_descriptor(int channel) {
         return lab::Fd();
     }
     // MSG_CTRUNC: the buffer was too small and the kernel closed what did not fit.
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    if ((message.msg_flags & MSG_CTRUNC) != 0 || header == nullptr ||
-        header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS ||
-        header->cmsg_len != CMSG_LEN(sizeof(int))) {
+    cmsghdr* control = CMSG_FIRSTHDR(&message.header);
+    if ((message.header.msg_flags & MSG_CTRUNC) != 0 || control == nullptr ||
+        control->cmsg_level != SOL_SOCKET || control->cmsg_type != SCM_RIGHTS ||
+        control->cmsg_len != CMSG_LEN(sizeof(int))) {
         throw lab::Failure("recvmsg: a message without exactly one descriptor");
     }
     int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+    std::memcpy(&fd, CMSG_DATA(control), sizeof fd);
     return lab::Fd(fd);
 }
 

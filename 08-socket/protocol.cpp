@@ -55,26 +55,26 @@ InetAddress parse_inet_address(const std::string& option, const std::string& tex
 
 void add_endpoint_options(lab::Options& options, Endpoint& endpoint, bool server_side) {
     options.value("--name", "NAME",
-                  "Unix socket RUNTIME/socket/NAME.sock (default demo): 1-40 of A-Z a-z 0-9 _ . -",
+                  "Unix socket RUNTIME/socket/NAME.sock (default demo)",
                   [&endpoint](const std::string& text) {
                       lab::validate_name(text);
                       endpoint.transport = Transport::unix_stream;
                       endpoint.name = text;
                       ++endpoint.choices;
                   });
-    const std::string address_name = server_side ? "[HOST:]PORT" : "HOST:PORT";
-    const std::string any_port = server_side ? "; PORT 0: any free port" : "";
-    for (auto [option, transport] : {std::pair{"--tcp", Transport::tcp},
-                                     std::pair{"--udp", Transport::udp}}) {
-        std::string help = std::string(transport == Transport::tcp ? "TCP" : "UDP") +
-                           " instead, HOST default 127.0.0.1" + any_port;
-        options.value(option, address_name, help,
+    auto add_inet = [&options, &endpoint, server_side](const std::string& option,
+                                                       Transport transport, const char* label) {
+        options.value(option, server_side ? "[HOST:]PORT" : "HOST:PORT",
+                      std::string(label) + " instead, HOST default 127.0.0.1" +
+                          (server_side ? "; PORT 0: any free port" : ""),
                       [&endpoint, option, transport, server_side](const std::string& text) {
                           endpoint.inet = parse_inet_address(option, text, server_side);
                           endpoint.transport = transport;
                           ++endpoint.choices;
                       });
-    }
+    };
+    add_inet("--tcp", Transport::tcp, "TCP");
+    add_inet("--udp", Transport::udp, "UDP");
 }
 
 void check_endpoint(const Endpoint& endpoint) {

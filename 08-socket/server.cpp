@@ -135,7 +135,7 @@ void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
         // datagram; the client times out) instead of stalling every other client.
         if (::sendto(socket.get(), reply.data(), reply.size(), MSG_DONTWAIT,
                      reinterpret_cast<const sockaddr*>(&sender), sender_length) < 0) {
-            std::fprintf(stderr, "server: sendto: %s; reply dropped\n", std::strerror(errno));
+            warn(std::string("sendto: ") + std::strerror(errno) + "; reply dropped");
         }
     }
 }
