@@ -21,6 +21,8 @@
 #include "server_lookup.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <ctime>
 
 namespace {
@@ -172,10 +174,9 @@ int run(int argc, char** argv) {
     // 1. Block first: the reply may come before we wait for it.
     const sigset_t message_set = signal_lab::block_signals({signal_lab::message_signal()});
 
-    // 2. Find the server (checked for the signal we are about to send).
-    const int first_signal = plain_signal != 0 ? plain_signal : signal_lab::message_signal();
-    const pid_t server = pid != 0 ? signal_lab::check_server_pid(pid, first_signal)
-                                  : signal_lab::find_server(name, first_signal);
+    // 2. Find the server.
+    const pid_t server =
+        pid != 0 ? signal_lab::check_server_pid(pid) : signal_lab::find_server(name);
 
     if (plain_signal != 0) {
         send_plain_signals(server, plain_signal, count != 0 ? count : 1);

@@ -1,10 +1,8 @@
 // senders.cpp - per-sender message buffers and replies for the 04-signal server.
 #include "senders.hpp"
 
+#include "procfs.hpp"
 #include "protocol.hpp"
-
-#include <fstream>
-#include <sstream>
 
 namespace signal_lab {
 
@@ -13,35 +11,6 @@ void log_ignored(const std::string& why) { lab::print_line("ignored: " + why); }
 
 std::string from(pid_t pid) { return "pid=" + std::to_string(pid); }
 } // namespace
-
-std::optional<unsigned long long> process_start_time(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) {
-        return std::nullopt; // no such process (any more)
-    }
-    // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')', so the
-    // fields are counted from the last ')'.
-    auto comm_end = line.rfind(')');
-    if (comm_end == std::string::npos) {
-        return std::nullopt;
-    }
-    std::istringstream fields(line.substr(comm_end + 1));
-    std::string state;
-    fields >> state;
-    if (state == "Z" || state == "X") {
-        return std::nullopt; // exited: a zombie still has its pid, not its life
-    }
-    std::string skipped;
-    for (int field = 4; field < 22; ++field) { // STATE was field 3; starttime is 22
-        fields >> skipped;
-    }
-    unsigned long long start_time = 0;
-    if (!(fields >> start_time)) {
-        return std::nullopt;
-    }
-    return start_time;
-}
 
 void Senders::take(pid_t pid, int value) {
     auto it = senders_.try_emplace(pid).first;
@@ -135,33 +104,31 @@ bool Senders::send_replies() {
         Sender& sender = it->second;
         while (!sender.replies.empty()) {
             const std::string& reply = sender.replies.front();
+            const std::size_t next = sender.reply_values_sent;
             // Checked before each reply: SIGRTMIN's default action is to
-            // terminate, and a dead client's pid may name an innocent process.
-            bool gone = sender.reply_values_sent == 0 && !still_there(pid, sender);
-            int error = 0;
-            if (!gone) {
-                std::size_t next = sender.reply_values_sent;
+            // terminate, and a dead client's pid may name an innocent
+            // process by now.
+            int error = next == 0 && !still_there(pid, sender) ? ESRCH : 0;
+            if (error == 0) {
                 int value = next < reply.size() ? static_cast<unsigned char>(reply[next])
                                                 : end_of_message;
                 error = queue_value(pid, value);
             }
-            if (!gone && error == 0) {
+            if (error == 0) {
                 if (++sender.reply_values_sent > reply.size()) { // its end went too
                     sender.replies.pop_front();
                     sender.reply_values_sent = 0;
                 }
-                continue;
-            }
-            if (error == EAGAIN) {
+            } else if (error == EAGAIN) {
                 waiting_for_room = true; // its queue is full: try again later
                 break;
-            }
-            if (!gone && error != ESRCH && error != EPERM) {
+            } else if (error == ESRCH || error == EPERM) {
+                log_ignored("reply to " + from(pid) + ": sender exited");
+                sender.replies.clear();
+                sender.reply_values_sent = 0;
+            } else {
                 throw lab::sys_error(error, "sigqueue to " + from(pid));
             }
-            log_ignored("reply to " + from(pid) + ": sender exited");
-            sender.replies.clear();
-            sender.reply_values_sent = 0;
         }
     }
     return waiting_for_room;

@@ -15,15 +15,10 @@
 #include <cstddef>
 #include <deque>
 #include <map>
-#include <optional>
 #include <string>
 #include <sys/types.h>
 
 namespace signal_lab {
-
-// When `pid` started (clock ticks after boot), or nothing if there is no
-// such process or it is a zombie: it has exited, whoever will reap it.
-std::optional<unsigned long long> process_start_time(pid_t pid);
 
 class Senders {
   public:

@@ -1,14 +1,14 @@
 // server_lookup.hpp - the client's way from a NAME (or a PID) to a server it may signal.
 //
 // A pid is a dangerous address: sent to the wrong process, SIGRTMIN or
-// SIGUSR1 kills it (their default action is to terminate). So before the
-// first signal the client makes sure that
-//   - a live server holds NAME's instance lock (a killed server's NAME.pid
-//     may hold a pid that now names someone else's process);
-//   - kill(pid, 0) finds the process (ESRCH: it is gone);
-//   - the process is not a zombie and blocks, catches or ignores the signal
-//     about to be sent (SigBlk/SigCgt/SigIgn in /proc/PID/status).
-// Anything else is "not running", at once.
+// SIGUSR1 kills it (their default action is to terminate). So, before the
+// first signal, the client makes sure that
+//   - a live server holds NAME's instance lock: a killed server's NAME.pid
+//     may hold a pid that now names someone else's process;
+//   - kill(pid, 0) finds the process (ESRCH: it is gone), and it is not a
+//     zombie (which kill(pid, 0) finds too).
+// Anything else is "not running", at once. With --pid the client trusts the
+// user: it cannot tell a server from any other process of the same user.
 #pragma once
 
 #include <string>
@@ -16,10 +16,10 @@
 
 namespace signal_lab {
 
-// The pid in NAME.pid of a live server that takes `signo`; else lab::Failure.
-pid_t find_server(const std::string& name, int signo);
+// The pid in NAME.pid of a live server; else lab::Failure ("not running").
+pid_t find_server(const std::string& name);
 
-// `pid` itself, if it is a live process that takes `signo`; else lab::Failure.
-pid_t check_server_pid(pid_t pid, int signo);
+// `pid` itself, if it is a live process we may signal; else lab::Failure.
+pid_t check_server_pid(pid_t pid);
 
 } // namespace signal_lab
