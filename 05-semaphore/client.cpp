@@ -153,14 +153,10 @@ int run(int argc, char** argv) {
         return lab::exit_ok;
     }
     // 2. Exchange.
-    const std::string path = lab::object_path(sysv_topic, settings.name, exchange_extension);
-    lab::Fd file = open_server_file(sysv_topic, settings.name, exchange_extension);
-    long sequence = 0;
-    lab::for_each_message(settings.messages, [&](const std::string& message) {
-        // Printed after the mutex is given back: a slow reader of our
-        // stdout never holds up the other clients.
-        lab::print_line(exchange(semid, file, path, settings, message, ++sequence));
-    });
+    send_messages(
+        settings, sysv_topic,
+        [&](const lab::Fd& file, const std::string& path, const std::string& message,
+            long sequence) { return exchange(semid, file, path, settings, message, sequence); });
     return lab::exit_ok;
 }
 

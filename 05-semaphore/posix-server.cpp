@@ -131,14 +131,10 @@ void serve(const Semaphores& sems, const ServerFile& exchange, const ServerFile&
 }
 
 int run(int argc, char** argv) {
-    lab::Options options("[--name NAME]",
-                         "Serves clients through the shared file NAME.txt, guarded by three POSIX\n"
-                         "named semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
-    std::string name;
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
+    std::string name = parse_server_options(
+        argc, argv,
+        "Serves clients through the shared file NAME.txt, guarded by three POSIX\n"
+        "named semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
     lab::InstanceLock instance(posix_topic, name); // first: "already running", takeover
     lab::StopSignals stop;
 

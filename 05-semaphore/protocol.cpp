@@ -16,7 +16,8 @@ constexpr mode_t owner_only = 0600;
 
 // A decimal number > 0 (pid, sequence), or nothing.
 std::optional<long> parse_positive(std::string_view text) {
-    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != text.npos) {
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string_view::npos) {
         return std::nullopt;
     }
     long value = std::strtol(std::string(text).c_str(), nullptr, 10);
@@ -39,7 +40,7 @@ std::optional<Record> parse_record(std::string_view text, std::string& why) {
         why = "empty file";
         return std::nullopt;
     }
-    if (header_end == text.npos || header_end > max_header_bytes) {
+    if (header_end == std::string_view::npos || header_end > max_header_bytes) {
         why = "no header line";
         return std::nullopt;
     }
@@ -47,7 +48,7 @@ std::optional<Record> parse_record(std::string_view text, std::string& why) {
     std::string_view body = text.substr(header_end + 1);
     auto first_space = header.find(' ');
     auto second_space = header.find(' ', first_space + 1);
-    if (first_space == header.npos || second_space == header.npos) {
+    if (first_space == std::string_view::npos || second_space == std::string_view::npos) {
         why = "bad header '" + std::string(header) + "'";
         return std::nullopt;
     }
@@ -154,6 +155,16 @@ void replace_file(int fd, const std::string& path, std::string_view contents) {
     }
 }
 
+std::string parse_server_options(int argc, char** argv, const std::string& description) {
+    lab::Options options("[--name NAME]", description);
+    std::string name;
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    return name;
+}
+
 bool answer_request(const ServerFile& exchange) {
     std::string text = read_file(exchange.fd(), exchange.path());
     std::string why = "request too long";
@@ -205,6 +216,18 @@ ClientSettings parse_client_options(int argc, char** argv) {
                               "' with --increment");
     }
     return settings;
+}
+
+void send_messages(const ClientSettings& settings, std::string_view topic,
+                   const ExchangeOne& exchange) {
+    const std::string path = lab::object_path(topic, settings.name, exchange_extension);
+    lab::Fd file = open_server_file(topic, settings.name, exchange_extension);
+    long sequence = 0;
+    lab::for_each_message(settings.messages, [&](const std::string& message) {
+        // Printed after the exchange gave the mutex back: a slow reader of
+        // our stdout never holds up the other clients.
+        lab::print_line(exchange(file, path, message, ++sequence));
+    });
 }
 
 namespace {

@@ -102,6 +102,9 @@ std::string read_file(int fd, const std::string& path, std::size_t limit = max_r
 // Replaces the file's contents: write from offset 0, then cut what is left.
 void replace_file(int fd, const std::string& path, std::string_view contents);
 
+// The servers' command line: [--name NAME], no operands. Returns NAME.
+std::string parse_server_options(int argc, char** argv, const std::string& description);
+
 // The server's half of one exchange, once a request was posted: reads the
 // request in NAME.txt, logs it, writes the reply in its place. False (and a
 // line `ignored: WHY`) when the file holds no well-formed request.
@@ -118,6 +121,14 @@ struct ClientSettings {
 };
 
 ClientSettings parse_client_options(int argc, char** argv);
+
+// The exchange loop: opens NAME.txt, then for each message (operands or
+// stdin lines) calls exchange(fd, path, message, sequence) - sequence
+// counting 1, 2, ... - and prints the reply it returns.
+using ExchangeOne = std::function<std::string(const lab::Fd& file, const std::string& path,
+                                              const std::string& message, long sequence)>;
+void send_messages(const ClientSettings& settings, std::string_view topic,
+                   const ExchangeOne& exchange);
 
 // --increment: COUNT times lock(), read NAME.count, write it plus one,
 // unlock() (both skipped with --no-lock); prints the last value written.

@@ -16,7 +16,9 @@
 #include "protocol.hpp"
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <memory>
 #include <span>
@@ -27,9 +29,21 @@ namespace {
 
 using namespace semaphore_lab;
 
-// The identity of a set, written in NAME.key: "semid=N\n".
+// NAME.key records the set made under its key: "semid=N\n".
+constexpr std::string_view semid_label = "semid=";
 std::string key_file_record(int semid) {
-    return "semid=" + std::to_string(semid) + "\n";
+    return std::string(semid_label) + std::to_string(semid) + "\n";
+}
+// The semid recorded in `text`, or -1.
+int recorded_semid(const std::string& text) {
+    if (text.rfind(semid_label, 0) != 0) {
+        return -1;
+    }
+    const char* digits = text.c_str() + semid_label.size();
+    char* end = nullptr;
+    long semid = std::strtol(digits, &end, 10);
+    bool whole = end != digits && *end == '\n' && semid >= 0 && semid <= INT_MAX;
+    return whole ? static_cast<int>(semid) : -1;
 }
 
 // Removes the set a killed server of this NAME made, if it is still there.
@@ -41,12 +55,11 @@ void remove_leftover_set(const std::string& key_path) {
     if (!old_key) {
         return;
     }
-    std::string text = read_file(old_key.get(), key_path, 31);
-    int semid = -1;
+    int semid = recorded_semid(read_file(old_key.get(), key_path, 31));
     key_t key = ::ftok(key_path.c_str(), key_project_id);
     semid_ds info{};
-    if (std::sscanf(text.c_str(), "semid=%d", &semid) == 1 && key != -1 &&
-        ::semctl(semid, 0, IPC_STAT, &info) == 0 && info.sem_perm.__key == key) {
+    if (semid >= 0 && key != -1 && ::semctl(semid, 0, IPC_STAT, &info) == 0 &&
+        info.sem_perm.__key == key) {
         if (::semctl(semid, 0, IPC_RMID) < 0) {
             throw lab::sys_error("semctl IPC_RMID leftover semid " + std::to_string(semid));
         }
@@ -146,14 +159,10 @@ void serve(int semid, const ServerFile& exchange, const lab::StopSignals& stop) 
 }
 
 int run(int argc, char** argv) {
-    lab::Options options("[--name NAME]",
-                         "Serves clients through the shared file NAME.txt, guarded by a System V\n"
-                         "set of three semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
-    std::string name;
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
+    std::string name = parse_server_options(
+        argc, argv,
+        "Serves clients through the shared file NAME.txt, guarded by a System V\n"
+        "set of three semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
     lab::InstanceLock instance(sysv_topic, name); // first: "already running", takeover
     lab::StopSignals stop;
 
