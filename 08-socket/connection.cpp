@@ -12,11 +12,11 @@ namespace socket_lab {
 
 namespace {
 
-constexpr std::size_t read_chunk_bytes = 16 * 1024;
+constexpr std::size_t read_chunk_bytes = std::size_t{16} * 1024;
 // Replies a client has not taken yet: past this we stop reading its requests
 // until it catches up, so a client that never reads cannot make us buffer
 // without limit (its own socket buffers fill, and then it waits, not us).
-constexpr std::size_t max_pending_output_bytes = 64 * 1024;
+constexpr std::size_t max_pending_output_bytes = std::size_t{64} * 1024;
 // After `error: message too long` we shut down our side and read (and drop)
 // what the client still sends, until its end of file or for at most this
 // long: close() with unread bytes makes TCP send a reset, which can destroy

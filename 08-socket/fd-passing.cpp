@@ -45,7 +45,9 @@ struct DescriptorMessage {
     DescriptorMessage& operator=(const DescriptorMessage&) = delete;
 };
 
-void say(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+void say(const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+}
 
 void send_descriptor(int channel, int fd) {
     DescriptorMessage message;
@@ -72,7 +74,7 @@ lab::Fd receive_descriptor(int channel) {
         }
     }
     if (got == 0) {
-        return lab::Fd();
+        return {};
     }
     // MSG_CTRUNC: the buffer was too small and the kernel closed what did not fit.
     cmsghdr* control = CMSG_FIRSTHDR(&message.header);
@@ -90,7 +92,7 @@ void child_main(const lab::Fd& channel) {
     while (lab::Fd file = receive_descriptor(channel.get())) {
         say("child pid=" + std::to_string(::getpid()) + ": recvmsg gave fd " +
             std::to_string(file.get()) + "; reading it");
-        std::array<char, 64 * 1024> buffer;
+        std::array<char, std::size_t{64} * 1024> buffer;
         while (std::size_t got = lab::read_some(file.get(), buffer, "read passed descriptor")) {
             std::span<char> chunk(buffer.data(), got);
             lab::to_upper_in_place(chunk);
@@ -187,4 +189,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -22,7 +22,7 @@ InetAddress parse_inet_address(const std::string& option, const std::string& tex
     std::string host = default_host;
     std::string port_text = text;
     if (auto colon = text.rfind(':'); colon != std::string::npos) {
-        host = text.substr(0, colon);
+        host = colon == 0 ? default_host : text.substr(0, colon); // ":PORT" as well as "PORT"
         port_text = text.substr(colon + 1);
         // An IPv6 address has colons of its own: it must come in brackets.
         if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -54,8 +54,7 @@ InetAddress parse_inet_address(const std::string& option, const std::string& tex
 }
 
 void add_endpoint_options(lab::Options& options, Endpoint& endpoint, bool server_side) {
-    options.value("--name", "NAME",
-                  "Unix socket RUNTIME/socket/NAME.sock (default demo)",
+    options.value("--name", "NAME", "Unix socket RUNTIME/socket/NAME.sock (default demo)",
                   [&endpoint](const std::string& text) {
                       lab::validate_name(text);
                       endpoint.transport = Transport::unix_stream;
@@ -92,8 +91,8 @@ UnixAddress unix_address(const std::string& path) {
     address.storage.sun_family = AF_UNIX;
     // sun_path is a fixed array (108 bytes on Linux) holding the path and its NUL.
     if (path.size() >= sizeof address.storage.sun_path) {
-        throw lab::Failure("socket path " + path + " is too long (" +
-                           std::to_string(path.size()) + " bytes; sun_path holds at most " +
+        throw lab::Failure("socket path " + path + " is too long (" + std::to_string(path.size()) +
+                           " bytes; sun_path holds at most " +
                            std::to_string(sizeof address.storage.sun_path - 1) +
                            "); choose a shorter IPC_LAB_DIR or NAME");
     }

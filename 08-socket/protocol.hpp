@@ -29,7 +29,7 @@ inline constexpr std::string_view too_long_reply = "error: message too long";
 
 // The largest UDP payload over IPv4 is 65507 bytes: a buffer this size never
 // truncates a datagram.
-inline constexpr std::size_t max_datagram_bytes = 64 * 1024;
+inline constexpr std::size_t max_datagram_bytes = std::size_t{64} * 1024;
 
 enum class Transport { unix_stream, tcp, udp };
 

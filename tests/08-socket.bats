@@ -130,6 +130,7 @@ wait_until_polling() {
 
 @test "unix: every byte value but newline goes through, only a-z changes" {
     start_unix
+    # shellcheck disable=SC2059 # the format string is made of \NNN escapes on purpose
     printf "$(printf '\\%03o' $(seq 0 9) $(seq 11 255))\n" >"$T/bytes"
     assert_equal "$(stat -c %s "$T/bytes")" 256
     socat -t 10 - "UNIX-CONNECT:$SOCK" <"$T/bytes" >"$T/out"
@@ -241,7 +242,7 @@ wait_until_polling() {
 }
 
 @test "server: something not a socket at NAME.sock is not removed: exit 1" {
-    mkdir -p -m 700 "$IPC_LAB_DIR/socket"
+    mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/socket"
     echo precious >"$IPC_LAB_DIR/socket/$NAME.sock"
     run_server 08-socket/server --name "$NAME"
     assert_failure 1
@@ -272,7 +273,8 @@ wait_until_polling() {
 @test "server: a socket path that does not fit sun_path is exit 1 'too long'; 107 bytes fit" {
     # $IPC_LAB_DIR/socket/$NAME.sock is 107 bytes: the most sun_path holds
     pad=$((107 - ${#T} - 1 - 8 - ${#NAME} - 5))
-    export IPC_LAB_DIR=$T/$(printf 'd%.0s' $(seq "$pad"))
+    IPC_LAB_DIR=$T/$(printf 'd%.0s' $(seq "$pad"))
+    export IPC_LAB_DIR
     start_unix
     assert_equal "${#SOCK}" 107
     run_client 08-socket/client --name "$NAME" fits
@@ -350,7 +352,7 @@ OUR_CLIENTS=$((LAB_TIME_SCALE > 1 ? 10 : 30))
         pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid"; done # each bounded by lab_exec
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2002 # many files, one tr
     cat $(seq -f "$T/in%g" "$OUR_CLIENTS") | tr a-z A-Z >"$T/expected"
     # shellcheck disable=SC2046
     cat $(seq -f "$T/out%g" "$OUR_CLIENTS") >"$T/actual"
@@ -600,7 +602,7 @@ silent_client() {
         pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid"; done # each bounded by lab_exec
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2002 # many files, one tr
     cat $(seq -f "$T/in%g" "$OUR_CLIENTS") | tr a-z A-Z >"$T/expected"
     # shellcheck disable=SC2046
     cat $(seq -f "$T/out%g" "$OUR_CLIENTS") >"$T/actual"
@@ -658,6 +660,7 @@ silent_client() {
 }
 
 @test "fd-passing: several files in order, every byte value, an empty file" {
+    # shellcheck disable=SC2059 # the format string is made of \NNN escapes on purpose
     for _ in 1 2; do printf "$(printf '\\%03o' $(seq 0 255))"; done >"$T/bytes"
     : >"$T/empty"
     printf 'end\n' >"$T/last"
