@@ -37,8 +37,11 @@ PosixQueue open_server_queue(const std::string& name) {
 
 class Exchange {
   public:
-    Exchange(const std::string& name, double timeout_seconds, unsigned priority)
-        : name_(name), timeout_seconds_(timeout_seconds), priority_(priority),
+    // `stop` is installed before the reply queue exists: from then on,
+    // SIGINT/SIGTERM end the wait and leave through ~PosixQueue, which removes it.
+    Exchange(const std::string& name, double timeout_seconds, unsigned priority,
+             const lab::StopSignals& stop)
+        : name_(name), timeout_seconds_(timeout_seconds), priority_(priority), stop_(stop),
           server_(open_server_queue(name)), replies_(make_reply_queue(name)) {}
 
     std::string send_and_receive(const std::string& message) {
@@ -62,12 +65,6 @@ class Exchange {
         return {reply.data(), static_cast<std::size_t>(got)};
     }
 
-    void check_not_stopped() const {
-        if (stop_.requested()) {
-            throw lab::Failure(std::string("interrupted by ") + ::strsignal(stop_.signal_number()));
-        }
-    }
-
   private:
     static PosixQueue make_reply_queue(const std::string& name) {
         bool leftover = false; // a killed process with our pid left it: ours now
@@ -84,7 +81,7 @@ class Exchange {
         if (errno != ETIMEDOUT && errno != EINTR) {
             throw lab::sys_error(call);
         }
-        check_not_stopped();
+        stop_.throw_if_requested();
         check_still_waiting(posix_topic, name_, deadline, timeout_seconds_);
     }
 
@@ -92,9 +89,7 @@ class Exchange {
     double timeout_seconds_;
     unsigned priority_;
     pid_t self_ = ::getpid();
-    // Installed before the reply queue exists: from then on SIGINT/SIGTERM
-    // end the wait and leave through ~PosixQueue, which removes it.
-    lab::StopSignals stop_;
+    const lab::StopSignals& stop_;
     PosixQueue server_;
     PosixQueue replies_;
 };
@@ -115,11 +110,14 @@ int run(int argc, char** argv) {
                   });
     std::vector<std::string> messages = options.parse(argc, argv);
 
-    Exchange exchange(name, timeout_seconds, static_cast<unsigned>(priority));
-    lab::for_each_message(messages, [&exchange](const std::string& message) {
-        lab::print_line(exchange.send_and_receive(message));
-    });
-    exchange.check_not_stopped(); // a signal while reading stdin looks like its end
+    lab::StopSignals stop;
+    Exchange exchange(name, timeout_seconds, static_cast<unsigned>(priority), stop);
+    lab::for_each_message(
+        messages,
+        [&exchange](const std::string& message) {
+            lab::print_line(exchange.send_and_receive(message));
+        },
+        &stop); // Ctrl-C while it waits for a line of stdin ends it too
     return lab::exit_ok;
 }
 

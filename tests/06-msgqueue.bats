@@ -126,6 +126,18 @@ wait_for_qsize() {
     done
 }
 
+# wait_until_queue QUEUE: bounded wait until QUEUE exists.
+wait_until_queue() {
+    local deadline=$((SECONDS + READY_LIMIT + 1))
+    until mq_names | grep -qx -- "$1"; do
+        if ((SECONDS >= deadline)); then
+            echo "no queue $1; queues: $(mq_names)" >&2
+            return 1
+        fi
+        sleep 0.02
+    done
+}
+
 remove_leftovers() {
     local entry key id queue
     for entry in "${SYSV_QUEUES[@]}"; do
@@ -646,6 +658,19 @@ check_reply_queue_removed() { # EXPECTED-STATUS STDERR-PART CLIENT-ARGS...
         run mq_names
         refute_output --partial "-$pid"
     done
+    # SIGINT while it waits for a line of stdin (a FIFO nobody writes to)
+    mkfifo "$T/in.fifo"
+    exec 5<>"$T/in.fifo" # a writer, so the client's open does not wait
+    direct_client --timeout 60 <"$T/in.fifo" >/dev/null 2>"$T/err"
+    local reader=$BG_PID
+    wait_until_queue "$(server_mq)-$reader"
+    kill -INT "$reader"
+    wait_job "$reader"
+    exec 5>&-
+    assert_equal "$JOB_STATUS" 1
+    assert_equal "$(cat "$T/err")" 'posix-client: interrupted by Interrupt'
+    run mq_names
+    refute_output --partial "-$reader"
     kill -CONT "$SERVER_PID"
     # the server drops the replies to the clients that went away
     wait_for_line "$SERVER_LOG" "^dropped: reply to pid $pid: "
