@@ -101,6 +101,13 @@ void print_document(const Settings& settings) {
     const std::string path = lab::object_path(topic, settings.name, document_extension);
     lab::Fd fd = open_server_file(settings, document_extension, O_RDONLY);
     lock_whole_file(fd.get(), F_RDLCK, path, settings, true);
+    // A write lock also goes when its holder is killed mid-document: the lock
+    // we now hold proves nobody is writing, not that the writing was finished.
+    // A server that is gone says the document may be half-written.
+    if (!lab::server_running(topic, settings.name)) {
+        throw lab::Failure(settings.name + ": server not running (it ended while we waited; " +
+                           path + " may be incomplete)");
+    }
     std::string text;
     std::array<char, 4096> buffer;
     while (std::size_t got = lab::read_some(fd.get(), buffer, "read document")) {

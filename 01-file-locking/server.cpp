@@ -114,6 +114,10 @@ int run(int argc, char** argv) {
         lab::check_message(message); // before anything is made: a bad one changes nothing
     }
 
+    // Whoever reads our log may go away: a write to it must fail (and the
+    // destructors clean up), not kill us with SIGPIPE and leave the files.
+    lab::ignore_sigpipe();
+
     // 1. One server per NAME; what is there now is a killed server's.
     lab::InstanceLock instance(topic, name);
     lab::StopSignals stop;

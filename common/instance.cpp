@@ -7,7 +7,6 @@
 #include <array>
 #include <cerrno>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 namespace lab {
@@ -28,6 +27,17 @@ std::string holder_pid(int fd) {
     return pid.empty() ? "unknown" : pid;
 }
 
+// A write lock over the whole file, for F_OFD_SETLK and F_OFD_GETLK
+// (l_pid must be 0 for open file description locks).
+struct flock whole_file_write_lock() {
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 0;
+    lock.l_len = 0; // to the end of the file, however long
+    return lock;
+}
+
 bool same_file(int fd, const std::string& path) {
     struct stat by_fd {};
     struct stat by_path {};
@@ -46,18 +56,23 @@ InstanceLock::InstanceLock(std::string_view topic, std::string_view name)
         if (!fd_) {
             throw sys_error("open " + path_);
         }
-        if (::flock(fd_.get(), LOCK_EX | LOCK_NB) < 0) {
-            if (errno == EWOULDBLOCK) {
+        struct flock lock = whole_file_write_lock();
+        if (::fcntl(fd_.get(), F_OFD_SETLK, &lock) < 0) {
+            if (errno == EAGAIN || errno == EACCES) {
                 throw Failure(std::string(name) + " already running (pid " + holder_pid(fd_.get()) +
                               ")");
             }
-            throw sys_error("flock " + path_);
+            throw sys_error("fcntl F_OFD_SETLK " + path_);
         }
         // A server exiting right now unlinks the file after we opened it:
         // then our lock is on a file nobody else will find. Start again.
         if (same_file(fd_.get(), path_)) {
             break;
         }
+    }
+    // A leftover file keeps its old mode through O_CREAT: say what we mean.
+    if (::fchmod(fd_.get(), owner_only) < 0) {
+        throw sys_error("fchmod " + path_);
     }
     std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd_.get(), 0) < 0) {
@@ -69,7 +84,7 @@ InstanceLock::InstanceLock(std::string_view topic, std::string_view name)
 }
 
 InstanceLock::~InstanceLock() {
-    ::unlink(path_.c_str()); // before the lock goes, so no one locks a dying file
+    ::unlink(path_.c_str()); // before the lock goes (with fd_), so no one locks a dying file
 }
 
 bool server_running(std::string_view topic, std::string_view name) {
@@ -81,13 +96,12 @@ bool server_running(std::string_view topic, std::string_view name) {
         }
         throw sys_error("open " + path);
     }
-    if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) {
-        return false; // nobody holds it: a killed server's leftover file
+    // Ask, without taking it: would a write lock conflict with one held?
+    struct flock lock = whole_file_write_lock();
+    if (::fcntl(fd.get(), F_OFD_GETLK, &lock) < 0) {
+        throw sys_error("fcntl F_OFD_GETLK " + path);
     }
-    if (errno != EWOULDBLOCK) {
-        throw sys_error("flock " + path);
-    }
-    return true;
+    return lock.l_type != F_UNLCK; // F_UNLCK: nobody holds it (a killed server's leftover)
 }
 
 } // namespace lab

@@ -1,13 +1,20 @@
 // instance.hpp - at most one live server per TOPIC and NAME.
 //
-// A server holds an flock(2) lock on RUNTIME/TOPIC/NAME.lock for its whole
-// life. The kernel drops the lock when the process dies, however it dies,
-// so "is a server alive?" never depends on a pid that may have been reused
-// or on objects a killed server left behind:
+// A server holds a write lock on RUNTIME/TOPIC/NAME.lock for its whole life.
+// The kernel drops the lock when the process dies, however it dies, so "is a
+// server alive?" never depends on a pid that may have been reused or on
+// objects a killed server left behind:
 //   - lock taken: no live server; objects of that name are leftovers, the
 //     new server removes and recreates them (takeover);
 //   - lock busy: a live server; refuse with "already running".
-// Clients use server_running() to say "not running" at once.
+// Clients use server_running() to say "not running" at once. It only asks
+// (F_OFD_GETLK) and never takes the lock, so a client checking can never
+// make a starting server think another one is alive.
+//
+// The lock is an open file description lock (fcntl F_OFD_SETLK): it belongs
+// to the open file, not to the process, so it cannot be dropped by closing
+// some other descriptor of the same file (01-file-locking shows that trap of
+// classic fcntl locks). /proc/locks lists it as OFDLCK with pid -1.
 #pragma once
 
 #include "fd.hpp"

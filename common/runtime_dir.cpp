@@ -31,6 +31,10 @@ void ensure_private_dir(const std::string& path) {
     if (::lstat(path.c_str(), &st) < 0) {
         throw sys_error("runtime dir " + path);
     }
+    if (S_ISLNK(st.st_mode)) {
+        // Followed, a link could lead anywhere; name the real directory instead.
+        throw Failure("runtime dir " + path + ": is a symbolic link, not a directory");
+    }
     if (!S_ISDIR(st.st_mode)) {
         throw Failure("runtime dir " + path + ": not a directory");
     }

@@ -259,9 +259,12 @@ held_locks() {
     # "at once": well inside its --timeout (the kernel drops a dead
     # process's locks and wakes the waiters)
     finish_bg "$reader" $((3 * LAB_TIME_SCALE))
-    assert_equal "$BG_STATUS" 0
-    # a lock is no transaction: what the killed writer had written is there
-    assert_equal "$(cat "$T/reader")" "$(printf 'locked by pid=%s\nwritten' "$SERVER_PID")"
+    # a lock is no transaction: the killed writer left half a document, which
+    # the client refuses to print (its server is gone)
+    assert_equal "$BG_STATUS" 1
+    assert_equal "$(cat "$T/reader")" "locked by pid=$SERVER_PID"
+    assert_regex "$(cat "$T/reader.err")" "^client: $NAME: server not running \(it ended while we waited; .*may be incomplete\)\$"
+    assert_equal "$(cat "$DOC")" written
 }
 
 @test "client: no server is exit 1 'not running' at once, in both modes" {
@@ -527,4 +530,12 @@ run_counters() {
     run_server 01-file-locking/server --name '.hidden'
     assert_failure 2
     assert_regex "$stderr" "^server: bad name '.hidden'"
+}
+
+@test "server: a reader of its log that goes away ends it with exit 1, files removed" {
+    lab_exec 01-file-locking/server --name "$NAME" --hold 0.5 one two | head -n 1 >"$T/first"
+    assert_equal "${PIPESTATUS[0]}" 1
+    assert_regex "$(cat "$T/first")" '^ready pid='
+    run find "$DIR" -mindepth 1 -name "$NAME.*"
+    assert_output ''
 }
