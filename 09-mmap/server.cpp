@@ -159,6 +159,7 @@ int run(int argc, char** argv) {
     }
 
     lab::InstanceLock instance(mmap_lab::topic, name);
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, files removed
     lab::StopSignals stop;
 
     MapFile file(mmap_lab::map_path(name), keep);

@@ -233,3 +233,29 @@ check_too_long() {
 @test "every client: 1024 bytes go, 1025 is exit 2 'too long' after the earlier ones" {
     for_each_pair check_too_long
 }
+
+check_log_reader_gone() {
+    local chapter=$1 server=$2 client=$3 topic=$4 exchange=$5
+    [[ $exchange == yes ]] || return 0
+    echo "# $chapter/$server" # shown if this check fails
+    rm -f "$T/log.fifo"
+    mkfifo "$T/log.fifo"
+    "${LAB_WRAP[@]}" "$(bin "$chapter/$server")" --name "$NAME" >"$T/log.fifo" 2>"$T/log.err" </dev/null 3>&- &
+    local pid=$!
+    SERVER_PIDS+=("$pid")
+    # read the ready line, then close the log: the server's next line fails
+    timeout "$READY_LIMIT" head -n 1 <"$T/log.fifo" >"$T/ready"
+    assert_regex "$(cat "$T/ready")" '^ready pid='
+    run_client "$chapter/$client" --name "$NAME" --timeout 2 hello
+    wait_for_exit "$pid"
+    local status=0
+    wait "$pid" || status=$?
+    # not killed by SIGPIPE (141): a clean exit 1 through the destructors
+    assert_equal "$status" 1
+    assert_regex "$(cat "$T/log.err")" "^$server: .*Broken pipe"
+    run find "$IPC_LAB_DIR/$topic" -mindepth 1 -name "$NAME.*"
+    assert_output ''
+}
+@test "every server: a log reader that goes away ends it with exit 1, everything removed" {
+    for_each_pair check_log_reader_gone
+}
