@@ -35,6 +35,7 @@ std::string call_upper(sd_bus* bus, const std::string& service_name, const std::
         static_cast<std::uint64_t>(std::max(1.0, timeout_seconds * usec_per_second));
     dbus_lab::BusError error;
     sd_bus_message* raw_reply = nullptr;
+    lab::Deadline deadline(timeout_seconds);
     int result = sd_bus_call(bus, call.get(), timeout_usec, error.get(), &raw_reply);
     dbus_lab::Message reply(raw_reply);
     if (result < 0) {
@@ -43,6 +44,12 @@ std::string call_upper(sd_bus* bus, const std::string& service_name, const std::
             throw lab::Failure("server not running: " + service_name + " has no owner");
         }
         if (result == -ETIMEDOUT || error.has_name(SD_BUS_ERROR_NO_REPLY)) {
+            // The bus also says NoReply when the server's connection dropped
+            // while it owed us the reply: that is not a timeout.
+            if (!deadline.expired()) {
+                throw lab::Failure("server not running: " + service_name +
+                                   " went away before replying");
+            }
             throw lab::Failure("timed out waiting for " + service_name + " to reply");
         }
         throw lab::Failure("Upper on " + service_name + ": " + error.message());
@@ -50,6 +57,28 @@ std::string call_upper(sd_bus* bus, const std::string& service_name, const std::
     const char* upper = nullptr;
     dbus_lab::check(sd_bus_message_read(reply.get(), "s", &upper), "read reply");
     return upper;
+}
+
+// Waits, bounded, until the bus has answered our Hello: sd_bus_call would
+// otherwise wait for that with sd-bus's own, much longer, bound.
+void wait_until_connected(sd_bus* bus, double timeout_seconds) {
+    lab::Deadline deadline(timeout_seconds);
+    for (;;) {
+        int ready = sd_bus_is_ready(bus);
+        dbus_lab::check(ready, "sd_bus_is_ready");
+        if (ready > 0) {
+            return;
+        }
+        if (deadline.expired()) {
+            throw lab::Failure("timed out connecting to the session bus");
+        }
+        int processed = sd_bus_process(bus, nullptr);
+        dbus_lab::check(processed, "connect to the session bus");
+        if (processed == 0) {
+            auto usec = static_cast<std::uint64_t>(deadline.seconds_left() * usec_per_second) + 1;
+            dbus_lab::check(sd_bus_wait(bus, usec), "sd_bus_wait");
+        }
+    }
 }
 
 int run(int argc, char** argv) {
@@ -65,6 +94,7 @@ int run(int argc, char** argv) {
     const std::string service_name = dbus_lab::service_name(name);
 
     dbus_lab::Bus bus = dbus_lab::open_session_bus();
+    wait_until_connected(bus.get(), timeout_seconds);
     lab::for_each_message(messages, [&](const std::string& message) {
         lab::print_line(call_upper(bus.get(), service_name, message, timeout_seconds));
     });

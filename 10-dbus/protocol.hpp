@@ -41,9 +41,12 @@ inline void check(int result, const std::string& what) {
     }
 }
 
-// Owners that give the references back (unref) when they go.
+// Owners that give the references back (unref) when they go. The bus is
+// closed without a flush: sd_bus_flush() would first wait (up to sd-bus's own
+// 90 s) for a login the bus never answered. Code that has messages queued
+// flushes them itself, bounded, before it lets go.
 struct BusCloser {
-    void operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
+    void operator()(sd_bus* bus) const { sd_bus_close_unref(bus); }
 };
 struct SlotReleaser {
     void operator()(sd_bus_slot* slot) const { sd_bus_slot_unref(slot); }

@@ -9,12 +9,13 @@
 // 3. Own the well-known name org.ipclab.Lab.NAME (refused if it is owned).
 // 4. Serve: sd_bus_process() dispatches each call to its handler; poll() waits
 //    on the bus connection and on SIGINT/SIGTERM.
-// 5. Release the name, flush, close.
+// 5. Release the name, flush what is queued, close.
 #include "protocol.hpp"
 
 #include <array>
 #include <cerrno>
 #include <cinttypes>
+#include <exception>
 #include <poll.h>
 
 namespace {
@@ -22,6 +23,7 @@ namespace {
 struct Service {
     sd_bus* bus = nullptr;
     std::uint64_t messages_served = 0;
+    std::exception_ptr failure; // set by a handler that could not do its job
 };
 
 // Upper(s message) -> (s reply). A C callback: no exception may cross it.
@@ -43,18 +45,22 @@ int on_upper(sd_bus_message* call, void* userdata, sd_bus_error* error) {
     }
     try {
         lab::log_received(text);
-    } catch (const std::exception&) {
-        return -EIO; // our stdout is gone; the caller still gets an answer
+        ++service->messages_served;
+        std::string reply = lab::to_upper(text);
+        int result = sd_bus_reply_method_return(call, "s", reply.c_str());
+        // Tell whoever listens: the signal, and the property's new value.
+        sd_bus_emit_signal(service->bus, dbus_lab::object_path, dbus_lab::interface_name,
+                           "MessageServed", "s", message);
+        sd_bus_emit_properties_changed(service->bus, dbus_lab::object_path,
+                                       dbus_lab::interface_name, "MessagesServed", nullptr);
+        return result;
+    } catch (...) {
+        // Our log (stdout) is gone, or memory is: the caller gets an error
+        // reply, and the main loop ends the server (exit 1) rather than go on
+        // answering every call with an error.
+        service->failure = std::current_exception();
+        return -EIO;
     }
-    ++service->messages_served;
-    std::string reply = lab::to_upper(text);
-    int result = sd_bus_reply_method_return(call, "s", reply.c_str());
-    // Tell whoever listens: the signal, and the property's new value.
-    sd_bus_emit_signal(service->bus, dbus_lab::object_path, dbus_lab::interface_name,
-                       "MessageServed", "s", message);
-    sd_bus_emit_properties_changed(service->bus, dbus_lab::object_path, dbus_lab::interface_name,
-                                   "MessagesServed", nullptr);
-    return result;
 }
 
 int get_messages_served(sd_bus* /*bus*/, const char* /*path*/, const char* /*interface*/,
@@ -103,7 +109,8 @@ int run(int argc, char** argv) {
     const std::string service_name = dbus_lab::service_name(name);
 
     dbus_lab::Bus bus = dbus_lab::open_session_bus(); // 1
-    Service service{bus.get()};
+    Service service;
+    service.bus = bus.get();
 
     sd_bus_slot* raw_slot = nullptr; // 2
     dbus_lab::check(sd_bus_add_object_vtable(bus.get(), &raw_slot, dbus_lab::object_path,
@@ -123,6 +130,9 @@ int run(int argc, char** argv) {
     while (!stop.requested()) { // 4
         int processed = sd_bus_process(bus.get(), nullptr);
         dbus_lab::check(processed, "sd_bus_process");
+        if (service.failure) {
+            std::rethrow_exception(service.failure);
+        }
         if (processed > 0) {
             continue; // more may be queued: process until it says 0
         }
@@ -135,7 +145,10 @@ int run(int argc, char** argv) {
         }
     }
 
-    sd_bus_release_name(bus.get(), service_name.c_str()); // 5 (then ~Slot, ~Bus)
+    // 5. Give the name back and send what is queued (the last replies and
+    // signals), then ~Slot and ~Bus close the connection.
+    sd_bus_release_name(bus.get(), service_name.c_str());
+    sd_bus_flush(bus.get());
     return lab::exit_ok;
 }
 

@@ -194,3 +194,43 @@ has_owner() {
     run timeout 10 busctl --user get-property "$SERVICE" /org/ipclab/Lab org.ipclab.Lab MessagesServed
     assert_output 't 40'
 }
+
+@test "a server whose log reader goes away ends with exit 1 and releases its name" {
+    mkfifo "$T/log"
+    "${LAB_WRAP[@]}" "$(bin 10-dbus/server)" --name "$NAME" >"$T/log" 2>"$T/err" </dev/null 3>&- &
+    pid=$!
+    SERVER_PIDS+=("$pid")
+    timeout "$READY_LIMIT" head -n 1 <"$T/log" >/dev/null # the ready line, then close
+    run_client 10-dbus/client --name "$NAME" hello
+    assert_failure 1
+    wait_for_exit "$pid"
+    status=0
+    wait "$pid" || status=$?
+    assert_equal "$status" 1
+    assert_regex "$(cat "$T/err")" '^server: write stdout: Broken pipe'
+    assert_equal "$(has_owner "$SERVICE")" false
+}
+
+@test "a server killed while it owes a reply: 'not running', not 'timed out'" {
+    start_server 10-dbus/server --name "$NAME"
+    kill -STOP "$SERVER_PID"
+    lab_exec 10-dbus/client --name "$NAME" --timeout 60 hello >"$T/out" 2>"$T/err" &
+    client=$!
+    # the call is on its way once the bus has queued it for the stopped server
+    wait_until dbus-send --session --print-reply --dest=org.freedesktop.DBus \
+        /org/freedesktop/DBus org.freedesktop.DBus.GetConnectionUnixProcessID "string:$SERVICE"
+    sleep 0.5 # (only to let the call reach the bus; the outcome does not depend on it)
+    kill -KILL "$SERVER_PID"
+    status=0
+    wait "$client" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$T/err")" "client: server not running: $SERVICE went away before replying"
+}
+
+@test "a stopped bus: the client's --timeout bounds connecting too" {
+    kill -STOP "$(cat "$BUS_DIR/pid")"
+    run_client 10-dbus/client --name "$NAME" --timeout 0.5 hello
+    kill -CONT "$(cat "$BUS_DIR/pid")"
+    assert_failure 1
+    assert_equal "$stderr" 'client: timed out connecting to the session bus'
+}
