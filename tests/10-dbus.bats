@@ -213,13 +213,16 @@ has_owner() {
 
 @test "a server killed while it owes a reply: 'not running', not 'timed out'" {
     start_server 10-dbus/server --name "$NAME"
+    dbus-monitor --session "type='method_call',member='Upper',path='/org/ipclab/Lab'" \
+        >"$T/monitor" 2>&1 </dev/null 3>&- &
+    monitor=$!
+    wait_for_line "$T/monitor" 'member=Name(Acquired|Lost)'
     kill -STOP "$SERVER_PID"
     lab_exec 10-dbus/client --name "$NAME" --timeout 60 hello >"$T/out" 2>"$T/err" &
     client=$!
-    # the call is on its way once the bus has queued it for the stopped server
-    wait_until dbus-send --session --print-reply --dest=org.freedesktop.DBus \
-        /org/freedesktop/DBus org.freedesktop.DBus.GetConnectionUnixProcessID "string:$SERVICE"
-    sleep 0.5 # (only to let the call reach the bus; the outcome does not depend on it)
+    # the bus has routed the call to the (stopped) server: it owes a reply
+    wait_for_line "$T/monitor" 'member=Upper'
+    kill "$monitor"
     kill -KILL "$SERVER_PID"
     status=0
     wait "$client" || status=$?
