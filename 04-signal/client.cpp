@@ -30,7 +30,7 @@ namespace {
 using signal_lab::end_of_message;
 
 // Backoff while the receiver's queue is full: no event says "room again".
-constexpr long first_backoff_ns = 1'000'000;  // 1 ms
+constexpr long first_backoff_ns = 1'000'000;    // 1 ms
 constexpr long longest_backoff_ns = 32'000'000; // 32 ms
 constexpr long max_signal_count = 1'000'000;
 
@@ -53,8 +53,7 @@ void send_value(pid_t server, int value, const lab::Deadline& deadline) {
             return;
         }
         if (error == ESRCH) {
-            throw lab::Failure("server pid " + std::to_string(server) +
-                               " exited: not running");
+            throw lab::Failure("server pid " + std::to_string(server) + " exited: not running");
         }
         if (error != EAGAIN) {
             throw lab::sys_error(error, "sigqueue to pid " + std::to_string(server));
@@ -82,8 +81,7 @@ std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::
                 char seconds[32];
                 std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
                 throw lab::Failure(std::string("timed out after ") + seconds +
-                                   " s waiting for the reply from pid " +
-                                   std::to_string(server));
+                                   " s waiting for the reply from pid " + std::to_string(server));
             }
             throw lab::sys_error("sigtimedwait");
         }
@@ -118,8 +116,7 @@ void send_plain_signals(pid_t server, int signo, long count) {
     for (long i = 0; i < count; ++i) {
         if (::kill(server, signo) < 0) {
             if (errno == ESRCH) {
-                throw lab::Failure("server pid " + std::to_string(server) +
-                                   " exited: not running");
+                throw lab::Failure("server pid " + std::to_string(server) + " exited: not running");
             }
             throw lab::sys_error("kill " + signal_lab::signal_name(signo));
         }
@@ -151,10 +148,9 @@ int run(int argc, char** argv) {
                       pid = static_cast<pid_t>(lab::parse_integer("--pid", text, 1, INT32_MAX));
                   });
     options.add_timeout(timeout_seconds);
-    options.value("--signal", "USR1|USR2", "send this plain signal instead of messages",
-                  [&plain_signal](const std::string& text) {
-                      plain_signal = parse_plain_signal(text);
-                  });
+    options.value(
+        "--signal", "USR1|USR2", "send this plain signal instead of messages",
+        [&plain_signal](const std::string& text) { plain_signal = parse_plain_signal(text); });
     options.value("--count", "K", "with --signal: how many to send (default 1)",
                   [&count](const std::string& text) {
                       count = lab::parse_integer("--count", text, 1, max_signal_count);
@@ -195,4 +191,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

@@ -21,9 +21,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring> // sigabbrev_np (GNU)
 #include <initializer_list>
 #include <string>
-#include <string.h> // sigabbrev_np (GNU)
 #include <unistd.h>
 
 namespace signal_lab {
@@ -37,7 +37,9 @@ inline constexpr int max_byte_value = 255;
 
 // SIGRTMIN is not a constant: glibc keeps the first real-time signals for
 // its threads and tells the rest at run time. Never hard-code 34.
-inline int message_signal() { return SIGRTMIN; }
+inline int message_signal() {
+    return SIGRTMIN;
+}
 
 // "SIGUSR1", "SIGRTMIN" (sigabbrev_np knows only the standard signals).
 inline std::string signal_name(int signo) {

@@ -7,9 +7,19 @@
 namespace signal_lab {
 
 namespace {
-void log_ignored(const std::string& why) { lab::print_line("ignored: " + why); }
+void log_ignored(const std::string& why) {
+    lab::print_line("ignored: " + why);
+}
 
-std::string from(pid_t pid) { return "pid=" + std::to_string(pid); }
+std::string from(pid_t pid) {
+    return "pid=" + std::to_string(pid);
+}
+
+// Is `pid` still the process that started at `start_time`?
+bool same_process(pid_t pid, unsigned long long start_time) {
+    auto now = process_start_time(pid);
+    return now && *now == start_time;
+}
 } // namespace
 
 void Senders::take(pid_t pid, int value) {
@@ -66,11 +76,6 @@ void Senders::finish_message(pid_t pid, Sender& sender) {
     sender.replies.push_back(lab::to_upper(message));
 }
 
-bool Senders::still_there(pid_t pid, const Sender& sender) const {
-    auto now = process_start_time(pid);
-    return now && *now == sender.start_time;
-}
-
 Senders::Book::iterator Senders::forget_if_idle(Book::iterator it) {
     const Sender& sender = it->second;
     if (!sender.receiving && sender.replies.empty()) {
@@ -82,7 +87,7 @@ Senders::Book::iterator Senders::forget_if_idle(Book::iterator it) {
 void Senders::forget_departed() {
     for (auto it = senders_.begin(); it != senders_.end();) {
         const auto& [pid, sender] = *it;
-        if (still_there(pid, sender)) {
+        if (same_process(pid, sender.start_time)) {
             ++it;
             continue;
         }
@@ -108,10 +113,10 @@ bool Senders::send_replies() {
             // Checked before each reply: SIGRTMIN's default action is to
             // terminate, and a dead client's pid may name an innocent
             // process by now.
-            int error = next == 0 && !still_there(pid, sender) ? ESRCH : 0;
+            int error = next == 0 && !same_process(pid, sender.start_time) ? ESRCH : 0;
             if (error == 0) {
-                int value = next < reply.size() ? static_cast<unsigned char>(reply[next])
-                                                : end_of_message;
+                int value =
+                    next < reply.size() ? static_cast<unsigned char>(reply[next]) : end_of_message;
                 error = queue_value(pid, value);
             }
             if (error == 0) {

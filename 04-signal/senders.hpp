@@ -49,7 +49,6 @@ class Senders {
     using Book = std::map<pid_t, Sender>;
 
     void finish_message(pid_t pid, Sender& sender);
-    bool still_there(pid_t pid, const Sender& sender) const;
     Book::iterator forget_if_idle(Book::iterator it);
 
     Book senders_;

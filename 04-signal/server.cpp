@@ -111,8 +111,7 @@ int run(int argc, char** argv) {
     // 1. Block, before our pid is known to anyone. SIGINT/SIGTERM too: they
     //    become one more record in the loop below, with no handler at all.
     const int message_signal = signal_lab::message_signal();
-    sigset_t taken =
-        signal_lab::block_signals({SIGUSR1, SIGUSR2, message_signal, SIGINT, SIGTERM});
+    sigset_t taken = signal_lab::block_signals({SIGUSR1, SIGUSR2, message_signal, SIGINT, SIGTERM});
 
     // 2. The blocked signals, as a descriptor we can poll with a timeout.
     lab::Fd signals(::signalfd(-1, &taken, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -166,4 +165,6 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-int main(int argc, char** argv) { return lab::guarded_main(argc, argv, run); }
+int main(int argc, char** argv) {
+    return lab::guarded_main(argc, argv, run);
+}

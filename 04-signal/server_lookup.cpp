@@ -11,7 +11,9 @@
 namespace signal_lab {
 
 namespace {
-std::string about(pid_t pid) { return "pid " + std::to_string(pid); }
+std::string about(pid_t pid) {
+    return "pid " + std::to_string(pid);
+}
 } // namespace
 
 pid_t check_server_pid(pid_t pid) {

@@ -18,7 +18,7 @@ teardown() {
     lab_teardown
 }
 
-server() { start_server 04-signal/server --name "$NAME" "$@"; }
+server() { start_server 04-signal/server --name "$NAME"; }
 client() { run_client 04-signal/client --name "$NAME" "$@"; }
 
 # start_client OUT ARGS...: a client in the background, its own pid in $!
@@ -82,9 +82,10 @@ millis() { date +%s%3N; }
 @test "exchange: every byte value but newline goes through, only a-z changes" {
     server
     # one line holding bytes 0-255 except 10, then the same backwards
-    up=$(printf '\\%03o' $(seq 0 9) $(seq 11 255))
-    down=$(printf '\\%03o' $(seq 255 -1 11) $(seq 9 -1 0))
-    printf "$up\n$down\n" >"$T/in"
+    up=$(printf '\\0%03o' $(seq 0 9) $(seq 11 255))
+    down=$(printf '\\0%03o' $(seq 255 -1 11) $(seq 9 -1 0))
+    printf '%b\n%b\n' "$up" "$down" >"$T/in"
+    assert_equal "$(wc -c <"$T/in")" $((2 * 256))
     lab_exec 04-signal/client --name "$NAME" <"$T/in" >"$T/out"
     upper <"$T/in" >"$T/expected"
     cmp "$T/expected" "$T/out"
@@ -321,8 +322,8 @@ millis() { date +%s%3N; }
 @test "too much: 1100 bytes from one sender are dropped, its buffer freed when it exits" {
     server
     # procps kill sends one sigqueue() per pid listed: 1100 'A's, one process
-    targets=$(printf "$SERVER_PID %.0s" $(seq 1100))
-    sh -c 'echo $$ >"$1"; shift; exec /usr/bin/kill -s RTMIN -q 65 "$@"' sh "$T/sender" $targets
+    mapfile -t targets < <(yes "$SERVER_PID" | head -n 1100)
+    sh -c 'echo $$ >"$1"; shift; exec /usr/bin/kill -s RTMIN -q 65 "$@"' sh "$T/sender" "${targets[@]}"
     sender=$(cat "$T/sender")
     wait_for_line "$SERVER_LOG" "^ignored: message from pid=$sender over 1024 bytes; dropped\$"
     wait_for_line "$SERVER_LOG" "^ignored: partial message from pid=$sender \\(0 bytes\\): sender exited\$"
@@ -413,7 +414,8 @@ millis() { date +%s%3N; }
         assert_regex "$stderr" "^$program: bad name '.hidden'"
     done
     for bad in "--pid 1 --name x" "--count 3" "--signal KILL" "--signal USR1 hello" "--pid 0"; do
-        run_client 04-signal/client $bad
+        read -ra words <<<"$bad"
+        run_client 04-signal/client "${words[@]}"
         assert_failure 2
         assert_regex "$stderr" '^client: '
     done
