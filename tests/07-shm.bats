@@ -142,15 +142,24 @@ check_too_long() {
     assert_equal "$stderr" "server: unexpected argument 'extra'"
 }
 
-# After a stale post (a reply, or a request, nobody waits for any more): the
-# next clients print their own replies and nothing else.
-assert_next_clients_get_own_replies() {
+# Called once the server has answered a request whose client is gone: that
+# reply is posted for nobody. The next client takes that post first - for
+# sure, as the server is stopped meanwhile - and must drop it (its sequence
+# number is not the client's) and wait for its own.
+assert_next_client_drops_stale_reply() {
+    kill -STOP "$SERVER_PID"
+    FEEDS=()
+    spawn /dev/null "$T/next.out" "$T/next.err" "$(bin "$CLIENT")" --name "$NAME" \
+        --timeout "$WAIT" next
+    local next=$! status=0
+    wait_until_request_posted next "$next"
+    kill -CONT "$SERVER_PID"
+    wait "$next" || status=$?
+    assert_equal "$status" 0
+    assert_equal "$(cat "$T/next.out")" NEXT
     run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" first after
     assert_success
     assert_equal "$output" $'FIRST\nAFTER'
-    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" second
-    assert_success
-    assert_output SECOND
 }
 
 # ------------------------------------------------------ server not there
@@ -194,10 +203,11 @@ check_timed_out() {
     assert_equal "$stderr" "$CLIENT_NAME: timed out waiting for the reply (server stopped or stuck?)"
     assert_equal "$output" ''
     ((took >= 900)) || fail "gave up after ${took} ms, before its --timeout of 1 s"
+    wait_for_line "$SERVER_LOG" '^received: late$' # its reply is posted
     # The server, running again, answers the request of the client that gave
     # up; that reply is counted by the reply semaphore, and the next client
     # must drop it (wrong sequence number) and print its own.
-    assert_next_clients_get_own_replies
+    assert_next_client_drops_stale_reply
 }
 @test "client: a stopped server is exit 1 'timed out' after --timeout; its late reply goes to nobody" {
     use sysv
@@ -277,7 +287,7 @@ check_takeover_under_a_waiting_client() {
     spawn /dev/null "$T/waiting.out" "$T/waiting.err" "$(bin "$CLIENT")" --name "$NAME" \
         --timeout 3 orphan
     local waiting=$!
-    wait_until_request_posted orphan
+    wait_until_request_posted orphan "$waiting"
     kill -KILL "$SERVER_PID"
     wait_for_exit "$SERVER_PID"
     start_server "$SERVER" --name "$NAME"
@@ -372,21 +382,26 @@ check_twenty_clients() {
     check_twenty_clients
 }
 
-# Waits until a client holds the mutex and its request is posted (the
-# server being stopped, nobody takes it).
+# wait_until_request_posted MESSAGE PID: waits until client PID holds the
+# mutex, has posted its request (the server being stopped, nobody takes it)
+# and waits for the reply, having taken any reply that was posted already.
 wait_until_request_posted() {
-    local message=$1 tries=$((250 * LAB_TIME_SCALE))
+    local message=$1 pid=$2 tries=$((250 * LAB_TIME_SCALE))
     if [[ $VARIANT == sysv ]]; then
-        # semnum 0 (mutex) taken, semnum 1 (request) posted
-        until ipcs -s -i "${READY[semid]}" | awk '$1 == "0" { m = $2 } $1 == "1" { r = $2 }
-                                                END { exit !(m == 0 && r == 1) }'; do
+        # semnum 0 (mutex) taken, 1 (request) posted, 2 (reply) taken if it was
+        until ipcs -s -i "${READY[semid]}" |
+            awk '$1 == "0" { m = $2 } $1 == "1" { r = $2 } $1 == "2" { p = $2 }
+                 END { exit !(m == 0 && r == 1 && p == 0) }'; do
             ((--tries > 0)) || fail "no request posted"
             sleep 0.02
         done
     else
-        # the message is in the object (it is posted right after)
-        until grep -aq "$message" "$SHM_FILE"; do
-            ((--tries > 0)) || fail "no request written"
+        # The message is in the object and the client sleeps on a futex:
+        # nothing but the wait for the reply puts it to sleep there (the
+        # mutex is free, so taking it is no system call; a reply already
+        # posted is taken without sleeping).
+        until grep -aq "$message" "$SHM_FILE" && grep -q futex "/proc/$pid/wchan"; do
+            ((--tries > 0)) || fail "no request posted"
             sleep 0.02
         done
     fi
@@ -399,7 +414,7 @@ check_holder_killed() {
     spawn /dev/null "$T/victim.out" "$T/victim.err" "$(bin "$CLIENT")" --name "$NAME" \
         --timeout 60 held-by-the-victim
     local victim=$!
-    wait_until_request_posted held-by-the-victim
+    wait_until_request_posted held-by-the-victim "$victim"
     # It holds the mutex: another client cannot get its turn.
     run_client "$CLIENT" --name "$NAME" --timeout 0.5 blocked
     assert_failure 1
@@ -408,9 +423,10 @@ check_holder_killed() {
     kill -KILL "$victim"
     wait "$victim" || true
     kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" '^received: held-by-the-victim$' # its reply is posted
     # SEM_UNDO gives the mutex back (robust mutex: EOWNERDEAD); the reply to
     # the dead client's request is dropped by the next one.
-    assert_next_clients_get_own_replies
+    assert_next_client_drops_stale_reply
 }
 @test "client: killed holding the mutex (SEM_UNDO), its request posted: the next clients go on, own replies" {
     use sysv
