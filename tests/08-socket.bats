@@ -151,16 +151,24 @@ wait_until_polling() {
     assert_output STILL
 }
 
+# send_held_open TEXT: nc sends TEXT over the Unix socket and keeps its stdin
+# open, so only the server closing the connection can end it. Waits (bounded)
+# for that; nc's output is then in $T/out.
+send_held_open() {
+    local nc status=0
+    mkfifo "$T/held"
+    nc -U "$SOCK" <"$T/held" >"$T/out" &
+    nc=$!
+    exec 5>"$T/held"
+    printf '%s' "$1" >&5
+    wait_for_exit "$nc" || status=$?
+    exec 5>&-
+    return "$status"
+}
+
 @test "unix: a line over 1024 bytes gets 'error: message too long' and that connection is closed" {
     start_unix
-    mkfifo "$T/in"
-    nc -U "$SOCK" <"$T/in" >"$T/out" &
-    nc=$!
-    exec 5>"$T/in"
-    # nc's stdin stays open: only the server's closing can end it
-    printf 'before\n%s\n' "$(long_message 1025)" >&5
-    wait_for_exit "$nc"
-    exec 5>&-
+    send_held_open $'before\n'"$(long_message 1025)"$'\n'
     assert_equal "$(cat "$T/out")" "$(printf 'BEFORE\nerror: message too long')"
     wait_for_line "$SERVER_LOG" '^rejected: message too long \(pid='
     # 1024 bytes is not too long; and the server serves on
@@ -171,13 +179,7 @@ wait_until_polling() {
 
 @test "unix: 1025 bytes with no newline yet is already too long" {
     start_unix
-    mkfifo "$T/in"
-    nc -U "$SOCK" <"$T/in" >"$T/out" &
-    nc=$!
-    exec 5>"$T/in"
-    long_message 1025 >&5
-    wait_for_exit "$nc"
-    exec 5>&-
+    send_held_open "$(long_message 1025)"
     assert_equal "$(cat "$T/out")" 'error: message too long'
 }
 
@@ -341,24 +343,31 @@ many_nc_clients() {
     assert_output 200
 }
 
-# Our clients at once: 30, or 10 under memcheck (each is then a heavy process).
-OUR_CLIENTS=$((LAB_TIME_SCALE > 1 ? 10 : 30))
-
-@test "unix: 30 of our clients at once (10 under valgrind), 20 messages each, every reply its own" {
-    start_unix
-    for i in $(seq "$OUR_CLIENTS"); do
-        seq -f "client $i message %g" 20 >"$T/in$i"
-        lab_exec 08-socket/client --name "$NAME" <"$T/in$i" >"$T/out$i" 2>"$T/err$i" &
+# many_of_our_clients MESSAGES CLIENT_ARGS...: 30 of our clients at once (10
+# under memcheck, where each is a heavy process), MESSAGES distinct messages
+# each from stdin; every client must print exactly its own replies, in order.
+many_of_our_clients() {
+    local messages=$1 count=$((LAB_TIME_SCALE > 1 ? 10 : 30)) i pid
+    local -a pids=()
+    shift
+    for i in $(seq "$count"); do
+        seq -f "client $i message %g" "$messages" >"$T/in$i"
+        lab_exec 08-socket/client "$@" <"$T/in$i" >"$T/out$i" 2>"$T/err$i" &
         pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid"; done # each bounded by lab_exec
     # shellcheck disable=SC2046,SC2002 # many files, one tr
-    cat $(seq -f "$T/in%g" "$OUR_CLIENTS") | tr a-z A-Z >"$T/expected"
+    cat $(seq -f "$T/in%g" "$count") | tr a-z A-Z >"$T/expected"
     # shellcheck disable=SC2046
-    cat $(seq -f "$T/out%g" "$OUR_CLIENTS") >"$T/actual"
+    cat $(seq -f "$T/out%g" "$count") >"$T/actual"
     diff "$T/expected" "$T/actual"
     # shellcheck disable=SC2046
-    assert_equal "$(cat $(seq -f "$T/err%g" "$OUR_CLIENTS"))" ''
+    assert_equal "$(cat $(seq -f "$T/err%g" "$count"))" ''
+}
+
+@test "unix: 30 of our clients at once (10 under valgrind), 20 messages each, every reply its own" {
+    start_unix
+    many_of_our_clients 20 --name "$NAME"
 }
 
 # silent_client TRANSPORT: a client connected that sent half a line and then
@@ -596,19 +605,7 @@ silent_client() {
 
 @test "udp: 30 of our clients at once (10 under valgrind), 10 messages each, every reply its own" {
     start_udp
-    for i in $(seq "$OUR_CLIENTS"); do
-        seq -f "udp $i message %g" 10 >"$T/in$i"
-        lab_exec 08-socket/client --udp "127.0.0.1:$PORT" <"$T/in$i" >"$T/out$i" 2>"$T/err$i" &
-        pids+=($!)
-    done
-    for pid in "${pids[@]}"; do wait "$pid"; done # each bounded by lab_exec
-    # shellcheck disable=SC2046,SC2002 # many files, one tr
-    cat $(seq -f "$T/in%g" "$OUR_CLIENTS") | tr a-z A-Z >"$T/expected"
-    # shellcheck disable=SC2046
-    cat $(seq -f "$T/out%g" "$OUR_CLIENTS") >"$T/actual"
-    diff "$T/expected" "$T/actual"
-    # shellcheck disable=SC2046
-    assert_equal "$(cat $(seq -f "$T/err%g" "$OUR_CLIENTS"))" ''
+    many_of_our_clients 10 --udp "127.0.0.1:$PORT"
 }
 
 # ---------------------------------------------------------------------- usage
