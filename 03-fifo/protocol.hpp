@@ -90,8 +90,24 @@ class FifoNode {
         if (::mkfifo(path_.c_str(), owner_only) < 0) {
             throw lab::sys_error("mkfifo " + path_);
         }
+        // mkfifo's mode is filtered by the umask: say exactly what we mean.
+        struct stat st {};
+        if (::chmod(path_.c_str(), owner_only) < 0 || ::lstat(path_.c_str(), &st) < 0) {
+            ::unlink(path_.c_str());
+            throw lab::sys_error("chmod " + path_);
+        }
+        device_ = st.st_dev;
+        inode_ = st.st_ino;
     }
-    ~FifoNode() { ::unlink(path_.c_str()); }
+    // Unlinks the FIFO only if it is still ours: after a clash of names
+    // (server "a.123" and client 123 of server "a" both use a.123.fifo) the
+    // path may name someone else's FIFO by now.
+    ~FifoNode() {
+        struct stat st {};
+        if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) {
+            ::unlink(path_.c_str());
+        }
+    }
     FifoNode(const FifoNode&) = delete;
     FifoNode& operator=(const FifoNode&) = delete;
 
@@ -99,10 +115,21 @@ class FifoNode {
 
   private:
     std::string path_;
+    dev_t device_ = 0;
+    ino_t inode_ = 0;
 };
 
-// Removes what a killed process left at `path` (nothing there is fine).
+// Removes what a killed process left at `path` (nothing there is fine). A
+// FIFO that someone still reads is no leftover: a live client of another
+// server whose reply FIFO has this name. Refuse rather than break it.
 inline void remove_leftover(const std::string& path) {
+    lab::Fd probe(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+    if (probe) {
+        struct stat st {};
+        if (::fstat(probe.get(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+            throw lab::Failure(path + " is in use by another process (a client's reply FIFO?)");
+        }
+    }
     if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
         throw lab::sys_error("remove leftover " + path);
     }

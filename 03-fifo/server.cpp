@@ -52,6 +52,19 @@ class RequestLines {
         }
     }
 
+    // Called once the pipe is empty. Every honest request is one atomic
+    // write ending in a newline, so it is never split across reads: bytes
+    // still waiting for their newline now came from a writer that broke the
+    // protocol. Dropped, or the next client's request would be glued to them.
+    template <class OnGarbage>
+    void drained(OnGarbage on_garbage) {
+        if (!pending_.empty() && !skipping_) {
+            on_garbage(pending_);
+        }
+        pending_.clear();
+        skipping_ = false;
+    }
+
   private:
     std::string pending_; // an incomplete line, waiting for the rest
     bool skipping_ = false;
@@ -72,6 +85,13 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
         return;
     }
     std::string who = "pid " + std::to_string(request->pid) + ": ";
+    // NAME.PID.fifo is also the FIFO of a server named "NAME.PID", if one
+    // runs: never write into another server's FIFO.
+    if (lab::server_running(fifo_lab::topic, paths.name + "." + std::to_string(request->pid))) {
+        fifo_lab::log_ignored(who + "reply FIFO belongs to the server " + paths.name + "." +
+                              std::to_string(request->pid));
+        return;
+    }
     if (request->message.size() > lab::max_message_bytes) {
         fifo_lab::log_ignored(who + "message too long (" + std::to_string(request->message.size()) +
                               " bytes; at most " + std::to_string(lab::max_message_bytes) + ")");
@@ -134,13 +154,23 @@ int run(int argc, char** argv) {
         if (::poll(fds.data(), fds.size(), replies.retry_timeout_ms()) < 0 && errno != EINTR) {
             throw lab::sys_error("poll");
         }
-        if (fds[0].revents & POLLIN) {
+        // Read until the pipe is empty (EAGAIN: the read end is non-blocking).
+        while (fds[0].revents & POLLIN) {
             ssize_t got = ::read(requests.get(), buffer.data(), buffer.size());
-            if (got < 0 && errno != EAGAIN && errno != EINTR) {
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            if (got < 0 && errno == EAGAIN) {
+                lines.drained([](std::string_view tail) {
+                    fifo_lab::log_ignored("request without a newline \"" + preview(tail) + "\"");
+                });
+                break;
+            }
+            if (got < 0) {
                 throw lab::sys_error("read " + fifo.path());
             }
             lines.feed(
-                std::string_view(buffer.data(), got > 0 ? static_cast<std::size_t>(got) : 0),
+                std::string_view(buffer.data(), static_cast<std::size_t>(got)),
                 [&](std::string_view line) { handle_request(line, paths, replies); },
                 [] {
                     fifo_lab::log_ignored("request over " +

@@ -3,15 +3,35 @@
 #include <cerrno>
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 namespace lab {
 
 namespace {
 std::string the_program_name = "ipc-lab";
 
+// The contract's error is ONE line. Messages quote user input (a --name,
+// an option), which may hold a newline or other control bytes: escape them.
+std::string one_line(std::string_view text) {
+    std::string line;
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if (c == '\n') {
+            line += "\\n";
+        } else if (byte < 0x20 || byte == 0x7f) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+            line += escaped;
+        } else {
+            line += c;
+        }
+    }
+    return line;
+}
+
 int report(const char* what, int code) {
     std::fflush(stdout);
-    std::fprintf(stderr, "%s: %s\n", the_program_name.c_str(), what);
+    std::fprintf(stderr, "%s: %s\n", the_program_name.c_str(), one_line(what).c_str());
     return code;
 }
 } // namespace

@@ -292,15 +292,45 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     wait_for_line "$SERVER_LOG" '^ignored: request over 4096 bytes \(PIPE_BUF\); skipped to the next newline$'
     run_client 03-fifo/client --name "$NAME" in step
     assert_output "$(printf 'IN\nSTEP')"
-    # 8000 bytes with no newline at all, then a newline: skipped to there
+    # 8000 bytes with no newline at all, then a line of its own: both ignored
     head -c 8000 /dev/zero | tr '\0' q >"$fifo"
     printf 'tail of the garbage\n' >"$fifo"
+    wait_for_line "$SERVER_LOG" '^ignored: no PID in request "tail of the garbage"$'
     run_client 03-fifo/client --name "$NAME" again
     assert_output AGAIN
     run grep -c '^ignored: request over' "$SERVER_LOG"
     assert_output 2
-    run grep -c 'zzz\|qqq\|garbage' "$SERVER_LOG"
+    run grep -c '^received: .*\(zzz\|qqq\|garbage\)' "$SERVER_LOG"
     assert_output 0
+}
+
+@test "a write without a newline is dropped once read: the next client's request is not glued to it" {
+    start_server 03-fifo/server --name "$NAME"
+    fifo=$DIR/$NAME.fifo
+    printf 'garbage' >"$fifo"
+    wait_for_line "$SERVER_LOG" '^ignored: request without a newline "garbage"$'
+    run_client 03-fifo/client --name "$NAME" --timeout 5 innocent
+    assert_success
+    assert_output INNOCENT
+    head -c 300 /dev/urandom | tr -d '\n' >"$fifo"
+    wait_for_line "$SERVER_LOG" '^ignored: request without a newline'
+    run_client 03-fifo/client --name "$NAME" --timeout 5 second
+    assert_success
+    assert_output SECOND
+}
+
+@test "a request naming a pid whose NAME.PID.fifo is another live server's is not answered" {
+    start_server 03-fifo/server --name "$NAME"
+    first=$SERVER_PID
+    start_server 03-fifo/server --name "$NAME.777"
+    echo "777 hello" >"$DIR/$NAME.fifo"
+    wait_for_line "$T/server.0.out" "^ignored: pid 777: reply FIFO belongs to the server $NAME.777\$"
+    run grep -c . "$SERVER_LOG" # the other server saw nothing but its ready line
+    assert_output 1
+    stop_server "$SERVER_PID"
+    assert_equal "$STOP_STATUS" 0
+    stop_server "$first"
+    assert_equal "$STOP_STATUS" 0
 }
 
 @test "reply FIFO missing, a regular file, a symlink, a directory: ignored, nothing written" {

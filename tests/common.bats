@@ -55,6 +55,10 @@ all_programs() {
         assert_equal "$output" ''
         assert_equal "$(wc -l <<<"$stderr")" 1
         assert_regex "$stderr" "^${program#*/}: "
+        # still one line when the bad input holds a newline
+        run_client "$program" $'--no\nsuch'
+        assert_failure 2
+        assert_equal "$(wc -l <<<"$stderr")" 1
     done
 }
 
