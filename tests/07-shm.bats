@@ -468,16 +468,16 @@ check_kill_storm() {
         FEEDS+=("$fd")
     done
     for round in $(seq 1 "$rounds"); do
-        seq -f "victim $round %g" 1 20000 >"$T/victim.in"
-        spawn "$T/victim.in" "$T/victim.$round" "$T/victim.$round.err" "$(bin "$CLIENT")" --name "$NAME" \
-            --timeout "$WAIT"
+        # endless input: the victim is always in the middle of an exchange
+        spawn <(seq -f "victim $round %g" 1 inf) "$T/victim.$round" "$T/victim.$round.err" \
+            "$(bin "$CLIENT")" --name "$NAME" --timeout "$WAIT"
         victim=$!
         wait_for_line "$T/victim.$round" '^VICTIM ' || fail "victim $round got no reply"
         for i in $(seq 1 "$steady"); do
             printf 'steady %s round %s line %s\n' "$i" "$round" 1 "$i" "$round" 2 >&"${FEEDS[i - 1]}"
         done
         sleep "0.0$((RANDOM % 10))" # a random moment to strike, not a synchronisation
-        kill -KILL "$victim"
+        kill -KILL "$victim" || fail "victim $round ended by itself: $(cat "$T/victim.$round.err")"
         wait "$victim" || true
         # what it printed before it died were its own replies, in order
         printed=$(wc -l <"$T/victim.$round")
