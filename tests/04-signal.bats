@@ -6,6 +6,7 @@ load lab
 setup() {
     lab_setup
     BACKGROUND=()
+    CHECKED=()
 }
 teardown() {
     local pid
@@ -31,14 +32,27 @@ start_client() {
     BACKGROUND+=("$!")
 }
 
-# wait_for_clients PID...: each must exit 0 within the bound.
-wait_for_clients() {
-    local pid status
-    for pid in "$@"; do
+# start_checked_client I MESSAGE...: a background client whose expected
+# replies are kept in $T/expected.I; check_clients judges it.
+start_checked_client() {
+    local i=$1
+    shift
+    printf '%s\n' "$@" | upper >"$T/expected.$i"
+    start_client "$T/out.$i" --timeout "$CLIENT_LIMIT" "$@"
+    CHECKED+=("$i:$!")
+}
+
+# check_clients: every checked client exits 0 in time with exactly its own
+# replies, in order.
+check_clients() {
+    local entry i pid status
+    for entry in "${CHECKED[@]}"; do
+        i=${entry%%:*} pid=${entry#*:}
         wait_for_exit "$pid" "$CLIENT_LIMIT"
         status=0
         wait "$pid" || status=$?
-        assert_equal "client $pid exit $status" "client $pid exit 0"
+        assert_equal "client $i exit $status: $(cat "$T/out.$i.err")" "client $i exit 0: "
+        cmp "$T/expected.$i" "$T/out.$i"
     done
 }
 
@@ -123,20 +137,14 @@ millis() { date +%s%3N; }
 
 @test "5 clients at once, several hundred bytes each, each gets exactly its own replies" {
     server
-    pids=()
     for i in 1 2 3 4 5; do
         args=()
         for j in 1 2 3; do
             args+=("$(random_message $((150 * j + 100 * i)) "client $i message $j ")")
         done
-        printf '%s\n' "${args[@]}" | upper >"$T/expected.$i"
-        start_client "$T/out.$i" "${args[@]}"
-        pids+=("$!")
+        start_checked_client "$i" "${args[@]}"
     done
-    wait_for_clients "${pids[@]}"
-    for i in 1 2 3 4 5; do
-        cmp "$T/expected.$i" "$T/out.$i"
-    done
+    check_clients
     run grep -c '^received: client' "$SERVER_LOG"
     assert_output 15
 }
@@ -148,18 +156,11 @@ millis() { date +%s%3N; }
     ulimit -S -i 200
     server
     assert_equal "$(awk '/^Max pending signals/ { print $4 }' "/proc/$SERVER_PID/limits")" 200
-    pids=()
     for i in 1 2 3 4 5; do
-        a=$(random_message 1024 "client $i first ")
-        b=$(random_message 1024 "client $i second ")
-        printf '%s\n%s\n' "$a" "$b" | upper >"$T/expected.$i"
-        start_client "$T/out.$i" --timeout "$CLIENT_LIMIT" "$a" "$b"
-        pids+=("$!")
+        start_checked_client "$i" "$(random_message 1024 "client $i first ")" \
+            "$(random_message 1024 "client $i second ")"
     done
-    wait_for_clients "${pids[@]}"
-    for i in 1 2 3 4 5; do
-        cmp "$T/expected.$i" "$T/out.$i"
-    done
+    check_clients
 }
 
 @test "SIGUSR1 from a shell's kill builtin is logged with that shell's pid, never answered" {
@@ -251,11 +252,13 @@ millis() { date +%s%3N; }
     assert_failure 1
     assert_regex "$stderr" '^client: pid 4194304: no such process: server not running$'
     # a child that exits under a parent that never reaps it
-    sh -c 'sleep 0 & echo $! >"$1"; exec sleep 60' sh "$T/zombie" 3>&- &
+    perl -e 'my $pid = fork() // die; exit 0 if $pid == 0;
+             open(my $f, ">", $ARGV[0]) or die; print $f "$pid\n"; close $f; sleep 60' \
+        "$T/zombie" 3>&- &
     BACKGROUND+=("$!")
     wait_for_line "$T/zombie" '^[0-9]+$'
     zombie=$(cat "$T/zombie")
-    wait_for_line "/proc/$zombie/stat" '^[0-9]+ \(sleep\) Z '
+    wait_for_line "/proc/$zombie/stat" '^[0-9]+ \(perl\) Z '
     kill -0 "$zombie"
     run_client 04-signal/client --timeout 30 --pid "$zombie" --signal USR1
     assert_failure 1
@@ -338,23 +341,16 @@ millis() { date +%s%3N; }
     kill -STOP "$SERVER_PID"
     start_client "$T/victim" --timeout 30 "$(random_message 1024 victim-)"
     victim=$!
-    # some of its bytes are queued at the server (SigQ's shared pending bit set)
-    wait_for_line "/proc/$SERVER_PID/status" '^ShdPnd:[[:space:]]*0*[1-9a-f]'
+    # some of its bytes are queued at the server: SIGRTMIN (34, bit 33) pending
+    wait_for_line "/proc/$SERVER_PID/status" '^ShdPnd:[[:space:]]*[0-9a-f]{7}[2367abef][0-9a-f]{8}$'
     kill -KILL "$victim"
     wait_for_exit "$victim"
     kill -CONT "$SERVER_PID"
-    pids=()
     for i in 1 2 3; do
-        message=$(random_message 700 "client $i ")
-        printf '%s\n' "$message" | upper >"$T/expected.$i"
-        start_client "$T/out.$i" --timeout "$CLIENT_LIMIT" "$message"
-        pids+=("$!")
+        start_checked_client "$i" "$(random_message 700 "client $i ")"
     done
     wait_for_line "$SERVER_LOG" "^ignored: partial message from pid=$victim \\([0-9]+ bytes\\): sender exited\$"
-    wait_for_clients "${pids[@]}"
-    for i in 1 2 3; do
-        cmp "$T/expected.$i" "$T/out.$i"
-    done
+    check_clients
     run grep -c '^received: ' "$SERVER_LOG"
     assert_output 3
 }
@@ -376,13 +372,10 @@ millis() { date +%s%3N; }
 
 @test "clients killed at random points while others run: no hang, no wrong reply" {
     server
-    pids=()
     for i in 1 2 3; do
         args=()
         for j in 1 2 3 4; do args+=("$(random_message 400 "good $i.$j ")"); done
-        printf '%s\n' "${args[@]}" | upper >"$T/expected.$i"
-        start_client "$T/out.$i" --timeout "$CLIENT_LIMIT" "${args[@]}"
-        pids+=("$!")
+        start_checked_client "$i" "${args[@]}"
     done
     for k in 1 2 3 4 5 6; do
         start_client "$T/victim.$k" --timeout 30 "$(random_message 1000 "victim $k ")" more
@@ -392,10 +385,7 @@ millis() { date +%s%3N; }
         kill -KILL "$victim" 2>/dev/null || true # unless it was done already
         wait_for_exit "$victim"
     done
-    wait_for_clients "${pids[@]}"
-    for i in 1 2 3; do
-        cmp "$T/expected.$i" "$T/out.$i"
-    done
+    check_clients
     client last
     assert_success
     assert_output LAST
