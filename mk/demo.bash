@@ -45,6 +45,7 @@ demo_server() {
     echo "$(demo_show_command "$@") &"
     "$@" >"$DEMO_LOG" 2>&1 </dev/null &
     DEMO_SERVER_PID=$!
+    DEMO_SHOWN=0 # a new log: show it from its first line
     local tries=0
     until grep -q '^ready ' "$DEMO_LOG"; do
         if ! kill -0 "$DEMO_SERVER_PID" 2>/dev/null || ((++tries > 250)); then

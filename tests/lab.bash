@@ -149,6 +149,7 @@ wait_for_exit() {
 # does not exit in time (it is then killed).
 stop_server() {
     local pid=${1:-$SERVER_PID} signal=${2:-TERM}
+    kill -CONT "$pid" 2>/dev/null || true # a test that stopped it may have failed
     kill "-$signal" "$pid" 2>/dev/null || true
     if ! wait_for_exit "$pid"; then
         kill -KILL "$pid" 2>/dev/null || true
