@@ -1,11 +1,9 @@
-// harness.hpp - how one measurement runs: two processes, placed, timed, checked.
+// harness.hpp - what a measurement is, as the mechanisms see it: a Job, the
+// two Sides, a Pair of processes sharing objects, a Link carrying messages.
 //
-// The coordinator (the ipc-bench process) builds a Pair, which creates every
-// object the measurement needs: so the coordinator alone removes them,
-// whatever happens to the two sides. It forks side A and side B, pins them
-// (--pin), and waits - bounded, and watching SIGINT/SIGTERM - until both have
-// exited. A side that fails writes its reason into the shared report and
-// exits 1; the coordinator then kills the other side at once.
+// The coordinator (coordinator.hpp) builds a Pair, which creates every
+// object the measurement needs, and forks side A and side B, which call
+// Pair::run(). What a side does:
 //
 //   latency     A sends message i, B checks it and answers with its own
 //               message i, A checks that; A times every round trip.
@@ -21,7 +19,6 @@
 #include <span>
 #include <string>
 #include <sys/types.h>
-#include <vector>
 
 namespace bench {
 
@@ -123,17 +120,5 @@ class LinkPair : public Pair {
 std::string mismatch(const Job& job, Role role, std::size_t index, std::size_t received_bytes);
 
 std::uint64_t now_nanoseconds();
-
-// What the coordinator got back from one measurement.
-struct Outcome {
-    std::string error; // empty: both sides passed every check
-    std::vector<std::uint64_t> samples;
-};
-
-// Forks both sides, waits (at most timeout_seconds) and collects their
-// samples. Throws lab::Failure (exit 130) once `stop_fd` (lab::StopSignals)
-// turns readable: both sides are killed and reaped first.
-Outcome run_pair(Pair& pair, const Job& job, const Placement& placement, double timeout_seconds,
-                 int stop_fd);
 
 } // namespace bench

@@ -33,9 +33,10 @@ struct Mechanism {
 
 std::span<const Mechanism> mechanisms();
 
-// fd_links.cpp
+// pipes.cpp
 std::unique_ptr<Pair> make_pipe(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_fifo(const Job& job, const Placement& placement);
+// sockets.cpp
 std::unique_ptr<Pair> make_unix_stream(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_unix_dgram(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_tcp(const Job& job, const Placement& placement);
@@ -48,12 +49,13 @@ std::unique_ptr<Pair> make_sysv_shm(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_posix_shm(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_shm_futex(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_mmap_file(const Job& job, const Placement& placement);
-// handoffs.cpp
+// notifications.cpp
 std::unique_ptr<Pair> make_signal(const Job& job, const Placement& placement);
+std::unique_ptr<Pair> make_eventfd(const Job& job, const Placement& placement);
+// handoffs.cpp
 std::unique_ptr<Pair> make_sysv_sem(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_posix_sem(const Job& job, const Placement& placement);
 std::unique_ptr<Pair> make_file_lock(const Job& job, const Placement& placement);
-std::unique_ptr<Pair> make_eventfd(const Job& job, const Placement& placement);
 // reference.cpp: one process copying memory, the ceiling for shared memory
 std::unique_ptr<Pair> make_memcpy(const Job& job, const Placement& placement);
 

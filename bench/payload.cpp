@@ -3,6 +3,7 @@
 #include "errors.hpp"
 
 #include <cstring>
+#include <new>
 
 namespace bench {
 
@@ -18,6 +19,17 @@ std::uint64_t next_random(std::uint64_t& state) {
     return state;
 }
 } // namespace
+
+PageAlignedWords::PageAlignedWords(std::size_t count)
+    : words_(static_cast<std::uint64_t*>(
+          ::operator new (count * sizeof(std::uint64_t), std::align_val_t{page_bytes}))),
+      count_(count) {
+    std::memset(words_, 0, count * sizeof(std::uint64_t));
+}
+
+PageAlignedWords::~PageAlignedWords() {
+    ::operator delete (words_, std::align_val_t{page_bytes});
+}
 
 std::uint64_t word_sum(std::span<const std::byte> bytes) {
     // Two 64-bit lanes per vector, four vectors at a time: four independent
@@ -51,41 +63,43 @@ std::uint64_t word_sum(std::span<const std::byte> bytes) {
     return sum;
 }
 
-Payload::Payload(std::size_t bytes) {
+namespace {
+std::size_t checked_words(std::size_t bytes) {
     if (bytes < word_bytes || bytes % word_bytes != 0) {
         throw lab::Failure("payload of " + std::to_string(bytes) +
                            " bytes: want a multiple of 8 bytes");
     }
+    return bytes / word_bytes;
+}
+} // namespace
+
+Payload::Payload(std::size_t bytes) : pattern_(checked_words(bytes)), words_(checked_words(bytes)) {
     std::uint64_t state = 0x9e3779b97f4a7c15ULL;
-    pattern_.resize(bytes / word_bytes);
     for (std::size_t i = 0; i < pattern_.size(); ++i) {
         pattern_[i] = i % words_per_stamp == 0 ? 0 : next_random(state);
         pattern_sum_ += pattern_[i];
     }
     stamp_count_ = (pattern_.size() + words_per_stamp - 1) / words_per_stamp;
-    words_ = pattern_;
-}
-
-std::span<const std::byte> Payload::bytes() const {
-    return std::as_bytes(std::span(words_));
+    std::memcpy(words_.data(), pattern_.data(), size());
 }
 
 std::span<const std::byte> Payload::stamped(std::uint64_t sequence) {
-    for (std::size_t i = 0; i < words_.size(); i += words_per_stamp) {
-        words_[i] = sequence + 1;
+    auto words = words_.words();
+    for (std::size_t i = 0; i < words.size(); i += words_per_stamp) {
+        words[i] = sequence + 1;
     }
-    if (words_.size() > 1) {
-        words_[1] = pattern_[1]; // undo damaged()
+    if (words.size() > 1) {
+        words[1] = pattern_[1]; // undo damaged()
     }
-    return bytes();
+    return words_.bytes();
 }
 
 std::span<const std::byte> Payload::damaged(std::uint64_t sequence) {
     stamped(sequence);
     // Flip one bit of the pattern, or of the stamp in an 8-byte message (bit
     // 40: a stamp never has it, so the damaged one is never 0 either).
-    words_[words_.size() > 1 ? 1 : 0] ^= std::uint64_t{1} << 40;
-    return bytes();
+    words_.data()[words_.size() > 1 ? 1 : 0] ^= std::uint64_t{1} << 40;
+    return words_.bytes();
 }
 
 bool Payload::matches(std::span<const std::byte> received, std::uint64_t sequence) const {

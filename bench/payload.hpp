@@ -22,6 +22,28 @@
 namespace bench {
 
 inline constexpr std::size_t stamp_interval_bytes = 4096;
+inline constexpr std::size_t page_bytes = 4096;
+
+// 64-bit words starting on a page boundary, zeroed (lmbench allocates its
+// buffers with valloc() too): the kernel copies to and from page-aligned
+// memory on its fast path, and a malloc()ed buffer 16 bytes off a page
+// boundary can halve a pipe's throughput.
+class PageAlignedWords {
+  public:
+    explicit PageAlignedWords(std::size_t count);
+    ~PageAlignedWords();
+    PageAlignedWords(const PageAlignedWords&) = delete;
+    PageAlignedWords& operator=(const PageAlignedWords&) = delete;
+
+    std::uint64_t* data() const { return words_; }
+    std::size_t size() const { return count_; }
+    std::span<std::uint64_t> words() const { return {words_, count_}; }
+    std::span<std::byte> bytes() const { return std::as_writable_bytes(words()); }
+
+  private:
+    std::uint64_t* words_;
+    std::size_t count_;
+};
 
 // The sum of `bytes` read as 64-bit words (its size is a multiple of 8).
 std::uint64_t word_sum(std::span<const std::byte> bytes);
@@ -41,10 +63,8 @@ class Payload {
     std::size_t size() const { return words_.size() * sizeof(std::uint64_t); }
 
   private:
-    std::span<const std::byte> bytes() const;
-
-    std::vector<std::uint64_t> words_;
     std::vector<std::uint64_t> pattern_;
+    PageAlignedWords words_; // what is sent: the pattern, stamped
     std::size_t stamp_count_ = 0;
     std::uint64_t pattern_sum_ = 0; // the sum with every stamp position zero
 };

@@ -26,15 +26,15 @@ class SysvMessageLink : public Link {
   public:
     SysvMessageLink(int queue_id, long send_type, long receive_type, std::size_t bytes)
         : queue_id_(queue_id), send_type_(send_type), receive_type_(receive_type),
-          text_bytes_(bytes), buffer_(1 + bytes / sizeof(long)) {}
+          text_bytes_(bytes), buffer_((page_bytes + bytes) / sizeof(std::uint64_t)) {}
 
     void send(std::span<const std::byte> message) override {
         // msgsnd() wants the type right before the text, so the message is
         // copied behind it (a real sender would build it there).
-        buffer_[0] = send_type_;
+        *type() = send_type_;
         std::memcpy(text(), message.data(), message.size());
         // The size counts the text only, never the type (a classic slip).
-        while (::msgsnd(queue_id_, buffer_.data(), message.size(), 0) < 0) {
+        while (::msgsnd(queue_id_, type(), message.size(), 0) < 0) {
             if (errno != EINTR) {
                 throw lab::sys_error("msgsnd");
             }
@@ -42,7 +42,7 @@ class SysvMessageLink : public Link {
     }
     std::span<const std::byte> receive() override {
         ssize_t got = -1;
-        while ((got = ::msgrcv(queue_id_, buffer_.data(), text_bytes_, receive_type_, 0)) < 0) {
+        while ((got = ::msgrcv(queue_id_, type(), text_bytes_, receive_type_, 0)) < 0) {
             if (errno != EINTR) {
                 throw lab::sys_error("msgrcv"); // E2BIG for a longer message: never cut silently
             }
@@ -51,13 +51,16 @@ class SysvMessageLink : public Link {
     }
 
   private:
-    std::byte* text() { return reinterpret_cast<std::byte*>(buffer_.data() + 1); }
+    // The text starts a page into the buffer (page-aligned, like every
+    // other buffer here); the type is the long just before it.
+    std::byte* text() { return buffer_.bytes().data() + page_bytes; }
+    long* type() { return reinterpret_cast<long*>(text()) - 1; }
 
     int queue_id_;
     long send_type_;
     long receive_type_;
     std::size_t text_bytes_;
-    std::vector<long> buffer_; // mtype, then the text
+    PageAlignedWords buffer_;
 };
 
 class SysvMessagePair : public LinkPair {
@@ -91,18 +94,18 @@ class PosixQueueLink : public Link {
         // The buffer must hold mq_msgsize bytes, or mq_receive fails EMSGSIZE.
         ssize_t got = -1;
         while ((got = ::mq_receive(in_, reinterpret_cast<char*>(buffer_.data()),
-                                   buffer_.size() * sizeof(std::uint64_t), nullptr)) < 0) {
+                                   buffer_.bytes().size(), nullptr)) < 0) {
             if (errno != EINTR) {
                 throw lab::sys_error("mq_receive");
             }
         }
-        return std::as_bytes(std::span(buffer_)).first(static_cast<std::size_t>(got));
+        return buffer_.bytes().first(static_cast<std::size_t>(got));
     }
 
   private:
     mqd_t out_;
     mqd_t in_;
-    std::vector<std::uint64_t> buffer_;
+    PageAlignedWords buffer_;
 };
 
 // POSIX queues are one-way by nature (no types to pick by): one per direction.

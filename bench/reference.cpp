@@ -19,7 +19,7 @@ class MemcpyPair : public Pair {
         }
         const Job& job = side.job();
         Payload payload(job.message_bytes);
-        std::vector<std::uint64_t> target(job.message_bytes / sizeof(std::uint64_t));
+        PageAlignedWords target(job.message_bytes / sizeof(std::uint64_t));
         for (std::size_t i = 0; i < job.total(); ++i) {
             // The source changes every time, so no copy can be skipped.
             auto source =
@@ -34,7 +34,7 @@ class MemcpyPair : public Pair {
             }
             // Checked untimed, twice: the copy --corrupt damages, and the last.
             bool checked = i == job.damaged_index() || i + 1 == job.total();
-            if (checked && !payload.matches(std::as_bytes(std::span(target)), i)) {
+            if (checked && !payload.matches(target.bytes(), i)) {
                 throw lab::Failure(mismatch(job, Role::a, i, source.size()));
             }
         }
