@@ -6,9 +6,15 @@
 //   PosixCounter  an unnamed POSIX semaphore (sem_init, pshared=1) in the
 //                 shared memory: an atomic; the kernel (futex) only to sleep
 //                 or to wake a sleeper
-//   FutexCounter  our own atomic and futex(): a short spin first when the
-//                 sides run on different CPUs, and a side wakes the other
-//                 only when it is about to sleep itself, or is done
+//   FutexCounter  our own atomic and futex(). When the sides run on
+//                 different CPUs: a short spin before sleeping, and a post
+//                 wakes a sleeper at once (it can then work in parallel).
+//                 When they share one CPU: no spin (the other side cannot
+//                 run meanwhile), and a side wakes the other only when it is
+//                 about to sleep itself, or is done - on one CPU a wake-up
+//                 preempts the waker, so waking per message costs two
+//                 context switches per message; deferred, the sides swap
+//                 once per ring of messages
 //
 // Every counter: wait() takes one (sleeping while there is none), post()
 // adds one. `posted` is the counter the waiting side itself posts: the
@@ -92,7 +98,8 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
 
 class FutexCounter {
   public:
-    FutexCounter(FutexCell* cell, int spin_limit) : cell_(cell), spin_limit_(spin_limit) {}
+    FutexCounter(FutexCell* cell, bool same_cpu)
+        : cell_(cell), spin_limit_(same_cpu ? 0 : spin_iterations), defer_wakes_(same_cpu) {}
 
     void wait(FutexCounter& posted) {
         for (int i = 0; !try_take(); ++i) {
@@ -107,7 +114,10 @@ class FutexCounter {
     }
     void post() {
         cell_->value.fetch_add(1);
-    } // quietly: see sleep()
+        if (!defer_wakes_) {
+            wake_sleeper();
+        }
+    }
     void finish() {
         wake_sleeper();
     }
@@ -148,8 +158,11 @@ class FutexCounter {
         return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&cell_->value), operation,
                          value, nullptr, nullptr, 0);
     }
+    // About 40 us of spinning covers a round trip between two busy CPUs.
+    static constexpr int spin_iterations = 4000;
     FutexCell* cell_;
     int spin_limit_;
+    bool defer_wakes_;
 };
 
 // --- the counter sets, made by the coordinator --------------------------
@@ -215,11 +228,8 @@ class FutexCounters {
         }
     }
     Counter at(std::size_t cell, const Placement& placement) const {
-        // Spinning pays only when the other side runs meanwhile, on another
-        // CPU; about 40 us of it covers a round trip between two busy CPUs.
-        constexpr int spin_iterations = 4000;
         return {std::launder(reinterpret_cast<FutexCell*>(cells_ + cell * cache_line_bytes)),
-                placement.spin_makes_sense() ? spin_iterations : 0};
+                placement.same_cpu()};
     }
 
   private:

@@ -42,7 +42,7 @@ struct Job {
 struct Placement {
     int cpu_a = -1;
     int cpu_b = -1;
-    bool spin_makes_sense() const { return cpu_a != cpu_b || cpu_a < 0; }
+    bool same_cpu() const { return cpu_a == cpu_b && cpu_a >= 0; }
 };
 
 class Report;
