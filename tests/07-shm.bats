@@ -147,14 +147,10 @@ check_too_long() {
 # sure, as the server is stopped meanwhile - and must drop it (its sequence
 # number is not the client's) and wait for its own.
 assert_next_client_drops_stale_reply() {
-    kill -STOP "$SERVER_PID"
-    FEEDS=()
-    spawn /dev/null "$T/next.out" "$T/next.err" "$(bin "$CLIENT")" --name "$NAME" \
-        --timeout "$WAIT" next
-    local next=$! status=0
-    wait_until_request_posted next "$next"
+    start_waiting_client next "$WAIT"
     kill -CONT "$SERVER_PID"
-    wait "$next" || status=$?
+    local status=0
+    wait "$WAITING_PID" || status=$?
     assert_equal "$status" 0
     assert_equal "$(cat "$T/next.out")" NEXT
     run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" first after
@@ -282,12 +278,7 @@ check_takeover() {
 # client must not wait for ever.
 check_takeover_under_a_waiting_client() {
     start_server "$SERVER" --name "$NAME"
-    kill -STOP "$SERVER_PID"
-    FEEDS=()
-    spawn /dev/null "$T/waiting.out" "$T/waiting.err" "$(bin "$CLIENT")" --name "$NAME" \
-        --timeout 3 orphan
-    local waiting=$!
-    wait_until_request_posted orphan "$waiting"
+    start_waiting_client orphan 3
     kill -KILL "$SERVER_PID"
     wait_for_exit "$SERVER_PID"
     start_server "$SERVER" --name "$NAME"
@@ -295,15 +286,15 @@ check_takeover_under_a_waiting_client() {
     assert_success
     assert_output 'NEW SERVER'
     local status=0
-    wait "$waiting" || status=$?
+    wait "$WAITING_PID" || status=$?
     assert_equal "$status" 1
-    assert_equal "$(cat "$T/waiting.out")" ''
+    assert_equal "$(cat "$T/orphan.out")" ''
     if [[ $VARIANT == sysv ]]; then
         # its semaphore set was removed under it
-        assert_regex "$(cat "$T/waiting.err")" "^client: server '$NAME' not running \(its semaphore set [0-9]+ was removed\)\$"
+        assert_regex "$(cat "$T/orphan.err")" "^client: server '$NAME' not running \(its semaphore set [0-9]+ was removed\)\$"
     else
         # it still maps the old, unlinked memory, where nobody answers
-        assert_equal "$(cat "$T/waiting.err")" "posix-client: timed out waiting for the reply (server stopped or stuck?)"
+        assert_equal "$(cat "$T/orphan.err")" "posix-client: timed out waiting for the reply (server stopped or stuck?)"
     fi
     stop_server
     assert_equal "$STOP_STATUS" 0
@@ -407,21 +398,27 @@ wait_until_request_posted() {
     fi
 }
 
-check_holder_killed() {
-    start_server "$SERVER" --name "$NAME"
+# start_waiting_client MESSAGE TIMEOUT: stops the server, starts a client
+# sending MESSAGE and waits until it has posted it and waits for the reply.
+# Sets WAITING_PID; its output goes to $T/MESSAGE.out and .err.
+start_waiting_client() {
     kill -STOP "$SERVER_PID"
     FEEDS=()
-    spawn /dev/null "$T/victim.out" "$T/victim.err" "$(bin "$CLIENT")" --name "$NAME" \
-        --timeout 60 held-by-the-victim
-    local victim=$!
-    wait_until_request_posted held-by-the-victim "$victim"
+    spawn /dev/null "$T/$1.out" "$T/$1.err" "$(bin "$CLIENT")" --name "$NAME" --timeout "$2" "$1"
+    WAITING_PID=$!
+    wait_until_request_posted "$1" "$WAITING_PID"
+}
+
+check_holder_killed() {
+    start_server "$SERVER" --name "$NAME"
+    start_waiting_client held-by-the-victim 60
     # It holds the mutex: another client cannot get its turn.
     run_client "$CLIENT" --name "$NAME" --timeout 0.5 blocked
     assert_failure 1
     assert_equal "$stderr" "$CLIENT_NAME: timed out waiting for the mutex (held by another client?)"
     # Killed inside its critical section, holding the mutex, its request posted.
-    kill -KILL "$victim"
-    wait "$victim" || true
+    kill -KILL "$WAITING_PID"
+    wait "$WAITING_PID" || true
     kill -CONT "$SERVER_PID"
     wait_for_line "$SERVER_LOG" '^received: held-by-the-victim$' # its reply is posted
     # SEM_UNDO gives the mutex back (robust mutex: EOWNERDEAD); the reply to
