@@ -135,36 +135,27 @@ PosixSegment::PosixSegment(std::size_t bytes) {
         throw lab::sys_error("shm_open " + name);
     }
     log_object("/dev/shm" + name);
-    try {
-        data_ = map_shared(fd.get(), bytes, name);
-    } catch (...) {
-        ::shm_unlink(name.c_str());
-        throw;
-    }
+    ::shm_unlink(name.c_str()); // the descriptor, then the mapping, keeps the memory
+    data_ = map_shared(fd.get(), bytes, name);
     size_ = bytes;
-    ::shm_unlink(name.c_str()); // the mapping keeps the memory; the name can go
 }
 
 PosixSegment::~PosixSegment() {
     ::munmap(data_, size_);
 }
 
-FileMapping::FileMapping(std::size_t bytes) : path_(run_path("map", "map")) {
+FileMapping::FileMapping(std::size_t bytes) {
+    std::string path = run_path("map", "map");
     // A regular file (on the runtime dir's file system), not tmpfs: its pages
     // are the page cache of that file.
-    lab::Fd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, private_mode));
+    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, private_mode));
     if (!fd) {
-        throw lab::sys_error("open " + path_);
+        throw lab::sys_error("open " + path);
     }
-    log_object(path_);
-    try {
-        data_ = map_shared(fd.get(), bytes, path_);
-    } catch (...) {
-        ::unlink(path_.c_str());
-        throw;
-    }
+    log_object(path);
+    ::unlink(path.c_str()); // the descriptor, then the mapping, keeps the file
+    data_ = map_shared(fd.get(), bytes, path);
     size_ = bytes;
-    ::unlink(path_.c_str()); // the mapping keeps the file's pages; the name can go
 }
 
 FileMapping::~FileMapping() {

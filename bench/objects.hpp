@@ -86,9 +86,6 @@ class FileMapping : public Memory { // a regular file: open, ftruncate, mmap, un
   public:
     explicit FileMapping(std::size_t bytes);
     ~FileMapping() override;
-
-  private:
-    std::string path_;
 };
 
 class PosixQueue {
