@@ -7,7 +7,16 @@
 load lab
 
 setup() { lab_setup; }
-teardown() { lab_teardown; }
+teardown() {
+    # A test that failed while its server was stopped (kill -STOP) must not
+    # leave it stopped: SIGTERM would not stop it, and the SIGKILL that
+    # follows would leave its segment, set or object behind.
+    local pid
+    for pid in "${SERVER_PIDS[@]}"; do
+        kill -CONT "$pid" 2>/dev/null || true
+    done
+    lab_teardown
+}
 
 # use sysv|posix: the programs and names of one variant.
 use() {
