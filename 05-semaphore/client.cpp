@@ -15,7 +15,6 @@
 #include "protocol.hpp"
 
 #include <cerrno>
-#include <cstdio>
 #include <span>
 #include <sys/sem.h>
 #include <unistd.h>

@@ -42,8 +42,9 @@ inline constexpr std::string_view counter_extension = "count";
 inline constexpr std::string_view key_extension = "key";     // System V only
 inline constexpr std::string_view owner_extension = "owner"; // POSIX only
 
-// ftok()'s second argument: only its low 8 bits are used. Another chapter's
-// set made from another file may still get the same key (see server.cpp).
+// ftok()'s second argument (its low 8 bits go into the key). Another server
+// of this chapter, another NAME or run dir, may still get the same key: ftok
+// keeps only 16 bits of the inode (see server.cpp).
 inline constexpr int key_project_id = 'S';
 
 // Index in the System V set; suffix of the POSIX name.
@@ -52,9 +53,10 @@ inline constexpr int semaphore_count = 3;
 inline constexpr std::array<std::string_view, semaphore_count> semaphore_suffixes = {
     "mutex", "request", "reply"};
 
-// A record: the header line can never be longer than this.
+// A record: header line, newline, message, newline. No header is longer
+// than this ("request " + two numbers).
 inline constexpr std::size_t max_header_bytes = 64;
-inline constexpr std::size_t max_record_bytes = max_header_bytes + lab::max_message_bytes + 1;
+inline constexpr std::size_t max_record_bytes = max_header_bytes + 1 + lab::max_message_bytes + 1;
 
 struct Record {
     std::string kind; // "request" or "reply"

@@ -168,7 +168,7 @@ check_timed_out() {
     kill -CONT "$SERVER_PID"
     # the late request is served when the server runs again; its reply is
     # nobody's, and the next client gets its own
-    run_client_v "$V" mine
+    run_client_v "$V" --timeout "$CROWD_TIMEOUT" mine
     assert_success
     assert_output MINE
     run grep -c '^received: late$' "$SERVER_LOG"
@@ -332,7 +332,7 @@ check_killed_holder() {
         assert_equal "$(sysv_value 1)" 1 # the request is still there for the server
     fi
     kill -CONT "$SERVER_PID"
-    run_client_v "$V" from-next 'and again'
+    run_client_v "$V" --timeout "$CROWD_TIMEOUT" from-next 'and again'
     assert_success
     assert_output "$(printf 'FROM-NEXT\nAND AGAIN')"
     run grep '^received: from-victim$' "$SERVER_LOG"
@@ -363,7 +363,7 @@ check_garbage() {
     printf 'garbage\x01\xff' >"$txt"
     kill -CONT "$SERVER_PID"
     wait_for_line "$SERVER_LOG" '^ignored: '
-    run_client_v "$V" fine
+    run_client_v "$V" --timeout "$CROWD_TIMEOUT" fine
     assert_output FINE
     kill -STOP "$SERVER_PID"
     start_client_v "$V" "$T/victim2" victim
@@ -372,7 +372,7 @@ check_garbage() {
     wait_client "$CLIENT_PID"
     { echo "request 1 1"; head -c 5000 /dev/zero | tr '\0' a; echo; } >"$txt"
     kill -CONT "$SERVER_PID"
-    run_client_v "$V" still-fine
+    run_client_v "$V" --timeout "$CROWD_TIMEOUT" still-fine
     assert_output STILL-FINE
     run grep '^ignored: ' "$SERVER_LOG"
     assert_line -n 0 "ignored: no header line"
@@ -444,7 +444,7 @@ check_crowd() {
         killed=$((killed + KILLED_MIDWAY))
     done
     ((killed > 0)) # the kills did land inside the clients' runs
-    run_client_v "" after
+    run_client_v "" --timeout "$CROWD_TIMEOUT" after
     assert_output AFTER
     assert_equal "$(sysv_value 0)" 1 # the mutex is free again
 }
@@ -472,7 +472,7 @@ check_crowd() {
         assert_equal "$CLIENT_STATUS" 0
         assert_equal "$(cat "$T/waiter.$i")" "WAITER-$i"
     done
-    run_client_v posix- after
+    run_client_v posix- --timeout "$CROWD_TIMEOUT" after
     assert_output AFTER
 }
 
@@ -480,26 +480,53 @@ check_server_goes() {
     local V=$1
     start_server_v "$V"
     kill -STOP "$SERVER_PID"
-    start_client_v "$V" "$T/waiting" --timeout 2 waiting
-    local client=$CLIENT_PID
-    wait_for_request_of "$V" "$client"
+    # `first` holds the mutex with a request pending; the server may still
+    # answer it on its way out. `second` waits for the mutex: it must end.
+    local timeout=2
+    if [[ -z $V ]]; then timeout=$CROWD_TIMEOUT; fi # System V: both end at IPC_RMID
+    start_client_v "$V" "$T/first" --timeout "$timeout" first
+    wait_for_request_of "$V" "$CLIENT_PID"
+    local first=$CLIENT_PID
+    if [[ -z $V ]]; then
+        start_client_v "$V" "$T/second" --timeout "$CROWD_TIMEOUT" second
+        wait_until is_waiting_to_enter
+    else
+        start_client_v "$V" "$T/second" --timeout 2 second
+        # NAME.txt is the last thing it opens before its wait for the mutex
+        wait_until has_open "$CLIENT_PID" "$IPC_LAB_DIR/semaphore-posix/$NAME.txt"
+    fi
+    local second=$CLIENT_PID start=$SECONDS
     kill -TERM "$SERVER_PID"
     kill -CONT "$SERVER_PID"
     wait_for_exit "$SERVER_PID"
-    wait_client "$client"
+    wait_client "$second"
     assert_equal "$CLIENT_STATUS" 1
-    # System V: IPC_RMID wakes the client at once (EIDRM); a POSIX
-    # semaphore lives on after sem_unlink for whoever has it open, so the
-    # client waits out its timeout.
+    # System V: IPC_RMID wakes the waiting client at once (EIDRM), long
+    # before its --timeout. A POSIX semaphore lives on after sem_unlink for
+    # whoever has it open, so the client waits out its timeout.
     if [[ -z $V ]]; then
-        assert_equal "$(cat "$T/waiting.err")" "client: server not running: its semaphore set was removed"
+        assert_equal "$(cat "$T/second.err")" "client: server not running: its semaphore set was removed"
+        ((SECONDS - start < CROWD_TIMEOUT / 2))
     else
-        assert_equal "$(cat "$T/waiting.err")" "posix-client: $NAME: timed out after 2 s waiting for the reply (is the server stopped?)"
+        assert_regex "$(cat "$T/second.err")" "^posix-client: $NAME: timed out after 2 s waiting for the (mutex|reply)"
     fi
+    wait_client "$first"
     assert_equal "$(server_objects "$V")" ''
 }
-@test "sysv: a server stopped while a client waits: the client exits 1 at once" { check_server_goes ""; }
-@test "posix: a server stopped while a client waits: the client exits 1 'timed out'" { check_server_goes posix-; }
+# has_open PID PATH: true when process PID has PATH open.
+has_open() { find "/proc/$1/fd" -lname "$2" 2>/dev/null | grep -q .; }
+# True while a client waits in its first semop on the System V set: for the
+# mutex (ncount of semaphore 0) or for request to be 0 (zcount of 1).
+is_waiting_to_enter() {
+    ipcs -s -i "${READY[semid]}" |
+        awk '$1 == 0 && NF == 5 { n = $3 } $1 == 1 && NF == 5 { z = $4 } END { exit !(n + z > 0) }'
+}
+@test "sysv: the server stopping while a client waits for the mutex: exit 1 at once" {
+    check_server_goes ""
+}
+@test "posix: the server stopping while a client waits for the mutex: exit 1 'timed out'" {
+    check_server_goes posix-
+}
 
 @test "sysv and posix servers of the same NAME and two NAMEs live side by side" {
     start_server_v ""
