@@ -121,6 +121,7 @@ int run(int argc, char** argv) {
 
     // 1. and 2.
     lab::InstanceLock instance(posix_topic, name);
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
     lab::StopSignals stop;
     SharedMemoryName object(lab::posix_ipc_name(posix_topic, name));
 

@@ -118,6 +118,7 @@ int run(int argc, char** argv) {
 
     // 1. One live server per NAME; then the key.
     lab::InstanceLock instance(sysv_topic, name);
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
     lab::StopSignals stop;
     KeyFile key_file(lab::object_path(sysv_topic, name, "key"));
     const key_t key = key_file.key();
