@@ -8,7 +8,6 @@ demo_run ./client hello 'big World!'
 demo_run ./client --increment 3
 demo_stop
 
-DEMO_SHOWN=0 # demo.bash counts the log lines already shown; the new server's log starts afresh
 demo_server ./posix-server
 demo_run ./posix-client hello 'big World!'
 demo_run ./posix-client --increment 3

@@ -8,14 +8,7 @@
 load lab
 
 setup() { lab_setup; }
-teardown() {
-    # A test that failed while its server was stopped (kill -STOP) must not
-    # leave it so: SIGTERM would never be handled, and its set would outlive
-    # the test.
-    local pid
-    for pid in "${SERVER_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
-    lab_teardown
-}
+teardown() { lab_teardown; }
 
 topic() { if [[ -z $1 ]]; then echo semaphore; else echo semaphore-posix; fi; }
 # start_server_v V ARGS...: the variant's server, --name $NAME.
