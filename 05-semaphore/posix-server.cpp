@@ -136,6 +136,7 @@ int run(int argc, char** argv) {
         "Serves clients through the shared file NAME.txt, guarded by three POSIX\n"
         "named semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
     lab::InstanceLock instance(posix_topic, name); // first: "already running", takeover
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
     lab::StopSignals stop;
 
     // 1. Create.

@@ -164,6 +164,7 @@ int run(int argc, char** argv) {
         "Serves clients through the shared file NAME.txt, guarded by a System V\n"
         "set of three semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
     lab::InstanceLock instance(sysv_topic, name); // first: "already running", takeover
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
     lab::StopSignals stop;
 
     // 1. Create.
