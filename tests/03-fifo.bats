@@ -157,7 +157,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     # shellcheck disable=SC2016 # $$ and $1... are the inner shell's
     run --separate-stderr timeout "$CLIENT_LIMIT" bash -c '
         "${@:4}" "$1" --name "$2.$$" >"$3" 2>&1 </dev/null &
-        until grep -q "^ready " "$3"; do kill -0 $! || exit 99; sleep 0.02; done
+        until grep -qs "^ready " "$3"; do kill -0 $! || exit 99; sleep 0.02; done
         exec "${@:4}" "${1%server}client" --name "$2" hello' \
         _ "$(bin 03-fifo/server)" "$NAME" "$T/other.log" "${LAB_WRAP[@]}"
     OTHER_SERVER=$(sed -n '1s/^ready pid=\([0-9]*\).*/\1/p' "$T/other.log")
