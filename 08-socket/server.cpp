@@ -4,7 +4,8 @@
 //   server --tcp [HOST:]PORT     TCP on HOST (default 127.0.0.1); PORT 0: any free port
 //   server --udp [HOST:]PORT     UDP, the same way
 //
-// 1. socket(): SOCK_STREAM (Unix, TCP) or SOCK_DGRAM (UDP), non-blocking.
+// 1. socket(): SOCK_STREAM (Unix, TCP) or SOCK_DGRAM (UDP), non-blocking;
+//    for UDP, setsockopt(IP_PKTINFO / IPV6_RECVPKTINFO) too (udp_exchange.cpp).
 // 2. bind() gives it the name clients use: the file NAME.sock, made 0600
 //    (umask around bind), after removing what a killed server left there
 //    (safe: we hold the instance lock); or an address and port, where
@@ -12,19 +13,18 @@
 // 3. listen() (streams only): from here on the kernel completes connections
 //    and queues them until we accept4() them, even while we are busy.
 // 4. Exchange. Streams: event_loop.cpp, one poll() loop over all the
-//    connections, lines in, reply lines out. UDP: recvfrom() a datagram,
-//    sendto() the reply to whoever sent it: no connection, nothing per client.
+//    connections, lines in, reply lines out. UDP: udp_exchange.cpp,
+//    recvmsg() a datagram, its sender and the address it was sent to;
+//    sendmsg() the reply to the sender from that address. No connection,
+//    nothing kept per client.
 // 5. SIGINT/SIGTERM end the loop; the destructors close every socket, unlink
 //    NAME.sock, then drop the instance lock.
 #include "event_loop.hpp"
+#include "udp_exchange.hpp"
 
-#include <array>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <poll.h>
 #include <sys/stat.h>
-#include <vector>
 
 namespace {
 
@@ -92,54 +92,6 @@ void serve_unix(const std::string& name, const lab::StopSignals& stop) {
     serve_stream(listener, true, stop);
 }
 
-// A datagram of lines gets a datagram of reply lines; a trailing newline
-// (socat sends one per line typed) ends the last message and is sent back.
-std::string answer_datagram(std::string datagram) {
-    bool had_newline = strip_newline(datagram);
-    std::string reply;
-    std::string_view rest = datagram;
-    for (;;) {
-        std::size_t end = rest.find('\n');
-        reply += answer_line(rest.substr(0, end), "");
-        if (end == std::string_view::npos) {
-            break;
-        }
-        reply += '\n';
-        rest.remove_prefix(end + 1);
-    }
-    return had_newline ? reply + '\n' : reply;
-}
-
-void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
-    std::vector<char> datagram(max_datagram_bytes);
-    while (!stop.requested()) {
-        std::array<pollfd, 2> fds{{{stop.fd(), POLLIN, 0}, {socket.get(), POLLIN, 0}}};
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
-            throw lab::sys_error("poll");
-        }
-        if (fds[1].revents == 0) {
-            continue;
-        }
-        sockaddr_storage sender{};
-        socklen_t sender_length = sizeof sender;
-        ssize_t got = ::recvfrom(socket.get(), datagram.data(), datagram.size(), 0,
-                                 reinterpret_cast<sockaddr*>(&sender), &sender_length);
-        if (got < 0) {
-            if (errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED) {
-                continue;
-            }
-            throw lab::sys_error("recvfrom");
-        }
-        std::string reply = answer_datagram({datagram.data(), static_cast<std::size_t>(got)});
-        // MSG_DONTWAIT: a full send buffer drops this reply (UDP may lose any
-        // datagram; the client times out) instead of stalling every other client.
-        if (::sendto(socket.get(), reply.data(), reply.size(), MSG_DONTWAIT,
-                     reinterpret_cast<const sockaddr*>(&sender), sender_length) < 0) {
-            warn(std::string("sendto: ") + std::strerror(errno) + "; reply dropped");
-        }
-    }
-}
-
 void serve_inet(const Endpoint& endpoint, const lab::StopSignals& stop) {
     const bool stream = endpoint.is_stream();
     lab::Fd socket =
@@ -152,6 +104,10 @@ void serve_inet(const Endpoint& endpoint, const lab::StopSignals& stop) {
         if (::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) {
             throw lab::sys_error("setsockopt SO_REUSEADDR");
         }
+    } else {
+        // A server bound to 0.0.0.0 must answer from the address each request
+        // came to: a connected UDP client drops replies from any other.
+        ask_for_destination_addresses(socket, endpoint.inet.family());
     }
     if (::bind(socket.get(), endpoint.inet.get(), endpoint.inet.length) < 0) {
         throw lab::sys_error("bind " + endpoint.inet.text); // EADDRINUSE: "... in use"

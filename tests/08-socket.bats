@@ -603,6 +603,50 @@ silent_client() {
     assert_regex "$stderr" "^server: bind 127.0.0.1:$PORT: .*in use"
 }
 
+# A server bound to a wildcard address receives datagrams sent to any local
+# address; its reply must come from the address the request went to, or the
+# connected UDP sockets of our client and of socat drop it. The whole of
+# 127.0.0.0/8 is loopback on Linux, so 127.0.0.2 is a second local address.
+@test "udp: a server on 0.0.0.0 answers from the address each request was sent to (127.0.0.2)" {
+    start_server 08-socket/server --udp 0.0.0.0:0
+    PORT=${READY[port]}
+    run_client 08-socket/client --udp "127.0.0.2:$PORT" hello 'Two'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\nTWO')"
+    run sh -c 'echo "from socat" | socat -t "$2" - "UDP:127.0.0.2:$1"' sh "$PORT" "$UDP_WAIT"
+    assert_output 'FROM SOCAT'
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" one
+    assert_output ONE
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
+# /proc/net/if_inet6 lists every IPv6 address, ::1 as 31 zeros and a 1.
+has_ipv6_loopback() { grep -qs '^0\{31\}1 ' /proc/net/if_inet6; }
+
+@test "udp: a server on [::] answers [::1], and IPv4 clients at 127.0.0.2 when dual-stack" {
+    has_ipv6_loopback || skip "no IPv6 loopback address ::1"
+    start_server 08-socket/server --udp '[::]:0'
+    PORT=${READY[port]}
+    run_client 08-socket/client --udp "[::1]:$PORT" hello
+    assert_success
+    assert_output HELLO
+    run sh -c 'echo "from socat" | socat -t "$2" - "UDP:[::1]:$1"' sh "$PORT" "$UDP_WAIT"
+    assert_output 'FROM SOCAT'
+    # bindv6only 0 (the default): [::] takes IPv4 datagrams too, as ::ffff:127.0.0.2
+    if [[ $(cat /proc/sys/net/ipv6/bindv6only) == 0 ]]; then
+        run_client 08-socket/client --udp "127.0.0.2:$PORT" mapped
+        assert_success
+        assert_output MAPPED
+        run sh -c 'echo "socat v4" | socat -t "$2" - "UDP:127.0.0.2:$1"' sh "$PORT" "$UDP_WAIT"
+        assert_output 'SOCAT V4'
+    fi
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
 @test "udp: 30 of our clients at once (10 under valgrind), 10 messages each, every reply its own" {
     start_udp
     many_of_our_clients 10 --udp "127.0.0.1:$PORT"

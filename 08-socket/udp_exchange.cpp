@@ -1,0 +1,146 @@
+// udp_exchange.cpp - the UDP server's exchange (udp_exchange.hpp).
+//
+// Why the reply names its source address: a server bound to a wildcard
+// (0.0.0.0, [::]) receives datagrams sent to any local address, but sendto()
+// lets the kernel pick the reply's source from the route: 127.0.0.1 for a
+// request sent to 127.0.0.2. A connected UDP socket (our client's, socat's)
+// takes datagrams only from the address it connect()ed to and silently drops
+// such a reply, so its owner times out. So the server asks for each
+// datagram's destination address (IP_PKTINFO; IPV6_RECVPKTINFO, which also
+// covers IPv4 datagrams on a dual-stack [::] socket), reads it from
+// recvmsg()'s control message, and sends the reply from it with sendmsg().
+#include "udp_exchange.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <poll.h>
+#include <span>
+#include <vector>
+
+namespace socket_lab {
+
+namespace {
+
+// A datagram of lines gets a datagram of reply lines; a trailing newline
+// (socat sends one per line typed) ends the last message and is sent back.
+std::string answer_datagram(std::string datagram) {
+    bool had_newline = strip_newline(datagram);
+    std::string reply;
+    std::string_view rest = datagram;
+    for (;;) {
+        std::size_t end = rest.find('\n');
+        reply += answer_line(rest.substr(0, end), "");
+        if (end == std::string_view::npos) {
+            break;
+        }
+        reply += '\n';
+        rest.remove_prefix(end + 1);
+    }
+    return had_newline ? reply + '\n' : reply;
+}
+
+// What recvmsg() fills and sendmsg() sends: the peer's address, the data, and
+// room for one IP_PKTINFO or IPV6_PKTINFO control message (in6_pktinfo is the
+// larger), aligned as a cmsghdr must be.
+struct Datagram {
+    sockaddr_storage peer{};
+    iovec data{};
+    msghdr header{};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))]{};
+
+    explicit Datagram(std::span<char> bytes) : data{bytes.data(), bytes.size()} {
+        header.msg_name = &peer;
+        header.msg_namelen = sizeof peer;
+        header.msg_iov = &data;
+        header.msg_iovlen = 1;
+        header.msg_control = control;
+        header.msg_controllen = sizeof control;
+    }
+    Datagram(const Datagram&) = delete; // header points into itself
+    Datagram& operator=(const Datagram&) = delete;
+
+    // Makes `info` the one control message to send.
+    template <typename PacketInfo>
+    void set_control(int level, int type, const PacketInfo& info) {
+        header.msg_controllen = sizeof control; // CMSG_FIRSTHDR needs room for a cmsghdr
+        cmsghdr* message = CMSG_FIRSTHDR(&header);
+        message->cmsg_level = level;
+        message->cmsg_type = type;
+        message->cmsg_len = CMSG_LEN(sizeof info);
+        std::memcpy(CMSG_DATA(message), &info, sizeof info);
+        header.msg_controllen = CMSG_SPACE(sizeof info);
+    }
+};
+
+// Addresses `reply` to the sender of `request`, from the address `request`
+// was sent to. The interface index stays 0: routing picks the interface, as
+// for any reply. A request without the control message (none is expected)
+// leaves the source to the kernel, as sendto() would.
+void address_reply(Datagram& request, Datagram& reply) {
+    reply.peer = request.peer;
+    reply.header.msg_namelen = request.header.msg_namelen;
+    reply.header.msg_controllen = 0;
+    for (cmsghdr* message = CMSG_FIRSTHDR(&request.header); message != nullptr;
+         message = CMSG_NXTHDR(&request.header, message)) {
+        // memcpy out of CMSG_DATA: the data need not be aligned for the struct.
+        if (message->cmsg_level == IPPROTO_IP && message->cmsg_type == IP_PKTINFO) {
+            in_pktinfo received{};
+            std::memcpy(&received, CMSG_DATA(message), sizeof received);
+            // ipi_spec_dst: the local address the datagram came to (for a
+            // broadcast, a unicast address of ours); ipi_addr is the header's.
+            in_pktinfo source{};
+            source.ipi_spec_dst = received.ipi_spec_dst;
+            reply.set_control(IPPROTO_IP, IP_PKTINFO, source);
+        } else if (message->cmsg_level == IPPROTO_IPV6 && message->cmsg_type == IPV6_PKTINFO) {
+            in6_pktinfo received{};
+            std::memcpy(&received, CMSG_DATA(message), sizeof received);
+            in6_pktinfo source{};
+            source.ipi6_addr = received.ipi6_addr;
+            reply.set_control(IPPROTO_IPV6, IPV6_PKTINFO, source);
+        }
+    }
+}
+
+} // namespace
+
+void ask_for_destination_addresses(const lab::Fd& socket, int family) {
+    int on = 1;
+    bool v6 = family == AF_INET6;
+    if (::setsockopt(socket.get(), v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+                     v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, &on, sizeof on) < 0) {
+        throw lab::sys_error(v6 ? "setsockopt IPV6_RECVPKTINFO" : "setsockopt IP_PKTINFO");
+    }
+}
+
+void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
+    std::vector<char> buffer(max_datagram_bytes);
+    while (!stop.requested()) {
+        std::array<pollfd, 2> fds{{{stop.fd(), POLLIN, 0}, {socket.get(), POLLIN, 0}}};
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        if (fds[1].revents == 0) {
+            continue;
+        }
+        Datagram request(buffer);
+        ssize_t got = ::recvmsg(socket.get(), &request.header, 0);
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED) {
+                continue;
+            }
+            throw lab::sys_error("recvmsg");
+        }
+        std::string answer = answer_datagram({buffer.data(), static_cast<std::size_t>(got)});
+        Datagram reply(answer);
+        address_reply(request, reply);
+        // MSG_DONTWAIT: a full send buffer drops this reply (UDP may lose any
+        // datagram; the client times out) instead of stalling every other client.
+        if (::sendmsg(socket.get(), &reply.header, MSG_DONTWAIT) < 0) {
+            warn(std::string("sendmsg: ") + std::strerror(errno) + "; reply dropped");
+        }
+    }
+}
+
+} // namespace socket_lab

@@ -1,0 +1,19 @@
+// udp_exchange.hpp - the UDP server's exchange (udp_exchange.cpp): one
+// datagram of lines in, one datagram of reply lines out, sent back from the
+// address the request was sent to.
+#pragma once
+
+#include "connection.hpp"
+
+namespace socket_lab {
+
+// setsockopt(IP_PKTINFO, or IPV6_RECVPKTINFO for an AF_INET6 socket): every
+// datagram received on `socket` comes with the local address it was sent to.
+// Call it before bind(), so that no request arrives without one.
+void ask_for_destination_addresses(const lab::Fd& socket, int family);
+
+// Answers every datagram that arrives on `socket` (a bound, non-blocking UDP
+// socket after ask_for_destination_addresses()) until a stop signal.
+void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop);
+
+} // namespace socket_lab
