@@ -288,7 +288,7 @@ send_held_open() {
     assert_failure 1
     assert_regex "$stderr" "^server: socket path $IPC_LAB_DIR/socket/$NAME.sock is too long \\(108 bytes"
     run ls -A "$IPC_LAB_DIR/socket"
-    assert_output '' # nothing made, nothing truncated
+    assert_output "" # no socket, no lock (the directories are made), nothing truncated
     run_client 08-socket/client --name "$NAME" hello
     assert_failure 1
     assert_regex "$stderr" '^client: socket path .* is too long'
