@@ -26,6 +26,10 @@ std::string mismatch(const Job& job, Role role, std::size_t index, std::size_t r
 
 Side::Side(Role role, const Job& job, const Placement& placement, Report& report, int control_fd)
     : role_(role), job_(job), placement_(placement), report_(report), control_fd_(control_fd) {
+    // Before the exchange below, which neither side passes until both are
+    // here: so no page fault of the shared report lands in a timed loop, and
+    // no sample is written before both are done touching.
+    report_.touch_samples();
     // Both alive and set up: each tells the other its pid (signals need it).
     pid_t own = ::getpid();
     lab::write_all(control_fd_, {reinterpret_cast<const char*>(&own), sizeof own}, "write control");
