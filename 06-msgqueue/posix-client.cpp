@@ -5,7 +5,9 @@
 //
 // 1. Open the server's queue: mq_open(/ipc-lab-UID-msgqueue-posix-NAME, O_WRONLY).
 // 2. Make the reply queue /ipc-lab-UID-msgqueue-posix-NAME-PID (O_CREAT |
-//    O_EXCL, 0600) BEFORE sending: the server may answer at once.
+//    O_EXCL, 0600) BEFORE sending: the server may answer at once. That name
+//    may be the queue of a server named NAME-PID: mq_getattr tells, and we
+//    exit 1 rather than remove it.
 // 3. Per message: mq_timedsend(pid + message, priority P), then
 //    mq_timedreceive() on the reply queue. Both wake every tick to check the
 //    deadline, that the server is alive, and for SIGINT/SIGTERM.
@@ -32,7 +34,13 @@ PosixQueue open_server_queue(const std::string& name) {
         }
         throw lab::sys_error("mq_open " + queue_name);
     }
-    return {queue, ""};
+    PosixQueue server(queue, "");
+    // A client of the server named like NAME-PID may own this name: never
+    // send requests into its reply queue.
+    if (std::string clash = shape_mismatch(server.get(), server_queue_shape); !clash.empty()) {
+        throw name_clash(queue_name, clash);
+    }
+    return server;
 }
 
 class Exchange {
@@ -68,8 +76,8 @@ class Exchange {
   private:
     static PosixQueue make_reply_queue(const std::string& name) {
         bool leftover = false; // a killed process with our pid left it: ours now
-        return create_posix_queue(reply_queue_name(name, ::getpid()), O_RDONLY,
-                                  reply_queue_max_messages, reply_max_bytes, leftover);
+        return create_posix_queue(reply_queue_name(name, ::getpid()), O_RDONLY, reply_queue_shape,
+                                  leftover);
     }
 
     static timespec tick(const lab::Deadline& deadline) {

@@ -5,7 +5,8 @@
 //
 // 1. Create: mq_open(/ipc-lab-UID-msgqueue-posix-NAME, O_RDONLY | O_CREAT |
 //    O_EXCL, 0600, {mq_maxmsg 10, mq_msgsize pid + 1024}). A killed server's
-//    queue of that name is unlinked and made anew.
+//    queue of that name is unlinked and made anew; a queue of another shape
+//    there (a client's reply queue: mq_getattr) is left alone and we exit 1.
 // 2. Attach: the descriptor mq_open gave is all we need.
 // 3. Exchange: mq_timedreceive() takes the oldest request of the HIGHEST
 //    priority; the reply goes to the client's own queue, opened by name with
@@ -13,7 +14,8 @@
 //    costs its own reply, never our progress.
 // 4. Detach: mq_close() each descriptor.
 // 5. Remove: mq_unlink() our queue (and the reply queues that SIGKILLed
-//    clients left), on SIGINT/SIGTERM through the same destructors.
+//    clients left, after mq_getattr shows they are reply queues), on
+//    SIGINT/SIGTERM through the same destructors.
 #include "protocol.hpp"
 
 #include <fcntl.h>
@@ -42,15 +44,23 @@ class ClientQueues {
                 ++pid;
                 continue;
             }
-            std::string queue = reply_queue_name(name_, *pid);
-            if (::mq_unlink(queue.c_str()) == 0) {
-                lab::print_line("removed: " + queue + " left by pid " + std::to_string(*pid));
-            }
+            remove_queue_left_by(*pid);
             pid = pids_.erase(pid);
         }
     }
 
   private:
+    void remove_queue_left_by(pid_t pid) const {
+        std::string queue = reply_queue_name(name_, pid);
+        std::string left_by = queue + " left by pid " + std::to_string(pid);
+        // The server named NAME-PID has this name too: its queue stays.
+        if (std::string clash = shape_mismatch_at(queue, reply_queue_shape); !clash.empty()) {
+            lab::print_line("ignored: " + left_by + ": " + clash + "; left alone");
+        } else if (::mq_unlink(queue.c_str()) == 0) {
+            lab::print_line("removed: " + left_by);
+        }
+    }
+
     std::string name_;
     std::set<pid_t> pids_;
 };
@@ -65,9 +75,15 @@ void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
         return;
     }
     PosixQueue reply_queue(queue, ""); // close it when done; the client removes it
+    // The server named NAME-PID has this name too: its queue gets nothing of ours.
+    if (std::string clash = shape_mismatch(reply_queue.get(), reply_queue_shape); !clash.empty()) {
+        lab::print_line("ignored: reply to pid " + std::to_string(pid) + ": " + queue_name + ": " +
+                        clash);
+        return;
+    }
     if (::mq_send(reply_queue.get(), reply.data(), reply.size(), 0) < 0) {
         // EAGAIN: full (a client reads each reply before its next request:
-        // this one stopped reading); EMSGSIZE: not the reply queue we make.
+        // this one stopped reading).
         lab::print_line("dropped: reply to pid " + std::to_string(pid) + ": " +
                         std::strerror(errno));
     }
@@ -85,8 +101,7 @@ int run(int argc, char** argv) {
 
     std::string queue_name = server_queue_name(name);
     bool took_over = false;
-    PosixQueue requests = create_posix_queue(queue_name, O_RDONLY, server_queue_max_messages,
-                                             request_max_bytes, took_over);
+    PosixQueue requests = create_posix_queue(queue_name, O_RDONLY, server_queue_shape, took_over);
     ClientQueues clients(name);
 
     lab::print_ready({{"posix", queue_name}});

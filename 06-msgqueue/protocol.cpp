@@ -43,25 +43,69 @@ Ticker::~Ticker() {
     ::sigaction(SIGALRM, &ignore, nullptr);
 }
 
-PosixQueue create_posix_queue(const std::string& name, int access, long max_messages,
-                              long message_bytes, bool& took_over) {
+namespace {
+std::string kind_of(const QueueShape& shape) {
+    if (shape == server_queue_shape) {
+        return "a server queue";
+    }
+    return shape == reply_queue_shape ? "a reply queue" : "a foreign queue";
+}
+} // namespace
+
+std::string shape_mismatch(mqd_t queue, const QueueShape& expected) {
     mq_attr attributes{};
-    attributes.mq_maxmsg = max_messages;
-    attributes.mq_msgsize = message_bytes;
+    if (::mq_getattr(queue, &attributes) < 0) {
+        return std::string("cannot tell what it is: mq_getattr: ") + std::strerror(errno);
+    }
+    QueueShape found{attributes.mq_maxmsg, attributes.mq_msgsize};
+    if (found == expected) {
+        return {};
+    }
+    return "it is " + kind_of(found) + " (mq_maxmsg " + std::to_string(found.max_messages) +
+           ", mq_msgsize " + std::to_string(found.message_bytes) + "), not " + kind_of(expected);
+}
+
+std::string shape_mismatch_at(const std::string& name, const QueueShape& expected) {
+    // O_NONBLOCK and no mq_receive: looking takes nothing out and never waits.
+    mqd_t queue = ::mq_open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (queue == static_cast<mqd_t>(-1)) {
+        if (errno == ENOENT) {
+            return {}; // gone meanwhile: nobody's queue to harm
+        }
+        return std::string("cannot tell what it is: mq_open: ") + std::strerror(errno);
+    }
+    PosixQueue opened(queue, ""); // closed when done; never removed from here
+    return shape_mismatch(opened.get(), expected);
+}
+
+PosixQueue create_posix_queue(const std::string& name, int access, const QueueShape& shape,
+                              bool& took_over) {
+    mq_attr attributes{};
+    attributes.mq_maxmsg = shape.max_messages;
+    attributes.mq_msgsize = shape.message_bytes;
     took_over = false;
-    for (;;) {
+    // Another process may make or remove the name between our calls: a few
+    // rounds, then give up.
+    constexpr int max_attempts = 3;
+    for (int attempt = 1;; ++attempt) {
         mqd_t queue =
             ::mq_open(name.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, owner_only, &attributes);
         if (queue != static_cast<mqd_t>(-1)) {
             return {queue, name};
         }
-        if (errno != EEXIST || took_over) {
+        if (errno != EEXIST || attempt == max_attempts) {
             throw lab::sys_error("mq_open " + name);
         }
-        if (::mq_unlink(name.c_str()) < 0 && errno != ENOENT) {
+        // Never remove a queue of the other kind: it may be a live server's
+        // or client's (see QueueShape).
+        if (std::string clash = shape_mismatch_at(name, shape); !clash.empty()) {
+            throw name_clash(name, clash);
+        }
+        if (::mq_unlink(name.c_str()) == 0) {
+            took_over = true;
+        } else if (errno != ENOENT) {
             throw lab::sys_error("mq_unlink leftover " + name);
         }
-        took_over = true;
     }
 }
 

@@ -13,7 +13,8 @@
 //   /ipc-lab-UID-msgqueue-posix-NAME       the server's: [pid_t][message bytes]
 //   /ipc-lab-UID-msgqueue-posix-NAME-PID   one client's reply queue: [reply bytes]
 // Each client makes its reply queue before it sends, and removes it on
-// every way out. mq_send's priority orders the server's queue.
+// every way out. mq_send's priority orders the server's queue. The second
+// name can be the first of a server named NAME-PID: see QueueShape.
 #pragma once
 
 #include "lab.hpp"
@@ -99,6 +100,19 @@ inline constexpr long reply_queue_max_messages = 1;
 inline constexpr long reply_max_bytes = lab::max_message_bytes;
 inline constexpr long max_priority = 31; // POSIX promises at least 0-31
 
+// A queue's mq_maxmsg and mq_msgsize. One name can be both kinds of queue:
+// NAME's client with pid 42 replies through /...-NAME-42, the queue of the
+// server named NAME-42. Their shapes differ, and that tells them apart: no
+// program removes, or sends into, a queue of the other kind.
+struct QueueShape {
+    long max_messages;
+    long message_bytes;
+    bool operator==(const QueueShape&) const = default;
+};
+inline constexpr QueueShape server_queue_shape{server_queue_max_messages, request_max_bytes};
+inline constexpr QueueShape reply_queue_shape{reply_queue_max_messages, reply_max_bytes};
+static_assert(server_queue_shape != reply_queue_shape, "the two kinds must be told apart");
+
 inline std::string server_queue_name(const std::string& name) {
     return lab::posix_ipc_name(posix_topic, name);
 }
@@ -139,12 +153,23 @@ class PosixQueue {
     std::string name_to_remove_;
 };
 
-// Makes a new queue (O_EXCL, 0600). One already there under this name is a
-// leftover of a process that was killed (the caller knows: the server holds
-// its instance lock, a client owns its pid): it is removed and made anew.
-// Returns false in `took_over` otherwise.
-PosixQueue create_posix_queue(const std::string& name, int access, long max_messages,
-                              long message_bytes, bool& took_over);
+// Why `queue` is not a queue of `expected` shape ("it is a server queue
+// (mq_maxmsg 10, mq_msgsize 1028), not a reply queue"), or "" when it is.
+std::string shape_mismatch(mqd_t queue, const QueueShape& expected);
+// The same for the queue under `name`; "" too when there is none.
+std::string shape_mismatch_at(const std::string& name, const QueueShape& expected);
+// The error of a program that found such a queue and will not touch it.
+inline lab::Failure name_clash(const std::string& name, const std::string& mismatch) {
+    return lab::Failure("mq_open " + name + ": name clash: " + mismatch + "; left alone");
+}
+
+// Makes a new queue (O_EXCL, 0600). One of the same shape already there under
+// this name is a leftover of a process that was killed (the caller knows: the
+// server holds its instance lock, a client owns its pid): it is removed and
+// made anew, and `took_over` says so. One of another shape is the other kind
+// of queue, maybe alive: lab::Failure "name clash", and it is left alone.
+PosixQueue create_posix_queue(const std::string& name, int access, const QueueShape& shape,
+                              bool& took_over);
 
 // ------------------------------------------------------------------- both
 

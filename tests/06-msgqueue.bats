@@ -694,16 +694,147 @@ check_reply_queue_removed() { # EXPECTED-STATUS STDERR-PART CLIENT-ARGS...
     assert_equal "$(mq_names)" "$(server_mq)"
 }
 
+# python3 -c "$REPLY_SHAPED_THEN" PREFIX COMMAND...: makes the queue
+# PREFIX-PID, PID its own, shaped like a reply queue (mq_maxmsg 1, mq_msgsize
+# 1024), then becomes COMMAND (exec keeps the pid): the leftover of a
+# SIGKILLed client whose pid COMMAND now has.
+REPLY_SHAPED_THEN='
+import ctypes, os, sys
+class MqAttr(ctypes.Structure):
+    _fields_ = [("mq_flags", ctypes.c_long), ("mq_maxmsg", ctypes.c_long),
+                ("mq_msgsize", ctypes.c_long), ("mq_curmsgs", ctypes.c_long),
+                ("reserved", ctypes.c_long * 4)]
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+name = "%s-%d" % (sys.argv[1], os.getpid())
+queue = rt.mq_open(name.encode(), os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600,
+                   ctypes.byref(MqAttr(0, 1, 1024, 0)))
+if queue < 0:
+    sys.exit("mq_open %s: %s" % (name, os.strerror(ctypes.get_errno())))
+rt.mq_close(queue)
+os.execvp(sys.argv[2], sys.argv[2:])'
 @test "posix: a reply queue left by an earlier process with the client's pid is replaced" {
     need_mq_view
     posix
     start_queue_server
-    # sh makes a queue named for its own pid, then becomes the client (same pid)
+    run --separate-stderr timeout -k 2 "$CLIENT_LIMIT" python3 -c "$REPLY_SHAPED_THEN" "/$(server_mq)" \
+        "${LAB_WRAP[@]}" "$(bin 06-msgqueue/posix-client)" --name "$NAME" fresh
+    assert_success
+    assert_output FRESH
+    assert_equal "$(mq_names)" "$(server_mq)"
+}
+
+@test "posix: a queue of another shape where the client's reply queue goes is left alone: exit 1" {
+    need_mq_view
+    posix
+    start_queue_server
+    # sh makes a queue named for its own pid (touch: the default shape, not a
+    # reply queue's), then becomes the client (same pid)
     # shellcheck disable=SC2016 # $1, $2, $$ and $@ are the inner shell's; exec keeps its pid
     run --separate-stderr timeout -k 2 "$CLIENT_LIMIT" unshare --mount sh -c '
         mount -t mqueue mqueue "$1" && touch "$1/$2-$$" && shift 2 && exec "$@"' \
         _ "$T/mq" "$(server_mq)" "${LAB_WRAP[@]}" "$(bin 06-msgqueue/posix-client)" --name "$NAME" fresh
+    assert_failure 1
+    assert_output ''
+    assert_regex "$stderr" "^posix-client: mq_open /$(server_mq)-[0-9]+: name clash: it is a foreign queue \\(mq_maxmsg [0-9]+, mq_msgsize [0-9]+\\), not a reply queue; left alone\$"
+    local pid=${stderr#*"$(server_mq)-"}
+    pid=${pid%%:*}
+    run mq_names
+    assert_line "$(server_mq)-$pid"
+    assert_equal "$(tail -n +2 "$SERVER_LOG")" ''
+}
+
+# A reply queue /...-NAME-PID has the name of the server queue of a server
+# named NAME-PID. The two kinds differ in shape (mq_maxmsg, mq_msgsize): no
+# program removes, or sends into, a queue of the other kind.
+
+@test "posix: a client whose reply queue name is a live server's queue leaves it alone: exit 1" {
+    posix
+    start_queue_server
+    local first_pid=$SERVER_PID first_log=$SERVER_LOG
+    # a client whose pid is known before it runs: sh waits for a line, then
+    # becomes the client (exec keeps the pid)
+    mkfifo "$T/go"
+    exec 5<>"$T/go"
+    # shellcheck disable=SC2016 # $@ is the inner shell's
+    sh -c 'read -r _ && exec "$@" </dev/null' _ "${LAB_WRAP[@]}" "$(bin "$CLIENT")" \
+        --name "$NAME" hello <"$T/go" >"$T/c.out" 2>"$T/c.err" 3>&- 5>&- &
+    local client=$!
+    start_server "$SERVER" --name "$NAME-$client" # its queue: that client's reply queue name
+    echo go >&5
+    exec 5>&-
+    wait_job "$client"
+    assert_equal "$JOB_STATUS" 1
+    assert_equal "$(cat "$T/c.err")" "posix-client: mq_open /$(server_mq)-$client: name clash: it is a server queue (mq_maxmsg 10, mq_msgsize 1028), not a reply queue; left alone"
+    assert_equal "$(cat "$T/c.out")" ''
+    # both servers are whole and serve; the first never got `hello`
+    run_client "$CLIENT" --name "$NAME-$client" other
     assert_success
-    assert_output FRESH
-    assert_equal "$(mq_names)" "$(server_mq)"
+    assert_output OTHER
+    client same
+    assert_success
+    assert_output SAME
+    assert_equal "$(tail -n +2 "$first_log")" 'received: same'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    stop_server "$first_pid"
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "posix: a server whose queue name is a live client's reply queue leaves it alone: exit 1" {
+    posix
+    start_queue_server
+    mkfifo "$T/in.fifo"
+    exec 5<>"$T/in.fifo" # a writer, so the client's open does not wait
+    direct_client --timeout $((20 * LAB_TIME_SCALE)) <"$T/in.fifo" >"$T/c.out" 2>"$T/c.err" 5>&-
+    local waiting=$BG_PID
+    echo first >&5
+    wait_for_line "$T/c.out" '^FIRST$' # its reply queue exists; it waits for the next line
+    run_server "$SERVER" --name "$NAME-$waiting"
+    assert_failure 1
+    assert_equal "$stderr" "posix-server: mq_open /$(server_mq)-$waiting: name clash: it is a reply queue (mq_maxmsg 1, mq_msgsize 1024), not a server queue; left alone"
+    assert_equal "$output" ''
+    run ls -A "$IPC_LAB_DIR/msgqueue-posix" # its lock file is gone again
+    assert_output "$NAME.lock"
+    # the client's reply queue still works
+    echo second >&5
+    exec 5>&-
+    wait_job "$waiting"
+    assert_equal "$JOB_STATUS" 0
+    assert_equal "$(cat "$T/c.out")" "$(printf 'FIRST\nSECOND')"
+    assert_equal "$(cat "$T/c.err")" ''
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "posix: the server neither replies into nor removes a server queue named like a client's" {
+    need_mq_view
+    posix
+    start_queue_server
+    local first_pid=$SERVER_PID first_log=$SERVER_LOG
+    # a client's request waits in the stopped server's queue; the client is SIGKILLed
+    kill -STOP "$first_pid"
+    direct_client --timeout 60 hello >/dev/null 2>&1
+    local gone=$BG_PID
+    wait_for_qsize "$(server_mq)" $((4 + 5))
+    kill -KILL "$gone"
+    wait "$gone" || true
+    # its reply queue removed by hand, a server takes that name
+    in_mq_view rm "$T/mq/$(server_mq)-$gone"
+    start_server "$SERVER" --name "$NAME-$gone"
+    kill -CONT "$first_pid"
+    local clash="it is a server queue (mq_maxmsg 10, mq_msgsize 1028), not a reply queue"
+    wait_for_line "$first_log" "^ignored: /$(server_mq)-$gone left by pid $gone: "
+    run cat "$first_log"
+    assert_line -n 1 'received: hello'
+    assert_line -n 2 "ignored: reply to pid $gone: /$(server_mq)-$gone: $clash"
+    assert_line -n 3 "ignored: /$(server_mq)-$gone left by pid $gone: $clash; left alone"
+    # the other server got nothing from it and still serves
+    run_client "$CLIENT" --name "$NAME-$gone" still
+    assert_success
+    assert_output STILL
+    assert_equal "$(tail -n +2 "$SERVER_LOG")" 'received: still'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    stop_server "$first_pid"
+    assert_equal "$STOP_STATUS" 0
 }
