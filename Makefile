@@ -3,9 +3,10 @@ include mk/lab.mk
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
-.PHONY: all common $(CHAPTERS) test valgrind demo clean help setup check sanitize grade stress
+.PHONY: all common $(CHAPTERS) bench-build test valgrind demo clean help setup check sanitize \
+	grade stress bench bench-plot
 
-all: $(CHAPTERS)
+all: $(CHAPTERS) bench-build
 
 common:
 	$(call lab_need,build)
@@ -15,6 +16,20 @@ common:
 # never both try to build the library.
 $(CHAPTERS): common
 	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory -C $@ LAB_COMMON_BUILT=1
+
+# bench/ (ipc-bench) is built like a chapter. `make bench` measures every
+# mechanism (under 2 minutes; the table on stdout, build/bench/bench.md and
+# bench.csv); `make bench-plot` draws build/bench/latency.png and
+# throughput.png from that CSV (running the measurements first if needed).
+bench-build: common
+	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory -C bench LAB_COMMON_BUILT=1
+
+bench: bench-build
+	$(Q)$(MAKE) --no-print-directory -C bench run
+
+bench-plot: bench-build
+	$(call lab_need,bench)
+	$(Q)$(MAKE) --no-print-directory -C bench plot
 
 test: all
 	$(call lab_need,test)
@@ -67,7 +82,7 @@ setup:
 	else apt-get update && apt-get install -y $$missing; fi
 
 clean:
-	$(Q)for dir in common $(CHAPTERS); do $(MAKE) $(if $(Q),-s) --no-print-directory -C $$dir clean || exit 1; done
+	$(Q)for dir in common $(CHAPTERS) bench; do $(MAKE) $(if $(Q),-s) --no-print-directory -C $$dir clean || exit 1; done
 	rm -rf build
 
 help:
@@ -79,6 +94,7 @@ help:
 	@echo "  make test         run the Bats suite; ends with 'N passed, N failed'"
 	@echo "  make valgrind     the same suite, every program under memcheck"
 	@echo "  make sanitize     the same suite against an ASan+UBSan build (build/asan/)"
+	@echo "  make bench        measure every mechanism (latency, throughput); make bench-plot draws charts"
 	@echo "  make stress       soak every server with many clients; check replies, fds, leftovers"
 	@echo "  make grade        grade this checkout, or GRADE_DIR=path a student's: table, JUnit, Gradescope JSON"
 	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"

@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <exception>
+#include <fcntl.h>
 #include <string_view>
+#include <unistd.h>
 
 namespace lab {
 
@@ -48,7 +50,24 @@ const std::string& program_name() {
     return the_program_name;
 }
 
+namespace {
+// A program started with stdin, stdout or stderr closed would hand that
+// number to its first open(): a server's log lines would then land in its
+// lock file or its FIFO. Point any closed one at /dev/null first.
+void ensure_standard_descriptors() {
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+        if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            // open() returns the lowest free number: this one.
+            if (::open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY) != fd) {
+                ::_exit(exit_failure);
+            }
+        }
+    }
+}
+} // namespace
+
 int guarded_main(int argc, char** argv, int (*body)(int, char**)) {
+    ensure_standard_descriptors();
     if (argc > 0 && argv[0] != nullptr) {
         std::string path = argv[0];
         auto slash = path.rfind('/');

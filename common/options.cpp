@@ -139,11 +139,17 @@ double parse_seconds(const std::string& option, const std::string& text) {
 }
 
 long parse_integer(const std::string& option, const std::string& text, long min, long max) {
+    // Digits, with a '-' in front at most: strtol alone would also take
+    // " 5", "+5" and other spellings nobody means.
+    std::string_view digits(text);
+    if (!digits.empty() && digits.front() == '-') {
+        digits.remove_prefix(1);
+    }
+    bool plain = !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos;
     char* end = nullptr;
     errno = 0;
     long value = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || end != text.c_str() + text.size() || errno != 0 || value < min ||
-        value > max) {
+    if (!plain || end != text.c_str() + text.size() || errno != 0 || value < min || value > max) {
         throw UsageError("bad value '" + text + "' for " + option + ": want a whole number from " +
                          std::to_string(min) + " to " + std::to_string(max));
     }
