@@ -289,19 +289,21 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     fifo=$DIR/$NAME.fifo
     # one line of 10000 bytes that looks like a request, then a normal one
     { printf '%s ' $$; head -c 10000 /dev/zero | tr '\0' z; echo; } >"$fifo"
-    wait_for_line "$SERVER_LOG" '^ignored: request over 4096 bytes \(PIPE_BUF\); skipped to the next newline$'
+    wait_for_line "$SERVER_LOG" '^ignored: request (over 4096 bytes \(PIPE_BUF\); skipped to the next newline|without a newline)'
     run_client 03-fifo/client --name "$NAME" in step
     assert_output "$(printf 'IN\nSTEP')"
-    # 8000 bytes with no newline at all, then a line of its own: both ignored
+    # 8000 bytes with no newline at all, then a line of its own. How the
+    # server's reads split them depends on its speed, so only the outcome is
+    # asserted: both ignored (whatever the log calls them), never answered,
+    # and the next client served.
     head -c 8000 /dev/zero | tr '\0' q >"$fifo"
     printf 'tail of the garbage\n' >"$fifo"
-    wait_for_line "$SERVER_LOG" '^ignored: no PID in request "tail of the garbage"$'
     run_client 03-fifo/client --name "$NAME" again
     assert_output AGAIN
-    run grep -c '^ignored: request over' "$SERVER_LOG"
-    assert_output 2
     run grep -c '^received: .*\(zzz\|qqq\|garbage\)' "$SERVER_LOG"
     assert_output 0
+    run grep -c '^received: ' "$SERVER_LOG"
+    assert_output 3 # in, step, again
 }
 
 @test "a write without a newline is dropped once read: the next client's request is not glued to it" {
