@@ -40,6 +40,7 @@ valgrind: all
 	tests/run --valgrind tests/*.bats
 
 demo: all
+	$(call lab_need,demo)
 	@for chapter in $(CHAPTERS); do \
 	    if [ -x $$chapter/demo.sh ]; then \
 	        echo "==== $$chapter"; \
@@ -77,9 +78,8 @@ check:
 
 # Installs every Debian package the lab uses (as root; see tools/packages).
 setup:
-	@missing="$$(tools/need --packages all)"; \
-	if [ -z "$$missing" ]; then echo "setup: everything is installed"; \
-	else apt-get update && apt-get install -y $$missing; fi
+	@if [ -z "$$(tools/need --packages all)" ]; then echo "setup: everything is installed"; \
+	else tools/need --install; fi
 
 clean:
 	$(Q)for dir in common $(CHAPTERS) bench; do $(MAKE) $(if $(Q),-s) --no-print-directory -C $$dir clean || exit 1; done

@@ -1,0 +1,134 @@
+#!/usr/bin/env bats
+# setup: the README's two commands on a machine that lacks tools. `make`
+# names every missing tool at once; as root, `make demo` and `make test`
+# install what is missing themselves.
+#
+# Nothing is uninstalled: tools/need is run with a PATH of its own ($T/bin,
+# holding only the tools a test says are there) and LAB_NEED_ROOT, which is
+# put in front of every file it checks. apt-get is a stand-in that records
+# its arguments and "installs" by making the missing tools appear.
+
+load lab
+
+setup() {
+    lab_setup
+    mkdir -p "$T/bin" "$T/root"
+    # What tools/need itself runs on, and make for the Makefile's own line.
+    local tool
+    for tool in bash grep dirname sort flock make; do
+        ln -s "$(command -v "$tool")" "$T/bin/$tool"
+    done
+}
+teardown() { lab_teardown; }
+
+# present TOOL...: TOOL is on the scratch PATH (a stand-in that does nothing).
+present() {
+    local tool
+    for tool in "$@"; do
+        rm -f "$T/bin/$tool" # never write through a link to the real tool
+        printf '#!/bin/sh\nexit 0\n' >"$T/bin/$tool"
+        chmod 755 "$T/bin/$tool"
+    done
+}
+# present_file PATH...: PATH exists as far as tools/need can tell.
+present_file() {
+    local file
+    for file in "$@"; do
+        mkdir -p "$T/root${file%/*}"
+        : >"$T/root$file"
+    done
+}
+need() {
+    run --separate-stderr env PATH="$T/bin" LAB_NEED_ROOT="$T/root" "$LAB_ROOT/tools/need" "$@"
+}
+
+# A build machine that has the compiler and headers but none of the test tools.
+build_only_machine() {
+    present g++ pkg-config
+    present_file /usr/include/systemd/sd-bus.h
+}
+
+@test "need: one line names every missing tool, its package, and 'sudo make setup'" {
+    build_only_machine
+    present bats timeout ipcs lslocks flock setpriv strings pgrep
+    present_file /usr/lib/bats/bats-support/load.bash
+    need test
+    assert_failure 1
+    assert_equal "${#lines[@]}" 1
+    assert_output "missing /usr/lib/bats/bats-assert/load.bash, socat, nc, dbus-daemon, dbus-send, dbus-monitor, busctl (Debian packages: bats-assert socat netcat-openbsd dbus-daemon dbus-bin systemd): run 'sudo make setup' to install everything the lab uses"
+}
+
+@test "need: nothing missing for the purpose: silent, exit 0" {
+    build_only_machine
+    need build
+    assert_success
+    assert_output ''
+}
+
+@test "need --packages: the missing packages, each once, for apt-get" {
+    build_only_machine
+    present dbus-send # dbus-bin's other tool, dbus-monitor, is still missing
+    need --packages demo test
+    assert_success
+    assert_equal "$(tr '\n' ' ' <<<"$output")" \
+        "bats bats-assert bats-support binutils coreutils dbus-bin dbus-daemon netcat-openbsd procps socat systemd util-linux "
+}
+
+@test "make test without the test tools stops at once with the one line" {
+    build_only_machine
+    run env PATH="$T/bin" LAB_NEED_ROOT="$T/root" LAB_AUTO_INSTALL=0 make -n -C "$LAB_ROOT" test
+    assert_failure
+    assert_output --partial "*** missing bats, /usr/lib/bats/bats-support/load.bash, /usr/lib/bats/bats-assert/load.bash, timeout, socat, nc,"
+    assert_output --partial "run 'sudo make setup' to install everything the lab uses.  Stop."
+    refute_output --partial 'installing'
+}
+
+# A stand-in apt-get that logs each call and, for `install`, makes every
+# tool of the lab appear (so the check after it passes).
+fake_apt() {
+    cat >"$T/bin/apt-get" <<APT
+#!$BASH
+PATH=/usr/bin:/bin # the system's tools, for the stand-in itself
+echo "apt-get \$*" >>"$T/apt.log"
+[[ \$1 == install ]] || exit 0
+while read -r _ check _; do
+    case \$check in
+    cmd:*) rm -f "$T/bin/\${check#cmd:}"; printf '#!/bin/sh\nexit 0\n' >"$T/bin/\${check#cmd:}"; chmod 755 "$T/bin/\${check#cmd:}" ;;
+    file:*) mkdir -p "\$(dirname "$T/root\${check#file:}")"; : >"$T/root\${check#file:}" ;;
+    esac
+done < <(grep -v '^[[:space:]]*\(#\|\$\)' "$LAB_ROOT/tools/packages")
+APT
+    chmod 755 "$T/bin/apt-get"
+}
+
+@test "as root, make's check installs every missing package in one apt-get and goes on" {
+    ((EUID == 0)) || skip "installing is done only as root (this is uid $EUID)"
+    build_only_machine
+    present clang++
+    fake_apt
+    need --make test
+    assert_success
+    assert_output '' # nothing for make to stop on
+    assert_regex "$stderr" "^need: installing .*\\bbats\\b"
+    run cat "$T/apt.log"
+    assert_line --index 0 'apt-get update -qq'
+    assert_line --index 1 --regexp '^apt-get install -y -qq .*\bbats-assert\b'
+    assert_line --index 1 --regexp '\bvalgrind\b' # everything the lab uses, not only the tests' part
+    assert_equal "${#lines[@]}" 2
+}
+
+@test "as root with LAB_AUTO_INSTALL=0, or as another user, nothing is installed: the line is printed" {
+    build_only_machine
+    fake_apt
+    run env PATH="$T/bin" LAB_NEED_ROOT="$T/root" LAB_AUTO_INSTALL=0 "$LAB_ROOT/tools/need" --make test
+    assert_success # make stops on the text it prints
+    assert_output --partial "missing bats, "
+    [[ ! -e $T/apt.log ]]
+    if ((EUID == 0)); then
+        chmod 755 "$T"
+        run setpriv --reuid=65534 --regid=65534 --clear-groups \
+            env PATH="$T/bin" LAB_NEED_ROOT="$T/root" "$LAB_ROOT/tools/need" --make test
+        assert_output --partial "missing bats, "
+        [[ ! -e $T/apt.log ]]
+    fi
+}
