@@ -142,3 +142,7 @@ server: child $T/fake/client exited with status 127"
         assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
     done
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 02-pipe
+}

@@ -187,6 +187,21 @@ lab_check_valgrind_logs() {
     return "$bad"
 }
 
+# check_transcripts CHAPTER [--session-bus]: every ```console block of the
+# chapter's README, run in order against the programs under test, prints
+# what the README shows (tests/transcript, on top of cram). Not under
+# memcheck: the transcripts run the programs themselves, natively.
+check_transcripts() {
+    local chapter=$1
+    shift
+    if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
+        skip "README transcripts are checked by the plain and sanitizer runs"
+    fi
+    run timeout -k 2 $((120 * LAB_TIME_SCALE)) "$LAB_ROOT/tests/transcript" "$@" \
+        "$LAB_ROOT/$chapter/README.md" "$LAB_BIN_ROOT/$chapter"
+    assert_success
+}
+
 lab_teardown() {
     local pid failed=0
     for pid in "${SERVER_PIDS[@]}"; do
