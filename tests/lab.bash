@@ -123,6 +123,19 @@ wait_for_line() {
     done
 }
 
+# wait_for_lines FILE REGEX COUNT [SECONDS]: waits, bounded, until at least
+# COUNT lines of FILE match the extended REGEX: before a test counts what a
+# program logs, or stops it, every event it counts must have happened (the
+# first of them is not enough). Returns 1 on timeout.
+wait_for_lines() {
+    local file=$1 regex=$2 count=$3 limit=${4:-$READY_LIMIT}
+    local deadline=$((SECONDS + limit + 1))
+    until (($(grep -Ec -- "$regex" "$file" 2>/dev/null) >= count)); do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
 # wait_until COMMAND...: runs COMMAND until it succeeds, bounded by
 # READY_LIMIT. Returns 1 on timeout. For conditions with no log line to wait
 # for (a file appears, a lock shows in /proc/locks, a queue fills).
