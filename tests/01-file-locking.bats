@@ -252,7 +252,9 @@ held_locks() {
     start_bg "$T/reader" 01-file-locking/client --name "$NAME" --timeout $((100 * LAB_TIME_SCALE))
     reader=$BG_PID
     wait_for_line "$T/reader" '^locked by pid='
-    # the reader waits in the kernel, queued behind the server's lock
+    # the reader waits in the kernel, queued behind the server's lock (it
+    # prints its line before it asks to wait: wait for the queued lock)
+    wait_until grep -q " -> POSIX  ADVISORY  READ $reader " /proc/locks
     run grep -c " -> POSIX  ADVISORY  READ $reader " /proc/locks
     assert_output 1
     kill -KILL "$SERVER_PID"

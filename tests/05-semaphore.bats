@@ -53,9 +53,18 @@ server_objects() {
 # The value of semaphore N of the System V set.
 sysv_value() { ipcs -s -i "${READY[semid]}" | awk -v n="$1" '$1 == n && NF == 5 { print $2 }'; }
 
-# Waits until client PID has posted its request: NAME.txt names it.
+# The kernel wait channel (/proc/PID/wchan) of a process waiting on the
+# variant's semaphores: semtimedop() for System V, a futex for POSIX.
+semaphore_wait() { if [[ -z $1 ]]; then echo semtimedop; else echo futex; fi; }
+
+# wait_for_request_of V PID: waits until client PID has posted its request
+# and waits for the reply. NAME.txt naming it is not enough: it writes the
+# file before it posts, and a client killed in between leaves a request the
+# server never hears of. After writing the file, its only sleep on a
+# semaphore is the wait for the reply, which comes after the post.
 wait_for_request_of() {
     wait_for_line "$IPC_LAB_DIR/$(topic "$1")/$NAME.txt" "^request $2 " "$CLIENT_LIMIT"
+    wait_until asleep_in "$2" "$(semaphore_wait "$1")"
 }
 
 check_exchange() {
@@ -314,17 +323,29 @@ check_killed_holder() {
     local V=$1
     start_server_v "$V"
     kill -STOP "$SERVER_PID"
-    start_client_v "$V" "$T/victim" from-victim
+    start_client_v "$V" "$T/victim" --timeout "$CROWD_TIMEOUT" from-victim
     local victim=$CLIENT_PID
     wait_for_request_of "$V" "$victim"
-    # killed inside the critical section: mutex taken, request posted
-    kill -KILL "$victim"
-    wait_client "$victim"
     if [[ -z $V ]]; then
+        # killed inside the critical section: mutex taken, request posted
+        kill -KILL "$victim"
+        wait_client "$victim"
         assert_equal "$(sysv_value 0)" 1 # SEM_UNDO gave the mutex back at once
         assert_equal "$(sysv_value 1)" 1 # the request is still there for the server
+        kill -CONT "$SERVER_PID"
+    else
+        # The POSIX server looks for a dead holder whenever its wait times
+        # out, and drops what it left: a victim killed while the server is
+        # stopped may have its request answered or dropped, whichever the
+        # server, continued, does first. So the victim is stopped in its
+        # wait for the reply, and killed (holding the mutex) once the server
+        # has answered: its reply goes to nobody.
+        kill -STOP "$victim"
+        kill -CONT "$SERVER_PID"
+        wait_for_line "$SERVER_LOG" '^received: from-victim$'
+        kill -KILL "$victim"
+        wait_client "$victim"
     fi
-    kill -CONT "$SERVER_PID"
     run_client_v "$V" --timeout "$CROWD_TIMEOUT" from-next 'and again'
     assert_success
     assert_output "$(printf 'FROM-NEXT\nAND AGAIN')"
@@ -343,28 +364,33 @@ check_killed_holder() {
     check_killed_holder posix-
 }
 
+# The victim's request is replaced by garbage, then by too much, while the
+# server is stopped. The victim is killed only once the server has read and
+# ignored what replaced it: killed before, it would leave the POSIX server a
+# choice (read the request, or drop it as a dead holder's when its wait
+# times out first), and the test would see one or the other by chance.
 check_garbage() {
     local V=$1 txt
     txt=$IPC_LAB_DIR/$(topic "$V")/$NAME.txt
     start_server_v "$V"
     kill -STOP "$SERVER_PID"
-    start_client_v "$V" "$T/victim" victim
+    start_client_v "$V" "$T/victim" --timeout "$CROWD_TIMEOUT" victim
     wait_for_request_of "$V" "$CLIENT_PID"
-    kill -KILL "$CLIENT_PID"
-    wait_client "$CLIENT_PID"
-    # the posted request is replaced by garbage, then by too much
     printf 'garbage\x01\xff' >"$txt"
     kill -CONT "$SERVER_PID"
-    wait_for_line "$SERVER_LOG" '^ignored: '
+    wait_for_line "$SERVER_LOG" '^ignored: no header line$'
+    kill -KILL "$CLIENT_PID"
+    wait_client "$CLIENT_PID"
     run_client_v "$V" --timeout "$CROWD_TIMEOUT" fine
     assert_output FINE
     kill -STOP "$SERVER_PID"
-    start_client_v "$V" "$T/victim2" victim
+    start_client_v "$V" "$T/victim2" --timeout "$CROWD_TIMEOUT" victim
     wait_for_request_of "$V" "$CLIENT_PID"
-    kill -KILL "$CLIENT_PID"
-    wait_client "$CLIENT_PID"
     { echo "request 1 1"; head -c 5000 /dev/zero | tr '\0' a; echo; } >"$txt"
     kill -CONT "$SERVER_PID"
+    wait_for_line "$SERVER_LOG" '^ignored: request too long$'
+    kill -KILL "$CLIENT_PID"
+    wait_client "$CLIENT_PID"
     run_client_v "$V" --timeout "$CROWD_TIMEOUT" still-fine
     assert_output STILL-FINE
     run grep '^ignored: ' "$SERVER_LOG"

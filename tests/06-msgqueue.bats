@@ -21,11 +21,14 @@ teardown() {
     lab_teardown
 }
 
+# SERVER_WAIT: the kernel wait channel (/proc/PID/wchan) of the server
+# waiting for a request: msgrcv(), mq_timedreceive().
 sysv() {
-    SERVER=06-msgqueue/server CLIENT=06-msgqueue/client TOPIC=msgqueue
+    SERVER=06-msgqueue/server CLIENT=06-msgqueue/client TOPIC=msgqueue SERVER_WAIT=do_msgrcv
 }
 posix() {
     SERVER=06-msgqueue/posix-server CLIENT=06-msgqueue/posix-client TOPIC=msgqueue-posix
+    SERVER_WAIT=wq_sleep
 }
 
 # start_queue_server: start_server for the chosen variant, remembering a
@@ -278,7 +281,11 @@ check_timed_out() {
 check_server_dies_mid_wait() {
     local signal=$1
     start_queue_server
-    kill -STOP "$SERVER_PID"
+    # Stopped inside its wait for a request, so that SIGTERM interrupts that
+    # wait (EINTR) and it exits. Stopped anywhere else (still setting up after
+    # its ready line, between two ticks), it would take the queued request
+    # first and answer it, which is no bug but not what this test is about.
+    stop_while_asleep "$SERVER_PID" "$SERVER_WAIT"
     bg_client "$T/waiting" --timeout 60 hello
     local waiting=$BG_PID
     if [[ $TOPIC == msgqueue ]]; then

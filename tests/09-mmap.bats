@@ -40,12 +40,16 @@ thaw() {
 }
 
 # kill_client_holding_turn MESSAGE: with the server stopped, starts a client
-# that takes the turn and posts MESSAGE, then SIGKILLs it there.
+# that takes the turn and posts MESSAGE, then SIGKILLs it there. The request
+# in the mapping is not enough: the client writes it, then posts; killed in
+# between, it posted nothing. After writing, its only sleep on a futex is
+# the wait for the reply, which comes after the post.
 kill_client_holding_turn() {
     freeze
     "${LAB_WRAP[@]}" "$(bin 09-mmap/client)" --name "$NAME" --timeout 60 "$1" >/dev/null 2>&1 3>&- &
     local doomed=$!
     wait_for_strings "$MAP" "$1"
+    wait_until asleep_in "$doomed" futex
     kill -KILL "$doomed"
     wait_for_exit "$doomed"
 }

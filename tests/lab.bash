@@ -123,6 +123,19 @@ wait_for_line() {
     done
 }
 
+# wait_for_lines FILE REGEX COUNT [SECONDS]: waits, bounded, until at least
+# COUNT lines of FILE match the extended REGEX: before a test counts what a
+# program logs, or stops it, every event it counts must have happened (the
+# first of them is not enough). Returns 1 on timeout.
+wait_for_lines() {
+    local file=$1 regex=$2 count=$3 limit=${4:-$READY_LIMIT}
+    local deadline=$((SECONDS + limit + 1))
+    until (($(grep -Ec -- "$regex" "$file" 2>/dev/null) >= count)); do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.02
+    done
+}
+
 # wait_until COMMAND...: runs COMMAND until it succeeds, bounded by
 # READY_LIMIT. Returns 1 on timeout. For conditions with no log line to wait
 # for (a file appears, a lock shows in /proc/locks, a queue fills).
@@ -132,6 +145,68 @@ wait_until() {
         ((SECONDS < deadline)) || return 1
         sleep 0.02
     done
+}
+
+# ---- A process's own state, from /proc: what a test waits for before it
+# signals a process, instead of a pause that is long enough only on an idle
+# machine (memcheck runs programs ~50 times slower, and the other core may be
+# busy).
+
+# proc_state PID: the one-letter state (R, S, D, T, t, Z) of process PID, or
+# nothing when it is gone. Read after the ") " that closes the command name,
+# which may itself hold spaces.
+proc_state() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    echo "${stat%% *}"
+}
+
+# asleep_in PID REGEX: true when process PID sleeps in the kernel (state S or
+# D) in a wait whose channel (/proc/PID/wchan: futex_wait_queue, wq_sleep,
+# do_msgrcv, do_semtimedop, do_sys_poll...) matches the extended REGEX. For a
+# client that has sent its request and waits for the reply: check what it
+# wrote first, then this, and its next sleep can only be that wait.
+asleep_in() {
+    [[ $(proc_state "$1") == [SD] ]] && grep -Eq -- "$2" "/proc/$1/wchan" 2>/dev/null
+}
+
+# is_stopped PID: true when process PID is stopped (SIGSTOP).
+is_stopped() { [[ $(proc_state "$1") == T ]]; }
+
+# syscall_of PID: the number of the system call PID is in (/proc/PID/syscall,
+# also while it is stopped inside one), -1 when it is in user space, or
+# "running".
+syscall_of() {
+    local call
+    read -r call _ <"/proc/$1/syscall" 2>/dev/null || return 0
+    echo "$call"
+}
+
+# stop_while_asleep PID REGEX: stops process PID (SIGSTOP) inside the wait
+# that REGEX names (see asleep_in), bounded by READY_LIMIT. A server stopped
+# anywhere else (right after its ready line, still setting up; between two
+# ticks of its wait) runs on when it is continued, and may answer a request
+# queued meanwhile before it sees a SIGTERM sent while it was stopped; one
+# stopped inside its wait is interrupted at once (EINTR). So: wait until it
+# sleeps there, stop it, and check that it stopped in that same system call;
+# if it had moved on, continue it and try again.
+stop_while_asleep() {
+    local pid=$1 regex=$2 call deadline=$((SECONDS + READY_LIMIT + 1))
+    while ((SECONDS < deadline)); do
+        # the call read between two looks that find it asleep in that wait
+        if asleep_in "$pid" "$regex" && call=$(syscall_of "$pid") && asleep_in "$pid" "$regex"; then
+            kill -STOP "$pid"
+            wait_until is_stopped "$pid" || return 1
+            if [[ $call =~ ^[0-9]+$ && $(syscall_of "$pid") == "$call" ]]; then
+                return 0
+            fi
+            kill -CONT "$pid"
+        fi
+        sleep 0.02
+    done
+    echo "process $pid never stopped asleep in /$regex/ within ${READY_LIMIT}s" >&2
+    return 1
 }
 
 # wait_for_exit PID [SECONDS]: waits, bounded, for a process to be gone.
