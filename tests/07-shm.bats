@@ -624,3 +624,25 @@ posix_request_offset=8
     assert_equal "$STOP_STATUS" 0
     assert_objects_gone
 }
+
+# The System V set's count can be set with semctl(SETVAL) by anyone of our
+# uid (up to SEMVMX, 32767): the same drain, one line for them all.
+@test "server: a request count set with semctl SETVAL is drained and logged once; clients served" {
+    use sysv
+    start_server "$SERVER" --name "$NAME"
+    run_client "$CLIENT" --name "$NAME" before
+    assert_output BEFORE
+    perl -MIPC::SysV=SETVAL -e 'semctl($ARGV[0], 1, SETVAL, 32767) or die "semctl: $!\n"' "${READY[semid]}"
+    wait_for_line "$SERVER_LOG" '^ignored: .*stale' || fail "no stale posts logged"
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" after
+    assert_success
+    assert_output AFTER
+    # the request semaphore (semnum 1) is back to 0
+    assert_equal "$(ipcs -s -i "${READY[semid]}" | awk '$1 == "1" { print $2 }')" 0
+    run grep -c '^ignored: ' "$SERVER_LOG"
+    assert_output 1
+    assert_regex "$(grep '^ignored: ' "$SERVER_LOG")" ' 32766 more stale posts taken out$'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_objects_gone
+}
