@@ -5,11 +5,13 @@
 // 1. Find: server_running() answers "not running" at once; then
 //    shm_open(O_RDWR) without O_CREAT (the server makes the object) and
 //    fstat() for its size.
-// 2. Map: mmap(MAP_SHARED), close the descriptor, check `initialised`.
+// 2. Map: mmap(MAP_SHARED), guard it against SIGBUS (the object may be
+//    truncated under us), close the descriptor, check `initialised`.
 // 3. Per message, every wait bounded by --timeout: pthread_mutex_timedlock()
 //    (EOWNERDEAD: the last holder died, pthread_mutex_consistent()); write
 //    the request; sem_post() request; sem_timedwait() reply until it carries
 //    our sequence number; copy it out; pthread_mutex_unlock(); print it.
+//    Every wait wakes each tick to see whether the object was truncated.
 // 4. Unmap: munmap() (the Mapping's destructor).
 #include "protocol.hpp"
 
@@ -22,10 +24,19 @@ namespace {
 
 using namespace shm_lab;
 
+// Someone of our uid truncated the object: the memory we shared with the
+// server is gone (the SigbusGuard put private zeros in its place).
+void check_intact(const std::string& object) {
+    if (lab::SigbusGuard::tripped()) {
+        throw lab::Failure(object + ": truncated while mapped");
+    }
+}
+
 // The robust mutex, held for one whole exchange.
 class Turn {
   public:
-    Turn(pthread_mutex_t& mutex, const lab::Deadline& deadline) : mutex_(mutex) {
+    Turn(pthread_mutex_t& mutex, const std::string& object, const lab::Deadline& deadline)
+        : mutex_(mutex) {
         int result = 0;
         do {
             // Short slices, not one long wait: unlocking wakes one sleeper,
@@ -36,6 +47,7 @@ class Turn {
             double slice = deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0;
             timespec until = lab::Deadline(slice).absolute_realtime(); // CLOCK_REALTIME
             result = ::pthread_mutex_timedlock(&mutex_, &until);
+            check_intact(object);
         } while (result == ETIMEDOUT && !deadline.expired());
         if (result == EOWNERDEAD) {
             // We hold it now, but its last holder died inside an exchange.
@@ -59,18 +71,23 @@ class Turn {
     pthread_mutex_t& mutex_;
 };
 
-std::string wait_for_reply(PosixSegment& segment, std::uint64_t sequence,
+std::string wait_for_reply(PosixSegment& segment, const std::string& object, std::uint64_t sequence,
                            const lab::Deadline& deadline) {
     for (;;) {
-        timespec until = deadline.absolute_realtime();
-        if (::sem_timedwait(&segment.reply, &until) < 0) {
-            if (errno == EINTR) {
-                continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
+        // In ticks: a truncated object wakes nobody sleeping on it.
+        double slice = deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0;
+        timespec until = lab::Deadline(slice).absolute_realtime(); // CLOCK_REALTIME
+        int waited = ::sem_timedwait(&segment.reply, &until);
+        int error_number = errno;
+        check_intact(object);
+        if (waited < 0) {
+            if (error_number == EINTR || (error_number == ETIMEDOUT && !deadline.expired())) {
+                continue; // a tick, or stopped and continued (SIGSTOP/SIGCONT): wait on
             }
-            if (errno == ETIMEDOUT) {
+            if (error_number == ETIMEDOUT) {
                 throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
             }
-            throw lab::sys_error("sem_timedwait (reply)");
+            throw lab::sys_error(error_number, "sem_timedwait (reply)");
         }
         if (auto text = take_reply(segment.exchange, sequence)) {
             return *text;
@@ -113,9 +130,11 @@ int run(int argc, char** argv) {
 
     // 2. Map; the mapping outlives the descriptor.
     Mapping mapping(fd.get(), sizeof(PosixSegment), object);
+    lab::SigbusGuard guard(mapping.address(), sizeof(PosixSegment));
     fd.reset();
     auto& segment = *static_cast<PosixSegment*>(mapping.address());
     if (segment.initialised.load(std::memory_order_acquire) != initialised_magic) {
+        check_intact(object);
         not_running(name, "its server is still setting up " + object);
     }
 
@@ -124,12 +143,12 @@ int run(int argc, char** argv) {
         lab::Deadline deadline(timeout_seconds);
         std::string reply_text;
         {
-            Turn turn(segment.turn, deadline);
+            Turn turn(segment.turn, object, deadline);
             std::uint64_t sequence = write_request(segment.exchange, message);
             if (::sem_post(&segment.request) < 0) {
                 throw lab::sys_error("sem_post (request)");
             }
-            reply_text = wait_for_reply(segment, sequence, deadline);
+            reply_text = wait_for_reply(segment, object, sequence, deadline);
         }
         // Printed after the mutex is given back: a slow stdout (a full pipe)
         // must not hold up the other clients.

@@ -7,13 +7,16 @@
 //    /ipc-lab-UID-shm-posix-NAME (a file in /dev/shm on Linux).
 // 2. Create, taking over: shm_open(O_CREAT|O_EXCL, 0600); if a killed
 //    server's object is still there, shm_unlink() it and create afresh.
-// 3. Size and map: ftruncate() to sizeof(PosixSegment), mmap(MAP_SHARED);
-//    the descriptor can be closed then, the mapping stays.
+// 3. Size and map: posix_fallocate() to sizeof(PosixSegment) (the size and
+//    its pages: a full /dev/shm is an error here, not a SIGBUS later),
+//    mmap(MAP_SHARED), guard it against SIGBUS (someone may truncate the
+//    object); the descriptor can be closed then, the mapping stays.
 // 4. Initialise inside the memory: sem_init(pshared=1) for request and
 //    reply; a mutex with PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST for
 //    the clients' turns; then set `initialised`, the sign clients wait for.
 // 5. Exchange: sem_timedwait() on request; copy the request out, log it,
-//    write the reply, sem_post() on reply.
+//    write the reply, sem_post() on reply. A post with no new request
+//    behind it is stale: take out any others at once, log them once.
 // 6. Unmap and remove on SIGINT/SIGTERM: munmap(), shm_unlink() (the
 //    destructors). The memory itself goes when the last client unmaps it.
 #include "protocol.hpp"
@@ -93,19 +96,40 @@ void initialise(PosixSegment& segment) {
     segment.initialised.store(initialised_magic, std::memory_order_release);
 }
 
-// Waits for a request, waking every tick to look at the stop flag.
-bool wait_for_request(PosixSegment& segment, const lab::StopSignals& stop) {
+// Someone of our uid truncated the object: the memory we shared with the
+// clients is gone (the SigbusGuard put private zeros in its place).
+void check_intact(const std::string& object) {
+    if (lab::SigbusGuard::tripped()) {
+        throw lab::Failure(object + ": truncated while mapped; giving up");
+    }
+}
+
+// Waits for a request, waking every tick to look at the stop flag and at
+// the object.
+bool wait_for_request(PosixSegment& segment, const std::string& object,
+                      const lab::StopSignals& stop) {
     while (!stop.requested()) {
         // sem_timedwait() takes an absolute CLOCK_REALTIME time.
         timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
-        if (::sem_timedwait(&segment.request, &until) == 0) {
+        int waited = ::sem_timedwait(&segment.request, &until);
+        int error_number = errno;
+        check_intact(object);
+        if (waited == 0) {
             return true;
         }
-        if (errno != ETIMEDOUT && errno != EINTR) {
-            throw lab::sys_error("sem_timedwait (request)");
+        if (error_number != ETIMEDOUT && error_number != EINTR) {
+            throw lab::sys_error(error_number, "sem_timedwait (request)");
         }
     }
     return false;
+}
+
+void answer(PosixSegment& segment, const Request& incoming) {
+    lab::log_received(incoming.message);
+    write_reply(segment.exchange, incoming);
+    if (::sem_post(&segment.reply) < 0) {
+        throw lab::sys_error("sem_post (reply)");
+    }
 }
 
 int run(int argc, char** argv) {
@@ -125,33 +149,48 @@ int run(int argc, char** argv) {
     lab::StopSignals stop;
     SharedMemoryName object(lab::posix_ipc_name(posix_topic, name));
 
-    // 3. A new object has size 0: without ftruncate() every access to the
-    // mapping would be SIGBUS. The new bytes read as zero.
-    if (::ftruncate(object.fd().get(), sizeof(PosixSegment)) < 0) {
-        throw lab::sys_error("ftruncate " + object.name());
+    // 3. A new object has size 0: without a size every access to the
+    // mapping would be SIGBUS. ftruncate() would set the size but take no
+    // pages, and on a full /dev/shm the first store would be SIGBUS too;
+    // posix_fallocate() takes them now (it returns the error, not errno).
+    // The new bytes read as zero.
+    if (int error = ::posix_fallocate(object.fd().get(), 0, sizeof(PosixSegment)); error != 0) {
+        throw lab::sys_error(error, "posix_fallocate " + object.name());
     }
     Mapping mapping(object.fd().get(), sizeof(PosixSegment), object.name());
     object.fd().reset();
+    // Anyone of our uid can still truncate the object: from here on that is
+    // an error line (check_intact), not a SIGBUS death.
+    lab::SigbusGuard guard(mapping.address(), sizeof(PosixSegment));
     PosixSegment& segment = *std::construct_at(static_cast<PosixSegment*>(mapping.address()));
 
     // 4.
     initialise(segment);
+    check_intact(object.name());
     lab::print_ready({{"posix", object.name()}});
 
     // 5.
     std::uint64_t last_answered = 0;
-    while (wait_for_request(segment, stop)) {
+    while (wait_for_request(segment, object.name(), stop)) {
         Request incoming = read_request(segment.exchange, last_answered);
         if (!incoming.ignored.empty()) {
-            lab::print_line("ignored: " + incoming.ignored);
-            continue; // no reply: nobody waits for one
+            // No reply: nobody waits for one. Other posts counted now are
+            // stale too (or written by someone not a client): take them all
+            // out and log them in this one line, rather than a turn and a
+            // line each.
+            std::uint64_t more = lab::drain_stale_posts(segment.request, "(request)");
+            lab::print_line(
+                "ignored: " + incoming.ignored +
+                (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
+            // A client that wrote its request and posted during the drain
+            // lost its post with the rest: look at the buffer once more.
+            incoming = read_request(segment.exchange, last_answered);
+            if (!incoming.ignored.empty()) {
+                continue;
+            }
         }
-        lab::log_received(incoming.message);
-        write_reply(segment.exchange, incoming);
+        answer(segment, incoming);
         last_answered = incoming.sequence;
-        if (::sem_post(&segment.reply) < 0) {
-            throw lab::sys_error("sem_post (reply)");
-        }
     }
     // 6. The destructors unmap and shm_unlink, then drop the instance lock.
     return lab::exit_ok;

@@ -15,7 +15,9 @@
 //    sem_otime, the mark a client waits for before trusting the values
 //    (a new set's values are not defined until SETALL).
 // 5. Exchange: semtimedop() -1 on request; copy the request out of the
-//    segment, log it, write the reply into it, semop() +1 on reply.
+//    segment, log it, write the reply into it, semop() +1 on reply. A post
+//    with no new request behind it is stale: take out any others at once
+//    (one semop() of -N), log them once.
 // 6. Detach and remove on SIGINT/SIGTERM: IPC_RMID the set (a client still
 //    waiting on it wakes with EIDRM), shmdt(), IPC_RMID the segment, unlink
 //    the key file - the destructors below, in reverse order of creation.
@@ -106,6 +108,31 @@ class SemaphoreSet {
     int id_;
 };
 
+// Takes out every post counted on `request` now and returns how many: one
+// semop() of -N with IPC_NOWAIT, as System V can take N at once. Nobody
+// but the server takes from `request`, so the N counted are still there.
+// Anyone of our uid can set the count (semctl SETVAL, up to SEMVMX):
+// without this, the server would turn and log once per post.
+int drain_stale_posts(int semid) {
+    int counted = ::semctl(semid, request, GETVAL);
+    if (counted < 0) {
+        throw lab::sys_error("semctl GETVAL " + std::to_string(semid));
+    }
+    if (counted > 0) {
+        sembuf take{request, static_cast<short>(-counted), IPC_NOWAIT};
+        if (::semop(semid, &take, 1) < 0) {
+            throw lab::sys_error("drain stale posts (semop)");
+        }
+    }
+    return counted;
+}
+
+void answer(int semid, Exchange& exchange, const Request& incoming) {
+    lab::log_received(incoming.message);
+    write_reply(exchange, incoming);
+    semaphore_post(semid, reply, 0, "post reply");
+}
+
 int run(int argc, char** argv) {
     std::string name;
     lab::Options options("[--name NAME]",
@@ -158,13 +185,21 @@ int run(int argc, char** argv) {
         }
         Request incoming = read_request(exchange, last_answered);
         if (!incoming.ignored.empty()) {
-            lab::print_line("ignored: " + incoming.ignored);
-            continue; // no reply: nobody waits for one
+            // No reply: nobody waits for one. Other posts counted now are
+            // stale too: take them all out and log them in this one line.
+            int more = drain_stale_posts(semaphores.id());
+            lab::print_line(
+                "ignored: " + incoming.ignored +
+                (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
+            // A client that wrote its request and posted during the drain
+            // lost its post with the rest: look at the segment once more.
+            incoming = read_request(exchange, last_answered);
+            if (!incoming.ignored.empty()) {
+                continue;
+            }
         }
-        lab::log_received(incoming.message);
-        write_reply(exchange, incoming);
+        answer(semaphores.id(), exchange, incoming);
         last_answered = incoming.sequence;
-        semaphore_post(semaphores.id(), reply, 0, "post reply");
     }
     // 6. The destructors remove the set, detach, remove the segment and the
     // key file, and drop the instance lock.

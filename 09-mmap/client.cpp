@@ -46,7 +46,7 @@ class Session {
             throw lab::sys_error("mmap " + path);
         }
         mapping_ = std::make_unique<mmap_lab::Mapping>(address, mmap_lab::map_bytes);
-        guard_ = std::make_unique<mmap_lab::SigbusGuard>(*mapping_);
+        guard_ = std::make_unique<lab::SigbusGuard>(address, mmap_lab::map_bytes);
         check_header(path);
     }
 
@@ -63,7 +63,7 @@ class Session {
                 lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
                     .absolute_realtime();
             int result = attempt(tick_end);
-            if (mmap_lab::SigbusGuard::tripped()) {
+            if (lab::SigbusGuard::tripped()) {
                 throw lab::Failure(mmap_lab::map_path(name_) + ": truncated while mapped");
             }
             if (result == 0 || result == EOWNERDEAD) {
@@ -121,7 +121,7 @@ class Session {
 
     std::string name_;
     std::unique_ptr<mmap_lab::Mapping> mapping_;
-    std::unique_ptr<mmap_lab::SigbusGuard> guard_;
+    std::unique_ptr<lab::SigbusGuard> guard_;
 };
 
 // Our turn at the request slot: client_turn, held for one exchange.

@@ -1,9 +1,7 @@
-// protocol.cpp - the slot helpers and the SIGBUS guard both programs use.
+// protocol.cpp - the slot helpers both programs use.
 #include "protocol.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <cstring>
 
 namespace mmap_lab {
@@ -37,56 +35,6 @@ std::optional<SlotContents> read_slot(const Slot& slot) {
         return std::nullopt;
     }
     return contents;
-}
-
-namespace {
-// The guarded range, read by the handler; set before the handler goes in.
-char* volatile guarded_begin = nullptr;
-volatile std::size_t guarded_bytes = 0;
-volatile sig_atomic_t sigbus_caught = 0;
-
-extern "C" void on_sigbus(int /*signal_number*/, siginfo_t* info, void* /*context*/) {
-    int saved_errno = errno;
-    char* fault = static_cast<char*>(info->si_addr);
-    char* begin = guarded_begin;
-    // mmap() is not on POSIX's list of async-signal-safe calls, but on Linux
-    // it is a bare system call with no library state; libwayland's wl_shm
-    // recovers from truncated client buffers the same way.
-    if (begin != nullptr && fault >= begin && fault < begin + guarded_bytes &&
-        ::mmap(begin, guarded_bytes, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
-        sigbus_caught = 1;
-    } else {
-        // Not ours: back to the default action, which the faulting
-        // instruction meets again as soon as we return.
-        struct sigaction fatal {};
-        fatal.sa_handler = SIG_DFL;
-        ::sigaction(SIGBUS, &fatal, nullptr);
-    }
-    errno = saved_errno;
-}
-} // namespace
-
-SigbusGuard::SigbusGuard(const Mapping& mapping) {
-    guarded_begin = static_cast<char*>(mapping.address());
-    guarded_bytes = mapping.bytes();
-    sigbus_caught = 0;
-    struct sigaction action {};
-    action.sa_sigaction = on_sigbus;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_SIGINFO; // si_addr: where the fault was
-    if (::sigaction(SIGBUS, &action, &previous_) < 0) {
-        throw lab::sys_error("sigaction SIGBUS");
-    }
-}
-
-SigbusGuard::~SigbusGuard() {
-    ::sigaction(SIGBUS, &previous_, nullptr);
-    guarded_begin = nullptr;
-}
-
-bool SigbusGuard::tripped() {
-    return sigbus_caught != 0;
 }
 
 } // namespace mmap_lab

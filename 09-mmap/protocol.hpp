@@ -119,25 +119,4 @@ class Mapping {
     std::size_t bytes_;
 };
 
-// Touching a page of a file mapping that lies wholly past the file's end
-// raises SIGBUS, whose default action kills the process with a core dump.
-// Anyone who may write the file can truncate it under us at any moment, so
-// while a guard lives a SIGBUS inside the mapping is caught instead: the
-// handler puts zero-filled anonymous pages where the file's pages were (so
-// the faulting instruction completes when it runs again) and remembers it.
-// The program checks tripped() after its waits and gives up cleanly. A
-// SIGBUS anywhere else still kills, as it would have. One guard at a time.
-class SigbusGuard {
-  public:
-    explicit SigbusGuard(const Mapping& mapping);
-    ~SigbusGuard(); // restores the previous SIGBUS action
-    SigbusGuard(const SigbusGuard&) = delete;
-    SigbusGuard& operator=(const SigbusGuard&) = delete;
-
-    static bool tripped(); // a SIGBUS in the mapping was caught
-
-  private:
-    struct sigaction previous_ {};
-};
-
 } // namespace mmap_lab

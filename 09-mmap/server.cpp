@@ -4,14 +4,16 @@
 //
 // 1. Create: take the instance lock (a live server: "already running"),
 //    unlink() what a killed server left, open(O_CREAT | O_EXCL, 0600) a
-//    fresh NAME.map and ftruncate() it to the layout's size.
+//    fresh NAME.map and posix_fallocate() it to the layout's size (blocks
+//    and all: a full file system is an error here, not a SIGBUS later).
 // 2. Attach: mmap(MAP_SHARED) it; inside, pthread_mutex_init() a robust
 //    process-shared mutex and sem_init(pshared=1) two semaphores; store the
 //    version last, so a client never uses a half-made file; print `ready`.
 // 3. Exchange: sem_timedwait(request_ready) in ticks, to notice SIGINT and
 //    SIGTERM; copy the request, write the reply labelled with the request's
 //    sequence, sem_post(reply_ready), then msync(MS_SYNC) so the file on
-//    disk shows the last request and the last reply.
+//    disk shows the last request and the last reply. A post with no new
+//    request behind it is stale: take out any others at once, log them once.
 // 4. Detach: munmap() (the Mapping's destructor).
 // 5. Remove: unlink() NAME.map unless --keep, then the instance lock.
 #include "protocol.hpp"
@@ -28,7 +30,7 @@ using mmap_lab::MapLayout;
 // NAME.map, made by this server: unlinked when it goes, unless kept.
 class MapFile {
   public:
-    MapFile(std::string path, bool keep) : path_(std::move(path)), keep_(keep) {
+    explicit MapFile(std::string path) : path_(std::move(path)) {
         // Only called under the instance lock: no live server owns a file of
         // this name, so one that is there is a killed server's leftover.
         if (::unlink(path_.c_str()) < 0 && errno != ENOENT) {
@@ -55,10 +57,11 @@ class MapFile {
 
     int fd() const { return fd_.get(); }
     const std::string& path() const { return path_; }
+    void keep_on_exit(bool keep) { keep_ = keep; }
 
   private:
     std::string path_;
-    bool keep_;
+    bool keep_ = false;
     lab::Fd fd_;
 };
 
@@ -101,10 +104,39 @@ void check_intact(const MapFile& file) {
         throw lab::sys_error("fstat " + file.path());
     }
     const auto want = static_cast<off_t>(mmap_lab::map_bytes);
-    if (mmap_lab::SigbusGuard::tripped() || st.st_size != want) {
+    if (lab::SigbusGuard::tripped() || st.st_size != want) {
         throw lab::Failure(file.path() + ": " + (st.st_size < want ? "truncated" : "resized") +
                            " to " + std::to_string(st.st_size) + " bytes while mapped; giving up");
     }
+}
+
+// Answers the request in the slot, if there is a new one. Returns false for
+// a stale post: no request, or one already answered (a post left by a client
+// that died or gave up after posting, whose slot a newer client has
+// rewritten since; that client posts again for its own request).
+bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file,
+            std::uint64_t& last_served) {
+    std::optional<mmap_lab::SlotContents> request = mmap_lab::read_slot(map.request);
+    if (!request || request->sequence == last_served) {
+        return false;
+    }
+    last_served = request->sequence;
+    if (request->length > lab::max_message_bytes) {
+        lab::print_line("ignored: request of " + std::to_string(request->length) +
+                        " bytes (at most " + std::to_string(lab::max_message_bytes) + ")");
+        return true;
+    }
+    lab::log_received(request->message);
+    mmap_lab::write_slot(map.reply, request->sequence, lab::to_upper(request->message));
+    if (::sem_post(&map.reply_ready) < 0) {
+        throw lab::sys_error("sem_post reply_ready");
+    }
+    // After the post, so the client does not wait for the disk. MS_SYNC
+    // returns once the dirty pages are written to the file.
+    if (::msync(mapping.address(), mapping.bytes(), MS_SYNC) < 0) {
+        throw lab::sys_error("msync " + file.path());
+    }
+    return true;
 }
 
 void serve(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file,
@@ -120,29 +152,18 @@ void serve(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file
             }
             throw lab::sys_error("sem_timedwait request_ready");
         }
-        std::optional<mmap_lab::SlotContents> request = mmap_lab::read_slot(map.request);
-        // No request, or one already answered: a post left by a client that
-        // died (or gave up) after posting, whose slot a newer client has
-        // rewritten since. That client posts again for its own request.
-        if (!request || request->sequence == last_served) {
+        if (answer(map, mapping, file, last_served)) {
             continue;
         }
-        last_served = request->sequence;
-        if (request->length > lab::max_message_bytes) {
-            lab::print_line("ignored: request of " + std::to_string(request->length) +
-                            " bytes (at most " + std::to_string(lab::max_message_bytes) + ")");
-            continue;
-        }
-        lab::log_received(request->message);
-        mmap_lab::write_slot(map.reply, request->sequence, lab::to_upper(request->message));
-        if (::sem_post(&map.reply_ready) < 0) {
-            throw lab::sys_error("sem_post reply_ready");
-        }
-        // After the post, so the client does not wait for the disk. MS_SYNC
-        // returns once the dirty pages are written to the file.
-        if (::msync(mapping.address(), mapping.bytes(), MS_SYNC) < 0) {
-            throw lab::sys_error("msync " + file.path());
-        }
+        // A stale post. Others counted now are stale too (or written by
+        // someone who is not a client): take them all out and log them in
+        // one line, rather than a turn each.
+        std::uint64_t stale = 1 + lab::drain_stale_posts(map.request_ready, "request_ready");
+        lab::print_line("ignored: " + std::to_string(stale) + " stale request post" +
+                        (stale == 1 ? "" : "s"));
+        // A client that wrote its request and posted during the drain lost
+        // its post with the rest: look at the slot once more.
+        answer(map, mapping, file, last_served);
     }
 }
 
@@ -162,11 +183,14 @@ int run(int argc, char** argv) {
     lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, files removed
     lab::StopSignals stop;
 
-    MapFile file(mmap_lab::map_path(name), keep);
-    // The file's size is fixed here, once; every page of the mapping then has
-    // file behind it. Fresh bytes read as zero.
-    if (::ftruncate(file.fd(), mmap_lab::map_bytes) < 0) {
-        throw lab::sys_error("ftruncate " + file.path());
+    MapFile file(mmap_lab::map_path(name));
+    // The file's size is fixed here, once, and its blocks taken: every page
+    // of the mapping then has file behind it. (ftruncate() would set the
+    // size and take no blocks; on a full file system the first store into
+    // the mapping would then be SIGBUS.) posix_fallocate() returns the
+    // error, not errno. Fresh bytes read as zero.
+    if (int error = ::posix_fallocate(file.fd(), 0, mmap_lab::map_bytes); error != 0) {
+        throw lab::sys_error(error, "posix_fallocate " + file.path());
     }
     void* address =
         ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd(), 0);
@@ -175,9 +199,11 @@ int run(int argc, char** argv) {
     }
     mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
     // From here on a file truncated under us is an error line, not a crash.
-    mmap_lab::SigbusGuard guard(mapping);
+    lab::SigbusGuard guard(mapping.address(), mapping.bytes());
     auto& map = mapping.as<MapLayout>();
     set_up(map);
+    check_intact(file);
+    file.keep_on_exit(keep); // a half-made file is removed even with --keep
 
     lab::print_ready({{"path", file.path()}});
     serve(map, mapping, file, stop);

@@ -11,4 +11,6 @@
 #include "messages.hpp"    // message limits, to_upper, client input, ready/received lines
 #include "options.hpp"     // lab::Options: --help, --name, --timeout
 #include "runtime_dir.hpp" // runtime dir, object paths, POSIX IPC names
+#include "sigbus.hpp"      // lab::SigbusGuard: a shared mapping truncated under us
 #include "signals.hpp"     // lab::StopSignals, ignore_sigpipe
+#include "stale_posts.hpp" // lab::drain_stale_posts: a request count raised by no client

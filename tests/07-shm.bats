@@ -512,3 +512,137 @@ check_kill_storm() {
     use posix
     check_kill_storm
 }
+
+# ------------------------------------------------------ hostile conditions
+
+# can_unshare_mount: a private mount namespace can be made here (root, or
+# CAP_SYS_ADMIN in a user namespace that owns one).
+can_unshare_mount() { unshare -m true 2>/dev/null; }
+
+# set_sem_count FILE OFFSET VALUE / sem_count FILE OFFSET: a same-user
+# program scribbling on a sem_t in a mapped object. On x86-64 glibc a sem_t's
+# count is the low 32 bits of its first 8 bytes; PosixSegment's `request`
+# is at offset 8 (after the 4-byte `initialised`, aligned to 8).
+set_sem_count() {
+    python3 -c 'import mmap, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+with mmap.mmap(fd, 0) as m:
+    m[int(sys.argv[2]):int(sys.argv[2]) + 4] = struct.pack("<I", int(sys.argv[3], 0))' "$@"
+}
+sem_count() {
+    python3 -c 'import mmap, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
+    print(struct.unpack("<I", m[int(sys.argv[2]):int(sys.argv[2]) + 4])[0])' "$@"
+}
+posix_request_offset=8
+
+# The object truncated under the server (anyone of its uid may): its pages
+# are gone, and touching them is SIGBUS. The server must say so and clean up.
+@test "posix-server: its object truncated to 0 while it waits: exit 1, one line, object and lock removed" {
+    use posix
+    start_server "$SERVER" --name "$NAME"
+    run_client "$CLIENT" --name "$NAME" before
+    assert_output BEFORE
+    truncate -s 0 "$SHM_FILE"
+    wait_for_exit "$SERVER_PID"
+    local status=0
+    wait "$SERVER_PID" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$SERVER_ERR")" \
+        "posix-server: /ipc-lab-$(id -u)-shm-posix-$NAME: truncated while mapped; giving up"
+    assert_objects_gone
+}
+
+@test "posix-client: the object truncated to 0 while it waits for the reply: exit 1 at once, one line" {
+    use posix
+    start_server "$SERVER" --name "$NAME"
+    start_waiting_client waiting 30 # stops the server
+    truncate -s 0 "$SHM_FILE"
+    # within a tick or two, long before its --timeout of 30 s
+    if ! wait_for_exit "$WAITING_PID"; then
+        kill -KILL "$WAITING_PID"
+        fail "the client did not notice the truncation"
+    fi
+    local status=0
+    wait "$WAITING_PID" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$T/waiting.err")" \
+        "posix-client: /ipc-lab-$(id -u)-shm-posix-$NAME: truncated while mapped"
+    assert_equal "$(cat "$T/waiting.out")" ''
+    kill -CONT "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    status=0
+    wait "$SERVER_PID" || status=$?
+    assert_equal "$status" 1
+    assert_objects_gone
+}
+
+# /dev/shm full: ftruncate() only sets a size; the first store into a page
+# that cannot be had is SIGBUS. posix_fallocate() asks for the pages up front.
+@test "posix-server: a full /dev/shm is one line 'No space left on device' at start; nothing left" {
+    can_unshare_mount || skip "needs a private mount namespace (unshare -m: root or CAP_SYS_ADMIN)"
+    use posix
+    # A private mount namespace with a 2-page tmpfs on /dev/shm, filled up;
+    # the server runs there and the test lists what it left.
+    # shellcheck disable=SC2016 # expanded by the inner sh, in the namespace
+    run --separate-stderr env LEFT="$T/left" timeout -k 2 "$READY_LIMIT" unshare -m sh -c '
+        mount -t tmpfs -o size=8k,mode=1777 ipc-lab-test /dev/shm || exit 99
+        head -c 8192 /dev/zero >/dev/shm/filler 2>/dev/null
+        status=0
+        "$@" 3>&- || status=$?
+        ls -A /dev/shm >"$LEFT"
+        exit "$status"' sh "${LAB_WRAP[@]}" "$(bin "$SERVER")" --name "$NAME"
+    assert_failure 1
+    assert_equal "$output" ''
+    assert_equal "$stderr" \
+        "posix-server: posix_fallocate /ipc-lab-$(id -u)-shm-posix-$NAME: No space left on device"
+    assert_equal "$(cat "$T/left")" filler
+    run find "$IPC_LAB_DIR/$TOPIC" -mindepth 1
+    assert_output ''
+}
+
+# Another program of the same uid sets the request semaphore's count to
+# 2^31-1: each of those "posts" is stale. The server takes them out at once,
+# logs them once, and goes on serving.
+@test "posix-server: a scribbled request count is drained and logged once; no spin, clients served" {
+    use posix
+    start_server "$SERVER" --name "$NAME"
+    run_client "$CLIENT" --name "$NAME" before
+    assert_output BEFORE
+    set_sem_count "$SHM_FILE" "$posix_request_offset" 0x7fffffff
+    wait_for_line "$SERVER_LOG" '^ignored: .*stale' || fail "no stale posts logged"
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" after
+    assert_success
+    assert_output AFTER
+    assert_equal "$(sem_count "$SHM_FILE" "$posix_request_offset")" 0
+    # one line for the whole lot, not one per post
+    run grep -c '^ignored: ' "$SERVER_LOG"
+    assert_output 1
+    assert_regex "$(grep '^ignored: ' "$SERVER_LOG")" ' 2147483646 more stale posts taken out$'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_objects_gone
+}
+
+# The System V set's count can be set with semctl(SETVAL) by anyone of our
+# uid (up to SEMVMX, 32767): the same drain, one line for them all.
+@test "server: a request count set with semctl SETVAL is drained and logged once; clients served" {
+    use sysv
+    start_server "$SERVER" --name "$NAME"
+    run_client "$CLIENT" --name "$NAME" before
+    assert_output BEFORE
+    perl -MIPC::SysV=SETVAL -e 'semctl($ARGV[0], 1, SETVAL, 32767) or die "semctl: $!\n"' "${READY[semid]}"
+    wait_for_line "$SERVER_LOG" '^ignored: .*stale' || fail "no stale posts logged"
+    run_client "$CLIENT" --name "$NAME" --timeout "$WAIT" after
+    assert_success
+    assert_output AFTER
+    # the request semaphore (semnum 1) is back to 0
+    assert_equal "$(ipcs -s -i "${READY[semid]}" | awk '$1 == "1" { print $2 }')" 0
+    run grep -c '^ignored: ' "$SERVER_LOG"
+    assert_output 1
+    assert_regex "$(grep '^ignored: ' "$SERVER_LOG")" ' 32766 more stale posts taken out$'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_objects_gone
+}

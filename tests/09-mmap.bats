@@ -441,3 +441,89 @@ kill_client_holding_turn() {
     run kill -0 "$child"
     assert_failure
 }
+
+# ------------------------------------------------------ hostile conditions
+
+# can_unshare_mount: a private mount namespace can be made here (root, or
+# CAP_SYS_ADMIN in a user namespace that owns one).
+can_unshare_mount() { unshare -m true 2>/dev/null; }
+
+# set_sem_count FILE OFFSET VALUE / sem_count FILE OFFSET: a same-user
+# program scribbling on a sem_t in the mapped file. On x86-64 glibc a
+# sem_t's count is the low 32 bits of its first 8 bytes; MapLayout's
+# `request_ready` is at offset 72 (16 magic, 3 x 4 header, the 40-byte
+# mutex at 32).
+set_sem_count() {
+    python3 -c 'import mmap, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+with mmap.mmap(fd, 0) as m:
+    m[int(sys.argv[2]):int(sys.argv[2]) + 4] = struct.pack("<I", int(sys.argv[3], 0))' "$@"
+}
+sem_count() {
+    python3 -c 'import mmap, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
+    print(struct.unpack("<I", m[int(sys.argv[2]):int(sys.argv[2]) + 4])[0])' "$@"
+}
+request_ready_offset=72
+
+# A full runtime dir: ftruncate() only sets a size, so the first store into
+# the mapping would be SIGBUS (which the guard turned into a misleading
+# "resized while mapped"); posix_fallocate() asks for the blocks up front.
+@test "a full runtime dir: one line 'No space left on device' at start, no NAME.map left" {
+    can_unshare_mount || skip "needs a private mount namespace (unshare -m: root or CAP_SYS_ADMIN)"
+    # A 2-page tmpfs as the runtime dir, one page taken: the lock file gets
+    # the last one, NAME.map none.
+    mkdir -m 0700 "$IPC_LAB_DIR"
+    # shellcheck disable=SC2016 # expanded by the inner sh, in the namespace
+    run --separate-stderr timeout -k 2 "$READY_LIMIT" unshare -m sh -c '
+        mount -t tmpfs -o size=8k,mode=0700 ipc-lab-test "$IPC_LAB_DIR" || exit 99
+        head -c 4096 /dev/zero >"$IPC_LAB_DIR/filler"
+        status=0
+        "$@" 3>&- || status=$?
+        find "$IPC_LAB_DIR" -mindepth 1 ! -name filler >"$IPC_LAB_DIR/../left"
+        exit "$status"' sh "${LAB_WRAP[@]}" "$(bin 09-mmap/server)" --name "$NAME"
+    assert_failure 1
+    assert_equal "$output" ''
+    assert_equal "$stderr" "server: posix_fallocate $MAP: No space left on device"
+    # nothing but the (empty) topic dir
+    assert_equal "$(cat "$T/left")" "$IPC_LAB_DIR/mmap"
+}
+
+# Another program of the same uid sets the request semaphore's count to
+# 2^31-1: each of those "posts" is stale. The server takes them out at once,
+# logs them once, and goes on serving.
+@test "a scribbled request count is drained and logged once; no spin, clients served" {
+    start_server 09-mmap/server --name "$NAME"
+    client before
+    assert_output BEFORE
+    set_sem_count "$MAP" "$request_ready_offset" 0x7fffffff
+    wait_for_line "$SERVER_LOG" '^ignored: .*stale' || fail "no stale posts logged"
+    client --timeout 10 after
+    assert_success
+    assert_output AFTER
+    assert_equal "$(sem_count "$MAP" "$request_ready_offset")" 0
+    run grep -c '^ignored: ' "$SERVER_LOG"
+    assert_output 1
+    assert_equal "$(grep '^ignored: ' "$SERVER_LOG")" "ignored: 2147483647 stale request posts"
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    [[ ! -e $MAP && ! -e $LOCK ]]
+}
+
+# Stopped while it sleeps on the semaphore in the mapping, truncated, then
+# continued: a restarted futex() on the vanished page is EFAULT, on which
+# glibc aborts; the guard makes the stop interrupt the wait instead.
+@test "a server stopped in its wait, its file truncated to 0, continued: exit 1 with a message, no abort" {
+    start_server 09-mmap/server --name "$NAME"
+    client hello
+    freeze
+    truncate -s 0 "$MAP"
+    thaw
+    wait_for_exit "$SERVER_PID"
+    local status=0
+    wait "$SERVER_PID" || status=$?
+    assert_equal "$status" 1
+    assert_equal "$(cat "$SERVER_ERR")" "server: $MAP: truncated to 0 bytes while mapped; giving up"
+    [[ ! -e $MAP && ! -e $LOCK ]]
+}
