@@ -8,8 +8,17 @@
 
 load lab
 
-setup() { lab_setup; }
-teardown() { lab_teardown; }
+setup() {
+    lab_setup
+    HELPER_PIDS=() # stand-ins for hostile peers this test started: killed by pid
+}
+teardown() {
+    local pid
+    for pid in "${HELPER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    lab_teardown
+}
 
 # long_message N: N bytes of 'x'.
 long_message() { head -c "$1" /dev/zero | tr '\0' x; }
@@ -650,6 +659,84 @@ has_ipv6_loopback() { grep -qs '^0\{31\}1 ' /proc/net/if_inet6; }
 @test "udp: 30 of our clients at once (10 under valgrind), 10 messages each, every reply its own" {
     start_udp
     many_of_our_clients 10 --udp "127.0.0.1:$PORT"
+}
+
+# ------------------------------------------------------------ hostile peers
+
+# hoard_connections WHERE COUNT [USER_PREFIX...]: a stand-in for a hostile
+# peer: one python3 process opens COUNT idle connections to WHERE (a Unix
+# socket path, or a TCP port on 127.0.0.1), prints `held N` once all are
+# connected, then sends nothing and ends by itself after a bounded time (the
+# test kills it first, by pid). Runs as `USER_PREFIX... python3` when a
+# prefix is given (setpriv to another user). Sets HOARDER; waits for `held`.
+hoard_connections() {
+    local where=$1 count=$2 limit=$((30 * LAB_TIME_SCALE))
+    shift 2
+    "$@" "$PYTHON" -c '
+import socket, sys, time
+where, count, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+held = []
+for _ in range(count):
+    if where.startswith("/"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(where)
+    else:
+        s = socket.create_connection(("127.0.0.1", int(where)))
+    held.append(s)
+print("held", len(held), flush=True)
+time.sleep(limit)
+' "$where" "$count" "$limit" >"$T/hoarder.out" 2>&1 </dev/null 3>&- &
+    HOARDER=$!
+    HELPER_PIDS+=("$HOARDER")
+    wait_for_line "$T/hoarder.out" "^held $count\$"
+}
+
+# Debian's python3 by its path: one on root's own PATH (pyenv) may be out
+# of reach of the other user.
+PYTHON=/usr/bin/python3
+[[ -x $PYTHON ]] || PYTHON=$(command -v python3 || echo python3)
+
+need_hoarding_tools() {
+    command -v "$PYTHON" >/dev/null || skip "python3 not installed (it plays the hoarding peer)"
+    command -v prlimit >/dev/null || skip "prlimit (util-linux) not installed"
+}
+
+@test "tcp: another user holding more idle connections than the server has descriptors stalls nobody; warnings stay few" {
+    need_hoarding_tools
+    command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+    start_tcp
+    # 64 descriptors: room for about 55 connections; the hoarder (user
+    # nobody: TCP is open to every local user) opens 100 and says nothing
+    prlimit --pid "$SERVER_PID" --nofile=64:64
+    hoard_connections "$PORT" 100 setpriv --reuid=65534 --regid=65534 --clear-groups
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" --timeout 5 hello
+    assert_success
+    assert_output HELLO
+    kill -0 "$HOARDER" # it still holds what it has, and stays idle
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" --timeout 5 again
+    assert_output AGAIN
+    # one warning for the whole episode, not ten a second
+    run count_lines "$SERVER_ERR" .
+    ((output <= 2))
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "unix: a server started with 64 descriptors serves a client while 100 idle connections are held" {
+    need_hoarding_tools
+    # started under the limit: the server sizes its table of connections from it
+    local -a wrap=("${LAB_WRAP[@]}")
+    LAB_WRAP=(prlimit --nofile=64:64 "${wrap[@]}")
+    start_unix
+    LAB_WRAP=("${wrap[@]}")
+    hoard_connections "$SOCK" 100
+    run_client 08-socket/client --name "$NAME" --timeout 5 hello
+    assert_success
+    assert_output HELLO
+    run count_lines "$SERVER_ERR" .
+    ((output <= 2))
+    stop_server
+    assert_equal "$STOP_STATUS" 0
 }
 
 # ---------------------------------------------------------------------- usage
