@@ -739,6 +739,66 @@ need_hoarding_tools() {
     assert_equal "$STOP_STATUS" 0
 }
 
+# can_spoof: a raw socket can be opened (CAP_NET_RAW), so a datagram's
+# source address and port can be forged.
+can_spoof() {
+    command -v "$PYTHON" >/dev/null &&
+        "$PYTHON" -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)' 2>/dev/null
+}
+
+# spoof_udp SOURCE_HOST SOURCE_PORT PORT MESSAGE: one UDP datagram to
+# 127.0.0.1:PORT that claims to come from SOURCE_HOST:SOURCE_PORT (a local
+# address: the raw socket is bound to it). The UDP header is built by hand;
+# checksum 0 means "none", which IPv4 allows.
+spoof_udp() {
+    "$PYTHON" -c '
+import socket, struct, sys
+host, source_port, port, message = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].encode()
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+s.bind((host, 0))
+s.sendto(struct.pack("!HHHH", source_port, port, 8 + len(message), 0) + message, ("127.0.0.1", 0))
+' "$@"
+}
+
+# forged_datagrams_are_dropped SOURCE_HOST SOURCE_PORT: three datagrams
+# forged from SOURCE_HOST:SOURCE_PORT are never answered (no `received:`
+# line, no reply looping back) and are logged once, as `ignored:`; the
+# server serves on.
+forged_datagrams_are_dropped() {
+    spoof_udp "$1" "$2" "$PORT" 'loop me'
+    wait_for_line "$SERVER_LOG" '^(received: loop me|ignored: )'
+    spoof_udp "$1" "$2" "$PORT" 'loop me'
+    spoof_udp "$1" "$2" "$PORT" 'loop me'
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" --timeout 5 hello
+    assert_output HELLO
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" --timeout 5 again
+    assert_output AGAIN
+    run count_lines "$SERVER_LOG" 'loop me|LOOP ME'
+    assert_output 0
+    run count_lines "$SERVER_LOG" '^ignored: '
+    assert_output 1
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
+@test "udp: a datagram forged from the server's own address and port is not answered (no loop)" {
+    can_spoof || skip "needs python3 and CAP_NET_RAW (a raw socket) to forge a source address"
+    start_udp
+    forged_datagrams_are_dropped 127.0.0.1 "$PORT"
+}
+
+@test "udp: on 0.0.0.0, a datagram forged from another local address with the server's port is not answered" {
+    can_spoof || skip "needs python3 and CAP_NET_RAW (a raw socket) to forge a source address"
+    start_server 08-socket/server --udp 0.0.0.0:0
+    PORT=${READY[port]}
+    forged_datagrams_are_dropped 127.0.0.2 "$PORT"
+}
+
+@test "udp: datagrams from port 0 are dropped, logged once, and cost no error line" {
+    can_spoof || skip "needs python3 and CAP_NET_RAW (a raw socket) to forge a source address"
+    start_udp
+    forged_datagrams_are_dropped 127.0.0.1 0
+}
+
 # ---------------------------------------------------------------------- usage
 
 @test "usage: --help, unknown option, bad name, bad or conflicting addresses, operands" {
