@@ -799,6 +799,33 @@ forged_datagrams_are_dropped() {
     forged_datagrams_are_dropped 127.0.0.1 0
 }
 
+@test "client: a 'server' that sends an endless line is refused at once, not buffered until the timeout" {
+    command -v "$PYTHON" >/dev/null || skip "python3 not installed (it plays the hostile server)"
+    # a stand-in TCP server on loopback: reads one line, then sends x without
+    # a newline until the client goes (or 30 s pass)
+    "$PYTHON" -c '
+import socket, sys, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print("port", listener.getsockname()[1], flush=True)
+connection, _ = listener.accept()
+connection.recv(100)
+end = time.monotonic() + 30
+try:
+    while time.monotonic() < end:
+        connection.sendall(b"x" * 65536)
+except OSError:
+    pass
+' >"$T/fake.out" 2>&1 </dev/null 3>&- &
+    HELPER_PIDS+=($!)
+    wait_for_line "$T/fake.out" '^port [0-9]+$'
+    port=$(sed -n 's/^port //p' "$T/fake.out")
+    run_client 08-socket/client --tcp "127.0.0.1:$port" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" "^client: recv from 127.0.0.1:$port: reply too long"
+}
+
 # ---------------------------------------------------------------------- usage
 
 @test "usage: --help, unknown option, bad name, bad or conflicting addresses, operands" {
