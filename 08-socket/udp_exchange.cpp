@@ -157,7 +157,7 @@ std::string sender_to_refuse(const Datagram& request, int own_port) {
     if (port == 0) {
         return "source port 0";
     }
-    // Two cheap tests first: only a datagram "from" our own port costs the bind() probe.
+    // The cheap test first: only a datagram "from" our own port costs the bind() probe.
     if (port == own_port && is_local_address(request.peer, request.header.msg_namelen)) {
         return "our own address: answering would loop";
     }
