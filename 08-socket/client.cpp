@@ -25,6 +25,11 @@ namespace {
 
 using namespace socket_lab;
 
+// No reply line of the contract is longer: a message's reply is as long as
+// the message, or it is the error line. More without a newline is not our
+// server talking, and buffering it would grow without bound until --timeout.
+constexpr std::size_t max_reply_bytes = std::max(lab::max_message_bytes, too_long_reply.size());
+
 std::string seconds_text(double seconds) {
     std::array<char, 32> text{};
     std::snprintf(text.data(), text.size(), "%g", seconds);
@@ -154,6 +159,10 @@ class ServerLink {
                 throw lab::Failure("recv from " + where_ + ": the server closed the connection");
             }
             pending_.append(chunk.data(), got);
+            if (pending_.find('\n') == std::string::npos && pending_.size() > max_reply_bytes) {
+                throw lab::Failure("recv from " + where_ + ": reply too long (over " +
+                                   std::to_string(max_reply_bytes) + " bytes without a newline)");
+            }
         }
         std::string line = pending_.substr(0, newline);
         pending_.erase(0, newline + 1);

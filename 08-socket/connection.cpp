@@ -71,6 +71,7 @@ void Connection::receive() {
         }
         state_ = state_ == State::serving ? State::draining : State::finished;
     } else if (state_ == State::serving) {
+        last_active_ = std::chrono::steady_clock::now();
         input_.append(chunk.data(), static_cast<std::size_t>(got));
         answer_complete_lines();
     }
@@ -134,6 +135,21 @@ std::string answer_line(std::string_view message, std::string_view peer) {
 
 void warn(const std::string& what) {
     std::fprintf(stderr, "%s: %s\n", lab::program_name().c_str(), what.c_str());
+}
+
+std::optional<std::string> Episode::occurred() {
+    bool continues = quiet_until_ && !quiet_until_->expired();
+    quiet_until_.emplace(quiet_seconds);
+    if (continues) {
+        ++unlogged_;
+        return std::nullopt;
+    }
+    std::string note;
+    if (unlogged_ > 0) {
+        note = " (the last episode: " + std::to_string(unlogged_) + " more)";
+    }
+    unlogged_ = 0;
+    return note;
 }
 
 } // namespace socket_lab

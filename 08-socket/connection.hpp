@@ -11,6 +11,7 @@
 
 #include "protocol.hpp"
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,10 @@ class Connection {
 
     int fd() const { return fd_.get(); }
     bool finished() const { return state_ == State::finished; }
+
+    // When the client last sent something (or connected): the connection
+    // quiet the longest is the one closed when there is no room for a new one.
+    std::chrono::steady_clock::time_point last_active() const { return last_active_; }
 
     // What to ask poll() for: POLLIN while we take input, POLLOUT while replies wait.
     short events() const;
@@ -51,6 +56,7 @@ class Connection {
     State state_ = State::serving;
     bool write_shut_ = false;
     std::optional<lab::Deadline> linger_; // while rejecting: when we close regardless
+    std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
 };
 
 // One message's reply, with `received: MESSAGE PEER` logged; a line over
@@ -59,5 +65,23 @@ std::string answer_line(std::string_view message, std::string_view peer);
 
 // "server: WHAT" on stderr: a problem with one client, not the end of the server.
 void warn(const std::string& what);
+
+// A problem a peer can make happen thousands of times a second (a full table
+// of connections, forged datagrams) is logged once per episode, not once per
+// occurrence: a log that grows as fast as a peer can send is a second attack.
+// An episode is a run of occurrences less than quiet_seconds apart.
+class Episode {
+  public:
+    static constexpr double quiet_seconds = 10;
+
+    // Counts one occurrence. Returns what to append to its log line when it
+    // starts an episode ("" or " (the last episode: N more)"); nullopt when
+    // this episode is already logged.
+    std::optional<std::string> occurred();
+
+  private:
+    std::optional<lab::Deadline> quiet_until_;
+    std::size_t unlogged_ = 0; // occurrences of the current episode after its first
+};
 
 } // namespace socket_lab

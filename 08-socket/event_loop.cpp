@@ -5,12 +5,17 @@
 // is O_NONBLOCK. A client that sends nothing, sends half a line, or never
 // reads its replies costs only its own turn; the others are served in the
 // same loop. No thread per client, so no lock and no shared state to guard.
+// The table of connections has a size (Table): a client that holds many
+// connections and says nothing loses its idlest ones to new clients, it
+// never locks them out.
 #include "event_loop.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <vector>
 
@@ -18,9 +23,32 @@ namespace socket_lab {
 
 namespace {
 
-// accept4() failing for want of descriptors (EMFILE): the listener stays
-// readable, so pause accepting for a while rather than spin on it.
+// How many connections are served at once. Each costs a descriptor and up to
+// ~80 KiB of buffers, and poll() looks at every one each turn; a client
+// needs one only while it is connected. When the table is full, the
+// connection quiet the longest is closed to admit the new one: another user
+// holding hundreds of idle connections then costs them their oldest idle
+// connections, not everyone their service.
+constexpr std::size_t max_connections = 1024;
+// Descriptors kept for everything else: stdio, the listener, the stop pipe,
+// the instance lock, and one for accept4() to return before we evict.
+constexpr rlim_t reserved_descriptors = 16;
+
+// accept4() failing for want of memory or system-wide descriptors (ENFILE)
+// with no connection of ours left to close: the listener stays readable, so
+// pause accepting for a while rather than spin on it.
 constexpr double accept_pause_seconds = 0.1;
+
+// The table's size: max_connections, or fewer when RLIMIT_NOFILE is lower
+// (the server raised its soft limit to the hard one at start).
+std::size_t connection_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) {
+        throw lab::sys_error("getrlimit RLIMIT_NOFILE");
+    }
+    rlim_t room = limit.rlim_cur > reserved_descriptors ? limit.rlim_cur - reserved_descriptors : 1;
+    return static_cast<std::size_t>(std::min<rlim_t>(room, max_connections));
+}
 
 // " (pid=P uid=U)": who is at the other end of a Unix socket, as the kernel
 // recorded it at connect() time; the client cannot make it up.
@@ -35,27 +63,62 @@ std::string peer_credentials_of(int fd) {
            ")";
 }
 
+// Connections, and the room they may take.
+struct Table {
+    std::vector<Connection> connections;
+    std::size_t limit = connection_limit();
+    Episode full;                        // "closing idle connections" said once per episode
+    std::optional<lab::Deadline> paused; // accepting paused until then
+    Episode out_of_descriptors;
+
+    // Closes the connection whose client has been quiet the longest, to make
+    // room for a new one. False when there is none.
+    bool evict_idlest() {
+        auto idlest = std::min_element(connections.begin(), connections.end(),
+                                       [](const Connection& a, const Connection& b) {
+                                           return a.last_active() < b.last_active();
+                                       });
+        if (idlest == connections.end()) {
+            return false;
+        }
+        if (auto note = full.occurred()) {
+            warn("too many connections (" + std::to_string(connections.size()) +
+                 "): closing the longest idle to admit new ones" + *note);
+        }
+        connections.erase(idlest); // its lab::Fd closes it
+        return true;
+    }
+};
+
 // Takes every connection waiting in the listen queue (the listener is
 // non-blocking, so the last accept4() says EAGAIN instead of waiting).
-void accept_new(const lab::Fd& listener, bool peer_credentials,
-                std::vector<Connection>& connections, std::optional<lab::Deadline>& paused) {
+void accept_new(const lab::Fd& listener, bool peer_credentials, Table& table) {
     for (;;) {
+        if (table.connections.size() >= table.limit) {
+            table.evict_idlest();
+        }
         // SOCK_NONBLOCK: an accepted socket does not inherit it from the listener.
         lab::Fd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (fd) {
             std::string peer = peer_credentials ? peer_credentials_of(fd.get()) : "";
-            connections.emplace_back(std::move(fd), std::move(peer));
+            table.connections.emplace_back(std::move(fd), std::move(peer));
             continue;
         }
         switch (errno) {
         case EAGAIN:
             return;
-        case EMFILE:
+        case EMFILE: // fewer descriptors than the table assumed (a lower limit set since)
         case ENFILE:
         case ENOBUFS:
         case ENOMEM:
-            warn(std::string("accept4: ") + std::strerror(errno) + "; pausing new connections");
-            paused.emplace(accept_pause_seconds);
+            if (table.evict_idlest()) {
+                continue; // that freed a descriptor (and some memory): try again
+            }
+            if (auto note = table.out_of_descriptors.occurred()) {
+                warn(std::string("accept4: ") + std::strerror(errno) + "; pausing new connections" +
+                     *note);
+            }
+            table.paused.emplace(accept_pause_seconds);
             return;
         case EINTR:
         case ECONNABORTED: // the client gave up while queued: take the next one
@@ -74,16 +137,16 @@ void accept_new(const lab::Fd& listener, bool peer_credentials,
 
 void serve_stream(const lab::Fd& listener, bool peer_credentials, const lab::StopSignals& stop) {
     enum { stop_signal, listening, first_connection };
-    std::vector<Connection> connections;
-    std::optional<lab::Deadline> accept_paused;
+    Table table;
+    std::vector<Connection>& connections = table.connections;
     std::vector<pollfd> fds;
     while (!stop.requested()) {
-        if (accept_paused && accept_paused->expired()) {
-            accept_paused.reset();
+        if (table.paused && table.paused->expired()) {
+            table.paused.reset();
         }
         // A negative fd is skipped by poll(): that is how accepting pauses.
-        fds.assign({{stop.fd(), POLLIN, 0}, {accept_paused ? -1 : listener.get(), POLLIN, 0}});
-        int timeout_ms = accept_paused ? accept_paused->milliseconds_left() : -1;
+        fds.assign({{stop.fd(), POLLIN, 0}, {table.paused ? -1 : listener.get(), POLLIN, 0}});
+        int timeout_ms = table.paused ? table.paused->milliseconds_left() : -1;
         for (const auto& connection : connections) {
             fds.push_back({connection.fd(), connection.events(), 0});
             if (int ms = connection.timeout_ms(); ms >= 0 && (timeout_ms < 0 || ms < timeout_ms)) {
@@ -102,7 +165,7 @@ void serve_stream(const lab::Fd& listener, bool peer_credentials, const lab::Sto
         // Closing happens here, in Connection's lab::Fd, once per connection.
         std::erase_if(connections, [](const Connection& c) { return c.finished(); });
         if (fds[listening].revents != 0) {
-            accept_new(listener, peer_credentials, connections, accept_paused);
+            accept_new(listener, peer_credentials, table);
         }
     }
 }

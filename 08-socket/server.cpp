@@ -13,7 +13,9 @@
 // 3. listen() (streams only): from here on the kernel completes connections
 //    and queues them until we accept4() them, even while we are busy.
 // 4. Exchange. Streams: event_loop.cpp, one poll() loop over all the
-//    connections, lines in, reply lines out. UDP: udp_exchange.cpp,
+//    connections, lines in, reply lines out; as many at once as the
+//    descriptors allow (setrlimit(RLIMIT_NOFILE) raised first), at most 1024,
+//    the longest idle closed to admit a new one. UDP: udp_exchange.cpp,
 //    recvmsg() a datagram, its sender and the address it was sent to;
 //    sendmsg() the reply to the sender from that address. No connection,
 //    nothing kept per client.
@@ -24,6 +26,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 namespace {
@@ -58,6 +61,23 @@ void remove_leftover_socket(const std::string& path) {
     }
     if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
         throw lab::sys_error("unlink " + path);
+    }
+}
+
+// Every connection costs a descriptor. The soft limit (RLIMIT_NOFILE) is
+// often 1024 where the hard one is far higher: take all we are allowed, so
+// that other users' idle connections do not use up a small default
+// (event_loop.cpp sizes its table of connections from what we get).
+void raise_descriptor_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) {
+        throw lab::sys_error("getrlimit RLIMIT_NOFILE");
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) {
+            throw lab::sys_error("setrlimit RLIMIT_NOFILE");
+        }
     }
 }
 
@@ -135,6 +155,7 @@ int run(int argc, char** argv) {
     check_endpoint(endpoint);
     lab::ignore_sigpipe(); // MSG_NOSIGNAL covers the sockets; this covers the rest
     lab::StopSignals stop;
+    raise_descriptor_limit();
 
     if (endpoint.transport == Transport::unix_stream) {
         serve_unix(endpoint.name, stop);

@@ -9,8 +9,16 @@
 // datagram's destination address (IP_PKTINFO; IPV6_RECVPKTINFO, which also
 // covers IPv4 datagrams on a dual-stack [::] socket), reads it from
 // recvmsg()'s control message, and sends the reply from it with sendmsg().
+//
+// Why some datagrams get no reply at all: UDP's source address is whatever
+// the sender wrote, and a reply goes wherever it says. A datagram forged with
+// our own address and port as its source makes us answer ourselves; the
+// answer is again a datagram from our own address, and so on forever. Port 0
+// cannot be a sender's port either. Such datagrams are dropped
+// (sender_to_refuse()) and logged once per episode, not once each.
 #include "udp_exchange.hpp"
 
+#include <arpa/inet.h>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -103,6 +111,59 @@ void address_reply(Datagram& request, Datagram& reply) {
     }
 }
 
+int port_of(const sockaddr_storage& address) {
+    if (address.ss_family == AF_INET6) {
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+    }
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+}
+
+// "127.0.0.1:5000", "[::1]:5000": a sender, for the log.
+std::string address_text(const sockaddr_storage& address) {
+    std::array<char, INET6_ADDRSTRLEN> host{};
+    bool v6 = address.ss_family == AF_INET6;
+    const void* binary =
+        v6 ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr)
+           : &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr;
+    if (::inet_ntop(address.ss_family, binary, host.data(), host.size()) == nullptr) {
+        return "?";
+    }
+    std::string port = std::to_string(port_of(address));
+    return v6 ? "[" + std::string(host.data()) + "]:" + port
+              : std::string(host.data()) + ":" + port;
+}
+
+// Is `address` one of this host's own? Only the kernel knows them all (every
+// address of 127.0.0.0/8 is local, for one): bind() a throwaway socket to it,
+// port 0; EADDRNOTAVAIL says it is not ours. Anything else: assume it is.
+bool is_local_address(sockaddr_storage address, socklen_t length) {
+    if (address.ss_family == AF_INET6) {
+        reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = 0;
+    } else {
+        reinterpret_cast<sockaddr_in*>(&address)->sin_port = 0;
+    }
+    lab::Fd probe(::socket(address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!probe) {
+        return true;
+    }
+    return ::bind(probe.get(), reinterpret_cast<const sockaddr*>(&address), length) == 0 ||
+           errno != EADDRNOTAVAIL;
+}
+
+// Why `request` must not be answered (its sender is forged); "" when it may be.
+// `own_port`: the port we are bound to.
+std::string sender_to_refuse(const Datagram& request, int own_port) {
+    int port = port_of(request.peer);
+    if (port == 0) {
+        return "source port 0";
+    }
+    // The cheap test first: only a datagram "from" our own port costs the bind() probe.
+    if (port == own_port && is_local_address(request.peer, request.header.msg_namelen)) {
+        return "our own address: answering would loop";
+    }
+    return "";
+}
+
 } // namespace
 
 void ask_for_destination_addresses(const lab::Fd& socket, int family) {
@@ -116,6 +177,9 @@ void ask_for_destination_addresses(const lab::Fd& socket, int family) {
 
 void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
     std::vector<char> buffer(max_datagram_bytes);
+    const int own_port = bound_port(socket.get());
+    Episode refused;       // forged senders, logged once per episode
+    Episode reply_dropped; // sendmsg() failures, likewise
     while (!stop.requested()) {
         std::array<pollfd, 2> fds{{{stop.fd(), POLLIN, 0}, {socket.get(), POLLIN, 0}}};
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
@@ -132,13 +196,23 @@ void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
             }
             throw lab::sys_error("recvmsg");
         }
+        if (std::string why = sender_to_refuse(request, own_port); !why.empty()) {
+            if (auto note = refused.occurred()) {
+                lab::print_line("ignored: datagram from " + address_text(request.peer) + ": " +
+                                why + *note);
+            }
+            continue;
+        }
         std::string answer = answer_datagram({buffer.data(), static_cast<std::size_t>(got)});
         Datagram reply(answer);
         address_reply(request, reply);
         // MSG_DONTWAIT: a full send buffer drops this reply (UDP may lose any
         // datagram; the client times out) instead of stalling every other client.
         if (::sendmsg(socket.get(), &reply.header, MSG_DONTWAIT) < 0) {
-            warn(std::string("sendmsg: ") + std::strerror(errno) + "; reply dropped");
+            int error = errno;
+            if (auto note = reply_dropped.occurred()) {
+                warn(std::string("sendmsg: ") + std::strerror(error) + "; reply dropped" + *note);
+            }
         }
     }
 }

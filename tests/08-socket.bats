@@ -8,8 +8,17 @@
 
 load lab
 
-setup() { lab_setup; }
-teardown() { lab_teardown; }
+setup() {
+    lab_setup
+    HELPER_PIDS=() # stand-ins for hostile peers this test started: killed by pid
+}
+teardown() {
+    local pid
+    for pid in "${HELPER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    lab_teardown
+}
 
 # long_message N: N bytes of 'x'.
 long_message() { head -c "$1" /dev/zero | tr '\0' x; }
@@ -650,6 +659,171 @@ has_ipv6_loopback() { grep -qs '^0\{31\}1 ' /proc/net/if_inet6; }
 @test "udp: 30 of our clients at once (10 under valgrind), 10 messages each, every reply its own" {
     start_udp
     many_of_our_clients 10 --udp "127.0.0.1:$PORT"
+}
+
+# ------------------------------------------------------------ hostile peers
+
+# hoard_connections WHERE COUNT [USER_PREFIX...]: a stand-in for a hostile
+# peer: one python3 process opens COUNT idle connections to WHERE (a Unix
+# socket path, or a TCP port on 127.0.0.1), prints `held N` once all are
+# connected, then sends nothing and ends by itself after a bounded time (the
+# test kills it first, by pid). Runs as `USER_PREFIX... python3` when a
+# prefix is given (setpriv to another user). Sets HOARDER; waits for `held`.
+hoard_connections() {
+    local where=$1 count=$2 limit=$((30 * LAB_TIME_SCALE))
+    shift 2
+    "$@" "$PYTHON" -c '
+import socket, sys, time
+where, count, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+held = []
+for _ in range(count):
+    if where.startswith("/"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(where)
+    else:
+        s = socket.create_connection(("127.0.0.1", int(where)))
+    held.append(s)
+print("held", len(held), flush=True)
+time.sleep(limit)
+' "$where" "$count" "$limit" >"$T/hoarder.out" 2>&1 </dev/null 3>&- &
+    HOARDER=$!
+    HELPER_PIDS+=("$HOARDER")
+    wait_for_line "$T/hoarder.out" "^held $count\$"
+}
+
+# Debian's python3 by its path: one on root's own PATH (pyenv) may be out
+# of reach of the other user.
+PYTHON=/usr/bin/python3
+[[ -x $PYTHON ]] || PYTHON=$(command -v python3 || echo python3)
+
+need_hoarding_tools() {
+    command -v "$PYTHON" >/dev/null || skip "python3 not installed (it plays the hoarding peer)"
+    command -v prlimit >/dev/null || skip "prlimit (util-linux) not installed"
+}
+
+@test "tcp: another user holding more idle connections than the server has descriptors stalls nobody; warnings stay few" {
+    need_hoarding_tools
+    command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+    start_tcp
+    # 64 descriptors: room for about 55 connections; the hoarder (user
+    # nobody: TCP is open to every local user) opens 100 and says nothing
+    prlimit --pid "$SERVER_PID" --nofile=64:64
+    hoard_connections "$PORT" 100 setpriv --reuid=65534 --regid=65534 --clear-groups
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" --timeout 5 hello
+    assert_success
+    assert_output HELLO
+    kill -0 "$HOARDER" # it still holds what it has, and stays idle
+    run_client 08-socket/client --tcp "127.0.0.1:$PORT" --timeout 5 again
+    assert_output AGAIN
+    # one warning for the whole episode, not ten a second
+    run count_lines "$SERVER_ERR" .
+    ((output <= 2))
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "unix: a server started with 64 descriptors serves a client while 100 idle connections are held" {
+    need_hoarding_tools
+    # started under the limit: the server sizes its table of connections from it
+    local -a wrap=("${LAB_WRAP[@]}")
+    LAB_WRAP=(prlimit --nofile=64:64 "${wrap[@]}")
+    start_unix
+    LAB_WRAP=("${wrap[@]}")
+    hoard_connections "$SOCK" 100
+    run_client 08-socket/client --name "$NAME" --timeout 5 hello
+    assert_success
+    assert_output HELLO
+    run count_lines "$SERVER_ERR" .
+    ((output <= 2))
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+# can_spoof: a raw socket can be opened (CAP_NET_RAW), so a datagram's
+# source address and port can be forged.
+can_spoof() {
+    command -v "$PYTHON" >/dev/null &&
+        "$PYTHON" -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)' 2>/dev/null
+}
+
+# spoof_udp SOURCE_HOST SOURCE_PORT PORT MESSAGE: one UDP datagram to
+# 127.0.0.1:PORT that claims to come from SOURCE_HOST:SOURCE_PORT (a local
+# address: the raw socket is bound to it). The UDP header is built by hand;
+# checksum 0 means "none", which IPv4 allows.
+spoof_udp() {
+    "$PYTHON" -c '
+import socket, struct, sys
+host, source_port, port, message = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].encode()
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+s.bind((host, 0))
+s.sendto(struct.pack("!HHHH", source_port, port, 8 + len(message), 0) + message, ("127.0.0.1", 0))
+' "$@"
+}
+
+# forged_datagrams_are_dropped SOURCE_HOST SOURCE_PORT: three datagrams
+# forged from SOURCE_HOST:SOURCE_PORT are never answered (no `received:`
+# line, no reply looping back) and are logged once, as `ignored:`; the
+# server serves on.
+forged_datagrams_are_dropped() {
+    spoof_udp "$1" "$2" "$PORT" 'loop me'
+    wait_for_line "$SERVER_LOG" '^(received: loop me|ignored: )'
+    spoof_udp "$1" "$2" "$PORT" 'loop me'
+    spoof_udp "$1" "$2" "$PORT" 'loop me'
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" --timeout 5 hello
+    assert_output HELLO
+    run_client 08-socket/client --udp "127.0.0.1:$PORT" --timeout 5 again
+    assert_output AGAIN
+    run count_lines "$SERVER_LOG" 'loop me|LOOP ME'
+    assert_output 0
+    run count_lines "$SERVER_LOG" '^ignored: '
+    assert_output 1
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
+@test "udp: a datagram forged from the server's own address and port is not answered (no loop)" {
+    can_spoof || skip "needs python3 and CAP_NET_RAW (a raw socket) to forge a source address"
+    start_udp
+    forged_datagrams_are_dropped 127.0.0.1 "$PORT"
+}
+
+@test "udp: on 0.0.0.0, a datagram forged from another local address with the server's port is not answered" {
+    can_spoof || skip "needs python3 and CAP_NET_RAW (a raw socket) to forge a source address"
+    start_server 08-socket/server --udp 0.0.0.0:0
+    PORT=${READY[port]}
+    forged_datagrams_are_dropped 127.0.0.2 "$PORT"
+}
+
+@test "udp: datagrams from port 0 are dropped, logged once, and cost no error line" {
+    can_spoof || skip "needs python3 and CAP_NET_RAW (a raw socket) to forge a source address"
+    start_udp
+    forged_datagrams_are_dropped 127.0.0.1 0
+}
+
+@test "client: a 'server' that sends an endless line is refused at once, not buffered until the timeout" {
+    command -v "$PYTHON" >/dev/null || skip "python3 not installed (it plays the hostile server)"
+    # a stand-in TCP server on loopback: reads one line, then sends x without
+    # a newline until the client goes (or 30 s pass)
+    "$PYTHON" -c '
+import socket, sys, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print("port", listener.getsockname()[1], flush=True)
+connection, _ = listener.accept()
+connection.recv(100)
+end = time.monotonic() + 30
+try:
+    while time.monotonic() < end:
+        connection.sendall(b"x" * 65536)
+except OSError:
+    pass
+' >"$T/fake.out" 2>&1 </dev/null 3>&- &
+    HELPER_PIDS+=($!)
+    wait_for_line "$T/fake.out" '^port [0-9]+$'
+    port=$(sed -n 's/^port //p' "$T/fake.out")
+    run_client 08-socket/client --tcp "127.0.0.1:$port" --timeout 60 hello
+    assert_failure 1
+    assert_regex "$stderr" "^client: recv from 127.0.0.1:$port: reply too long"
 }
 
 # ---------------------------------------------------------------------- usage
