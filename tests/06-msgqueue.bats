@@ -838,3 +838,18 @@ os.execvp(sys.argv[2], sys.argv[2:])'
     stop_server "$first_pid"
     assert_equal "$STOP_STATUS" 0
 }
+
+# ---------------------------------------------------------------- hostile conditions
+
+@test "sysv: no room for NAME.key: exit 1, one line, and no queue left in ipcs" {
+    "$BATS_TEST_DIRNAME/on-full-dir" --check || skip "needs private mount and IPC namespaces (unshare, root)"
+    # One page free: NAME.lock takes it, NAME.key finds none. on-full-dir runs
+    # the server in private mount and IPC namespaces: $T/full.left lists only
+    # what it left (msg KEY ID, file PATH), and a leak dies with them.
+    READY_LIMIT=$READY_LIMIT STOP_LIMIT=$STOP_LIMIT timeout -k 2 "$((READY_LIMIT + STOP_LIMIT + 5))" \
+        "$BATS_TEST_DIRNAME/on-full-dir" 1 "$T/full" "${LAB_WRAP[@]}" "$(bin 06-msgqueue/server)" --name "$NAME"
+    assert_equal "$(cat "$T/full.status")" 1
+    assert_equal "$(wc -l <"$T/full.err")" 1
+    assert_regex "$(cat "$T/full.err")" "^server: write .*/msgqueue/$NAME\\.key: No space left on device\$"
+    assert_equal "$(cat "$T/full.left")" ''
+}
