@@ -168,6 +168,7 @@ int run(int argc, char** argv) {
     while (!stop.requested()) {
         if (next_housekeeping.expired()) {
             outbox.forget_vanished_clients();
+            outbox.clear_if_clogged();
             next_housekeeping = lab::Deadline(lab::stop_check_interval_ms / 1000.0);
         }
         outbox.flush();
