@@ -52,18 +52,9 @@ class Outbox {
                 waiting_.pop_front();
                 continue;
             }
-            Reply reply;
-            std::memset(&reply, 0, sizeof reply);
-            reply.mtype = next.client_pid;
-            std::memcpy(reply.text, next.text.data(), next.text.size());
-            // The size counts the text only, not mtype.
-            if (::msgsnd(msqid_, &reply, next.text.size(), IPC_NOWAIT) < 0) {
-                if (errno == EAGAIN || errno == EINTR) {
-                    return; // the queue is full: try again after the next msgrcv
-                }
-                throw lab::sys_error("msgsnd reply to pid " + std::to_string(next.client_pid));
+            if (!send(next)) {
+                return; // the queue is full: try again after the next msgrcv
             }
-            addressees_[next.client_pid] = Clock::now();
             waiting_.pop_front();
         }
     }
@@ -121,14 +112,19 @@ class Outbox {
                 }
                 if (is_recent_reply_to_live_client(message.mtype)) {
                     kept.push_back({static_cast<pid_t>(message.mtype),
-                                    std::string(message.text, static_cast<std::size_t>(got))});
+                                    std::string(message.text, static_cast<std::size_t>(got)),
+                                    true});
                 } else {
                     ++unreported_drops_;
                 }
             }
-            // Back in, ahead of what waits: they were sent first.
+            // Straight back in, where there is room now (so they stay in
+            // the queue for their clients); what does not fit waits here,
+            // ahead of the rest: they were sent first.
+            while (!kept.empty() && send(kept.front())) {
+                kept.pop_front();
+            }
             waiting_.insert(waiting_.begin(), kept.begin(), kept.end());
-            flush();
         }
         if (unreported_drops_ > 0 && Clock::now() - last_drop_report_ >= drop_report_interval) {
             lab::print_line("dropped: " + std::to_string(unreported_drops_) + " message" +
@@ -149,7 +145,27 @@ class Outbox {
     struct Waiting {
         pid_t client_pid;
         std::string text;
+        bool put_back = false; // taken out by clear_if_clogged: its age still counts
     };
+
+    // One reply into the queue, without waiting; false when there is no room.
+    bool send(const Waiting& next) {
+        Reply reply;
+        std::memset(&reply, 0, sizeof reply);
+        reply.mtype = next.client_pid;
+        std::memcpy(reply.text, next.text.data(), next.text.size());
+        // The size counts the text only, not mtype.
+        if (::msgsnd(msqid_, &reply, next.text.size(), IPC_NOWAIT) < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return false;
+            }
+            throw lab::sys_error("msgsnd reply to pid " + std::to_string(next.client_pid));
+        }
+        if (!next.put_back) {
+            addressees_[next.client_pid] = Clock::now();
+        }
+        return true;
+    }
 
     bool is_recent_reply_to_live_client(long mtype) const {
         auto sent = mtype > 0 && mtype <= std::numeric_limits<pid_t>::max()
