@@ -93,6 +93,8 @@ ServerFile::ServerFile(std::string path, std::string_view contents) : path_(std:
     lab::write_all(fd_.get(), contents, ("write " + path_).c_str());
 }
 
+ServerFile::~ServerFile() = default;
+
 void require_server(std::string_view topic, const std::string& name) {
     if (!lab::server_running(topic, name)) {
         throw lab::Failure(name + ": server not running");

@@ -79,6 +79,7 @@ std::string seconds_text(double seconds);
 class ServerFile {
   public:
     ServerFile(std::string path, std::string_view contents);
+    ~ServerFile(); // unlinks the file (through owned_)
     ServerFile(const ServerFile&) = delete;
     ServerFile& operator=(const ServerFile&) = delete;
 
