@@ -49,15 +49,15 @@ class PidFile {
         if (!fd) {
             throw lab::sys_error("open " + draft);
         }
+        lab::OwnedPath owned_draft(draft);  // every failure below removes it (a full disk)
         if (::fchmod(fd.get(), 0600) < 0) { // the umask only narrows; say exactly 0600
             throw lab::sys_error("fchmod " + draft);
         }
         lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");
         if (::rename(draft.c_str(), path_.c_str()) < 0) {
-            int error = errno;
-            ::unlink(draft.c_str());
-            throw lab::sys_error(error, "rename " + draft + " to " + path_);
+            throw lab::sys_error("rename " + draft + " to " + path_);
         }
+        owned_draft.release(); // it is NAME.pid now, removed by ~PidFile
     }
     ~PidFile() { ::unlink(path_.c_str()); }
     PidFile(const PidFile&) = delete;

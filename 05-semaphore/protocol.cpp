@@ -88,12 +88,12 @@ ServerFile::ServerFile(std::string path, std::string_view contents) : path_(std:
     if (!fd_) {
         throw lab::sys_error("create " + path_);
     }
-    lab::write_all(fd_.get(), contents, "write server file");
+    // Ours from here: a write that fails (a full file system) removes it.
+    owned_.reset(path_);
+    lab::write_all(fd_.get(), contents, ("write " + path_).c_str());
 }
 
-ServerFile::~ServerFile() {
-    ::unlink(path_.c_str());
-}
+ServerFile::~ServerFile() = default;
 
 void require_server(std::string_view topic, const std::string& name) {
     if (!lab::server_running(topic, name)) {

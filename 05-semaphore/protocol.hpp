@@ -79,7 +79,7 @@ std::string seconds_text(double seconds);
 class ServerFile {
   public:
     ServerFile(std::string path, std::string_view contents);
-    ~ServerFile();
+    ~ServerFile(); // unlinks the file (through owned_)
     ServerFile(const ServerFile&) = delete;
     ServerFile& operator=(const ServerFile&) = delete;
 
@@ -89,6 +89,7 @@ class ServerFile {
   private:
     std::string path_;
     lab::Fd fd_;
+    lab::OwnedPath owned_; // unlinks the file, on every way out of the constructor too
 };
 
 // Says "not running" (exit 1) unless a live server of TOPIC and NAME holds

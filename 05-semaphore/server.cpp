@@ -6,7 +6,8 @@
 //    then the key file NAME.key; ftok() turns its inode into a key, and
 //    semget(key, 3, IPC_CREAT | IPC_EXCL | 0600) makes a new set of three
 //    semaphores (mutex, request, reply), all 0. A set a killed server left
-//    is removed first; its semid is written in NAME.key to know it by.
+//    is removed first; its semid is written in NAME.key to know it by
+//    (into room the file already has: see key_file_record).
 // 2. Initialise: semop(mutex +1). Until then the mutex is 0, so a client
 //    that finds the set early simply waits in its first semop.
 // 3. Exchange, until SIGINT/SIGTERM: wait until request > 0 (without taking
@@ -29,10 +30,16 @@ namespace {
 
 using namespace semaphore_lab;
 
-// NAME.key records the set made under its key: "semid=N\n".
+// NAME.key records the set made under its key: "semid=N\n", N right-aligned
+// in a fixed width. The record is written blank BEFORE semget(), so that a
+// full file system fails us before there is a set to lose, and the semid
+// then overwrites it in place, in bytes the file already has.
 constexpr std::string_view semid_label = "semid=";
+constexpr int semid_width = 10; // INT_MAX has 10 digits
 std::string key_file_record(int semid) {
-    return std::string(semid_label) + std::to_string(semid) + "\n";
+    std::string digits = semid < 0 ? "" : std::to_string(semid);
+    return std::string(semid_label) +
+           std::string(static_cast<std::size_t>(semid_width) - digits.size(), ' ') + digits + "\n";
 }
 // The semid recorded in `text`, or -1.
 int recorded_semid(const std::string& text) {
@@ -41,7 +48,7 @@ int recorded_semid(const std::string& text) {
     }
     const char* digits = text.c_str() + semid_label.size();
     char* end = nullptr;
-    long semid = std::strtol(digits, &end, 10);
+    long semid = std::strtol(digits, &end, 10); // skips the padding; all blank: no semid
     bool whole = end != digits && *end == '\n' && semid >= 0 && semid <= INT_MAX;
     return whole ? static_cast<int>(semid) : -1;
 }
@@ -66,6 +73,27 @@ void remove_leftover_set(const std::string& key_path) {
     }
 }
 
+// A semid this server made: IPC_RMID when it goes (a waiting client wakes
+// with EIDRM). Held from the moment semget() returns, so that no later
+// failure can leave the set behind: nobody could take it over, since its
+// key died with NAME.key.
+class OwnedSetId {
+  public:
+    OwnedSetId() = default;
+    OwnedSetId(const OwnedSetId&) = delete;
+    OwnedSetId& operator=(const OwnedSetId&) = delete;
+    ~OwnedSetId() {
+        if (semid_ >= 0) {
+            ::semctl(semid_, 0, IPC_RMID);
+        }
+    }
+    void own(int semid) { semid_ = semid; }
+    int get() const { return semid_; }
+
+  private:
+    int semid_ = -1;
+};
+
 // The set: made in the constructor, removed (IPC_RMID) in the destructor.
 // NAME.key goes with it.
 class SemaphoreSet {
@@ -83,14 +111,15 @@ class SemaphoreSet {
                 collided.emplace_back(::dup(key_file_->fd()));
                 key_file_.reset(); // unlinks it
             }
-            key_file_ = std::make_unique<ServerFile>(key_path_, "");
+            key_file_ = std::make_unique<ServerFile>(key_path_, key_file_record(-1));
             key_ = ::ftok(key_path_.c_str(), key_project_id);
             if (key_ == -1) {
                 throw lab::sys_error("ftok " + key_path_);
             }
-            semid_ = ::semget(key_, semaphore_count, IPC_CREAT | IPC_EXCL | 0600);
-            if (semid_ >= 0) {
-                replace_file(key_file_->fd(), key_path_, key_file_record(semid_));
+            int semid = ::semget(key_, semaphore_count, IPC_CREAT | IPC_EXCL | 0600);
+            if (semid >= 0) {
+                semid_.own(semid);
+                replace_file(key_file_->fd(), key_path_, key_file_record(semid));
                 return;
             }
             if (errno != EEXIST) {
@@ -100,15 +129,10 @@ class SemaphoreSet {
         throw lab::Failure("semget " + key_text() + ": a set of another program has our key " +
                            std::to_string(attempts) + " times in a row (ftok collision)");
     }
-    ~SemaphoreSet() {
-        if (semid_ >= 0) {
-            ::semctl(semid_, 0, IPC_RMID); // wakes any waiting client with EIDRM
-        }
-    }
     SemaphoreSet(const SemaphoreSet&) = delete;
     SemaphoreSet& operator=(const SemaphoreSet&) = delete;
 
-    int id() const { return semid_; }
+    int id() const { return semid_.get(); }
     std::string key_text() const {
         std::array<char, 16> text{};
         std::snprintf(text.data(), text.size(), "0x%08x", static_cast<unsigned>(key_));
@@ -119,7 +143,7 @@ class SemaphoreSet {
     std::string key_path_;
     std::unique_ptr<ServerFile> key_file_;
     key_t key_ = -1;
-    int semid_ = -1;
+    OwnedSetId semid_; // after key_file_: the set is removed before NAME.key
 };
 
 // semop() that cannot block here: the server only lowers `request` after

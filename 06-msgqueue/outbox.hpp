@@ -11,13 +11,17 @@
 //   - replies sent to a client that died before reading them are taken back
 //     out (msgrcv with msgtyp = its pid) by forget_vanished_clients(): a
 //     killed client's unread replies neither fill the queue for good nor
-//     reach a later process that is given the same pid.
+//     reach a later process that is given the same pid;
+//   - a queue clogged with messages nobody takes is cleared by
+//     clear_if_clogged(): see there.
 #pragma once
 
 #include "protocol.hpp"
 
+#include <chrono>
 #include <deque>
-#include <set>
+#include <limits>
+#include <map>
 
 namespace msgqueue {
 
@@ -48,54 +52,135 @@ class Outbox {
                 waiting_.pop_front();
                 continue;
             }
-            Reply reply;
-            std::memset(&reply, 0, sizeof reply);
-            reply.mtype = next.client_pid;
-            std::memcpy(reply.text, next.text.data(), next.text.size());
-            // The size counts the text only, not mtype.
-            if (::msgsnd(msqid_, &reply, next.text.size(), IPC_NOWAIT) < 0) {
-                if (errno == EAGAIN || errno == EINTR) {
-                    return; // the queue is full: try again after the next msgrcv
-                }
-                throw lab::sys_error("msgsnd reply to pid " + std::to_string(next.client_pid));
+            if (!send(next)) {
+                return; // the queue is full: try again after the next msgrcv
             }
-            addressees_.insert(next.client_pid);
             waiting_.pop_front();
         }
     }
 
     void forget_vanished_clients() {
-        for (auto pid = addressees_.begin(); pid != addressees_.end();) {
-            if (!process_gone(*pid)) {
-                ++pid;
+        for (auto sent = addressees_.begin(); sent != addressees_.end();) {
+            pid_t pid = sent->first;
+            if (!process_gone(pid)) {
+                ++sent;
                 continue;
             }
             int unread = 0;
             Reply reply;
-            while (::msgrcv(msqid_, &reply, sizeof reply.text, *pid, IPC_NOWAIT | MSG_NOERROR) >=
+            while (::msgrcv(msqid_, &reply, sizeof reply.text, pid, IPC_NOWAIT | MSG_NOERROR) >=
                    0) {
                 ++unread;
             }
             if (errno != ENOMSG) {
-                throw lab::sys_error("msgrcv replies to pid " + std::to_string(*pid));
+                throw lab::sys_error("msgrcv replies to pid " + std::to_string(pid));
             }
             if (unread > 0) {
                 lab::print_line("dropped: " + std::to_string(unread) + " unread repl" +
-                                (unread == 1 ? "y" : "ies") + " to pid " + std::to_string(*pid) +
+                                (unread == 1 ? "y" : "ies") + " to pid " + std::to_string(pid) +
                                 ": client gone");
             }
-            pid = addressees_.erase(pid);
+            sent = addressees_.erase(sent);
+        }
+    }
+
+    // Anyone who may write to the queue (the same user) can fill it with
+    // messages of an mtype nobody reads: two of 8 KiB fill msgmnb, and then
+    // every client's msgsnd blocks until it times out. So when there is no
+    // room left for one more request, every message that is not a request
+    // (msgrcv MSG_EXCEPT mtype 1) is taken out, and only the replies this
+    // server sent lately to a client still alive go back in; the rest is
+    // dropped, and said in one line with the count (at most one a second,
+    // however fast someone refills the queue).
+    void clear_if_clogged() {
+        msqid_ds info{};
+        if (::msgctl(msqid_, IPC_STAT, &info) < 0) {
+            throw lab::sys_error("msgctl IPC_STAT msqid " + std::to_string(msqid_));
+        }
+        if (info.msg_cbytes + request_max_body_bytes > info.msg_qbytes) {
+            std::deque<Waiting> kept;
+            Reply message;
+            // At most what is there now: a writer refilling it cannot keep us here.
+            for (msgqnum_t taken = 0; taken < info.msg_qnum; ++taken) {
+                ssize_t got = ::msgrcv(msqid_, &message, sizeof message.text, request_type,
+                                       IPC_NOWAIT | MSG_EXCEPT | MSG_NOERROR);
+                if (got < 0) {
+                    if (errno == ENOMSG) {
+                        break;
+                    }
+                    throw lab::sys_error("msgrcv messages that are not requests");
+                }
+                if (is_recent_reply_to_live_client(message.mtype)) {
+                    kept.push_back({static_cast<pid_t>(message.mtype),
+                                    std::string(message.text, static_cast<std::size_t>(got)),
+                                    true});
+                } else {
+                    ++unreported_drops_;
+                }
+            }
+            // Straight back in, where there is room now (so they stay in
+            // the queue for their clients); what does not fit waits here,
+            // ahead of the rest: they were sent first.
+            while (!kept.empty() && send(kept.front())) {
+                kept.pop_front();
+            }
+            waiting_.insert(waiting_.begin(), kept.begin(), kept.end());
+        }
+        if (unreported_drops_ > 0 && Clock::now() - last_drop_report_ >= drop_report_interval) {
+            lab::print_line("dropped: " + std::to_string(unreported_drops_) + " message" +
+                            (unreported_drops_ == 1 ? "" : "s") +
+                            " nobody takes (not a request, nor a recent reply to a live client)");
+            unreported_drops_ = 0;
+            last_drop_report_ = Clock::now();
         }
     }
 
   private:
+    using Clock = std::chrono::steady_clock;
+    // A live client reads its reply at once. One left unread this long goes
+    // to a client that is stopped, or is no client of ours at all.
+    static constexpr auto unread_reply_limit = std::chrono::seconds(30);
+    static constexpr auto drop_report_interval = std::chrono::seconds(1);
+
     struct Waiting {
         pid_t client_pid;
         std::string text;
+        bool put_back = false; // taken out by clear_if_clogged: its age still counts
     };
+
+    // One reply into the queue, without waiting; false when there is no room.
+    bool send(const Waiting& next) {
+        Reply reply;
+        std::memset(&reply, 0, sizeof reply);
+        reply.mtype = next.client_pid;
+        std::memcpy(reply.text, next.text.data(), next.text.size());
+        // The size counts the text only, not mtype.
+        if (::msgsnd(msqid_, &reply, next.text.size(), IPC_NOWAIT) < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return false;
+            }
+            throw lab::sys_error("msgsnd reply to pid " + std::to_string(next.client_pid));
+        }
+        if (!next.put_back) {
+            addressees_[next.client_pid] = Clock::now();
+        }
+        return true;
+    }
+
+    bool is_recent_reply_to_live_client(long mtype) const {
+        auto sent = mtype > 0 && mtype <= std::numeric_limits<pid_t>::max()
+                        ? addressees_.find(static_cast<pid_t>(mtype))
+                        : addressees_.end();
+        return sent != addressees_.end() && !process_gone(sent->first) &&
+               Clock::now() - sent->second < unread_reply_limit;
+    }
+
     int msqid_;
     std::deque<Waiting> waiting_;
-    std::set<pid_t> addressees_; // clients that may have replies still in the queue
+    // Clients that may have replies still in the queue, and when we last sent them one.
+    std::map<pid_t, Clock::time_point> addressees_;
+    long unreported_drops_ = 0;
+    Clock::time_point last_drop_report_{};
 };
 
 } // namespace msgqueue

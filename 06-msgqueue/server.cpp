@@ -31,22 +31,6 @@ using namespace msgqueue;
 // same key. How many fresh inodes to try before giving up.
 constexpr int key_attempts = 8;
 
-// A file this server made, unlinked when it goes.
-class OwnedFile {
-  public:
-    explicit OwnedFile(std::string path) : path_(std::move(path)) {}
-    OwnedFile(OwnedFile&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-    OwnedFile& operator=(OwnedFile&&) = delete;
-    ~OwnedFile() {
-        if (!path_.empty()) {
-            ::unlink(path_.c_str());
-        }
-    }
-
-  private:
-    std::string path_;
-};
-
 // A queue this server made: msgctl(IPC_RMID) when it goes. Removal is at
 // once, even for clients blocked in msgrcv on it: they get EIDRM.
 class OwnedQueue {
@@ -66,7 +50,7 @@ class OwnedQueue {
 };
 
 struct Queue {
-    OwnedFile key_file; // declared first, so removed after the queue
+    lab::OwnedPath key_file; // declared first, so removed after the queue
     key_t key;
     OwnedQueue queue;
 };
@@ -87,7 +71,7 @@ std::optional<int> remove_leftover(const std::string& key_path) {
     char text[32] = {};
     lab::read_some(file.get(), std::span<char>(text, sizeof text - 1), "read leftover key file");
     char* end = nullptr;
-    long recorded_id = std::strtol(text, &end, 10); // "" (killed before writing it): no id
+    long recorded_id = std::strtol(text, &end, 10); // blank or "": no id
     bool has_id = end != text && *end == '\n';
     key_t key = ::ftok(key_path.c_str(), key_project_id);
     msqid_ds info{};
@@ -105,15 +89,31 @@ std::optional<int> remove_leftover(const std::string& key_path) {
     return removed;
 }
 
+// The key file's record: the msqid, right-aligned in a fixed width, then a
+// newline. Written blank before msgget(), so that a full file system fails
+// us while there is no queue to lose; the msqid then overwrites it in place,
+// in bytes the file already has. (strtol skips the padding; all blank reads
+// as no id.)
+constexpr int msqid_width = 10; // INT_MAX has 10 digits
+std::string key_file_record(int msqid) {
+    std::string digits = msqid < 0 ? "" : std::to_string(msqid);
+    return std::string(static_cast<std::size_t>(msqid_width) - digits.size(), ' ') + digits + "\n";
+}
+
 Queue create_queue(const std::string& key_path) {
     std::vector<lab::Fd> collided; // kept open, so that their inodes are not handed out again
     for (int attempt = 0; attempt < key_attempts; ++attempt) {
         lab::Fd fd(::open(key_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           owner_only));
-        if (!fd || ::fchmod(fd.get(), owner_only) < 0) { // fchmod: the umask may have cut it
+        if (!fd) {
             throw lab::sys_error("create " + key_path);
         }
-        OwnedFile key_file(key_path);
+        lab::OwnedPath key_file(key_path);        // ours from here: every way out removes it
+        if (::fchmod(fd.get(), owner_only) < 0) { // the umask may have cut the mode
+            throw lab::sys_error("fchmod " + key_path);
+        }
+        const std::string blank = key_file_record(-1);
+        lab::write_all(fd.get(), blank, ("write " + key_path).c_str());
         key_t key = ::ftok(key_path.c_str(), key_project_id);
         if (key == -1) {
             throw lab::sys_error("ftok " + key_path);
@@ -121,9 +121,14 @@ Queue create_queue(const std::string& key_path) {
         // IPC_EXCL: never adopt a queue that is already there under this key.
         int msqid = ::msgget(key, IPC_CREAT | IPC_EXCL | owner_only);
         if (msqid >= 0) {
+            // Owned at once: nothing after this may leave the queue behind.
+            OwnedQueue queue(msqid);
             // The id in the key file is what lets a later server take over safely.
-            lab::write_all(fd.get(), std::to_string(msqid) + "\n", "write key file");
-            return {std::move(key_file), key, OwnedQueue(msqid)};
+            if (::lseek(fd.get(), 0, SEEK_SET) < 0) {
+                throw lab::sys_error("lseek " + key_path);
+            }
+            lab::write_all(fd.get(), key_file_record(msqid), ("write " + key_path).c_str());
+            return {std::move(key_file), key, std::move(queue)};
         }
         if (errno != EEXIST) {
             throw lab::sys_error("msgget " + key_hex(key));
@@ -163,6 +168,7 @@ int run(int argc, char** argv) {
     while (!stop.requested()) {
         if (next_housekeeping.expired()) {
             outbox.forget_vanished_clients();
+            outbox.clear_if_clogged();
             next_housekeeping = lab::Deadline(lab::stop_check_interval_ms / 1000.0);
         }
         outbox.flush();

@@ -70,6 +70,9 @@ InstanceLock::InstanceLock(std::string_view topic, std::string_view name)
             break;
         }
     }
+    // The file is ours now, whoever created it: any failure from here on
+    // unlinks it, so a full file system leaves no empty NAME.lock behind.
+    owned_.reset(path_);
     // A leftover file keeps its old mode through O_CREAT: say what we mean.
     if (::fchmod(fd_.get(), owner_only) < 0) {
         throw sys_error("fchmod " + path_);
@@ -81,10 +84,6 @@ InstanceLock::InstanceLock(std::string_view topic, std::string_view name)
     if (::pwrite(fd_.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
         throw sys_error("write " + path_);
     }
-}
-
-InstanceLock::~InstanceLock() {
-    ::unlink(path_.c_str()); // before the lock goes (with fd_), so no one locks a dying file
 }
 
 bool server_running(std::string_view topic, std::string_view name) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "fd.hpp"
+#include "owned_path.hpp"
 
 #include <string>
 #include <string_view>
@@ -28,7 +29,7 @@ class InstanceLock {
   public:
     // Throws lab::Failure "NAME already running (pid P)" if a live server holds it.
     InstanceLock(std::string_view topic, std::string_view name);
-    ~InstanceLock(); // removes the lock file, then releases the lock
+    ~InstanceLock() = default; // removes the lock file, then releases the lock
     InstanceLock(const InstanceLock&) = delete;
     InstanceLock& operator=(const InstanceLock&) = delete;
 
@@ -37,6 +38,10 @@ class InstanceLock {
   private:
     std::string path_;
     Fd fd_;
+    // Set once the lock is ours, so that a failure after it (writing our pid
+    // on a full file system) removes the file as ~InstanceLock would. Declared
+    // after fd_: the file is unlinked before the lock goes with fd_.
+    OwnedPath owned_;
 };
 
 // True while a live server of TOPIC and NAME holds its instance lock.

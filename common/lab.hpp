@@ -10,6 +10,7 @@
 #include "io.hpp"          // lab::write_all, read_some, read_full
 #include "messages.hpp"    // message limits, to_upper, client input, ready/received lines
 #include "options.hpp"     // lab::Options: --help, --name, --timeout
+#include "owned_path.hpp"  // lab::OwnedPath: a file we made, unlinked when it goes
 #include "runtime_dir.hpp" // runtime dir, object paths, POSIX IPC names
 #include "sigbus.hpp"      // lab::SigbusGuard: a shared mapping truncated under us
 #include "signals.hpp"     // lab::StopSignals, ignore_sigpipe

@@ -601,3 +601,37 @@ is_waiting_to_enter() {
     run_client 05-semaphore/server stray
     assert_failure 2
 }
+
+# ---- hostile conditions: a full runtime dir (tests/on-full-dir: a 16 KiB
+# tmpfs in private mount and IPC namespaces, so `left` lists only what this
+# server made, and a leak dies with the namespace instead of staying here).
+
+# full_dir_server FREE_PAGES PROGRAM: runs the server there; sets FULL to
+# the path prefix of its .status, .err and .left files.
+full_dir_server() {
+    "$BATS_TEST_DIRNAME/on-full-dir" --check || skip "needs private mount and IPC namespaces (unshare, root)"
+    FULL=$T/full$1
+    READY_LIMIT=$READY_LIMIT STOP_LIMIT=$STOP_LIMIT timeout -k 2 "$((READY_LIMIT + STOP_LIMIT + 5))" \
+        "$BATS_TEST_DIRNAME/on-full-dir" "$1" "$FULL" "${LAB_WRAP[@]}" "$(bin "05-semaphore/$2")" --name "$NAME"
+}
+
+@test "sysv: no room for NAME.key: exit 1, one line, and no semaphore set left in ipcs" {
+    # Two pages free: NAME.lock and NAME.count take them, NAME.key finds none.
+    full_dir_server 2 server
+    assert_equal "$(cat "$FULL.status")" 1
+    assert_equal "$(wc -l <"$FULL.err")" 1
+    assert_regex "$(cat "$FULL.err")" "^server: write .*/semaphore/$NAME\\.key: No space left on device\$"
+    assert_equal "$(cat "$FULL.left")" '' # no set (sem KEY ID), no file
+}
+
+@test "sysv and posix: no room for NAME.lock or NAME.count: exit 1, no half-made file left" {
+    local v free
+    for v in "" posix-; do
+        for free in 0 1; do
+            full_dir_server "$free" "${v}server"
+            assert_equal "$(cat "$FULL.status")" 1
+            assert_regex "$(cat "$FULL.err")" "^${v}server: write .*/$NAME\\.(lock|count): No space left on device\$"
+            assert_equal "$(cat "$FULL.left")" ''
+        done
+    done
+}

@@ -845,3 +845,37 @@ os.execvp(sys.argv[2], sys.argv[2:])'
     stop_server "$first_pid"
     assert_equal "$STOP_STATUS" 0
 }
+
+# ---------------------------------------------------------------- hostile conditions
+
+@test "sysv: no room for NAME.key: exit 1, one line, and no queue left in ipcs" {
+    "$BATS_TEST_DIRNAME/on-full-dir" --check || skip "needs private mount and IPC namespaces (unshare, root)"
+    # One page free: NAME.lock takes it, NAME.key finds none. on-full-dir runs
+    # the server in private mount and IPC namespaces: $T/full.left lists only
+    # what it left (msg KEY ID, file PATH), and a leak dies with them.
+    READY_LIMIT=$READY_LIMIT STOP_LIMIT=$STOP_LIMIT timeout -k 2 "$((READY_LIMIT + STOP_LIMIT + 5))" \
+        "$BATS_TEST_DIRNAME/on-full-dir" 1 "$T/full" "${LAB_WRAP[@]}" "$(bin 06-msgqueue/server)" --name "$NAME"
+    assert_equal "$(cat "$T/full.status")" 1
+    assert_equal "$(wc -l <"$T/full.err")" 1
+    assert_regex "$(cat "$T/full.err")" "^server: write .*/msgqueue/$NAME\\.key: No space left on device\$"
+    assert_equal "$(cat "$T/full.left")" ''
+}
+
+@test "sysv: a queue filled with messages nobody takes is cleared; clients are served again" {
+    sysv
+    start_queue_server
+    local msqid=${READY[msqid]}
+    # two 8 KiB messages of an mtype no one reads fill msgmnb (16384 bytes):
+    # without a cleanup every client's msgsnd blocks until it times out
+    perl -MIPC::SysV -e 'my $id = shift; my $body = "j" x 8192;
+             for (1 .. 2) { msgsnd($id, pack("l! a*", 424242, $body), IPC::SysV::IPC_NOWAIT()) or die "msgsnd: $!\n" }' \
+        "$msqid"
+    client --timeout 3 after
+    assert_success
+    assert_output AFTER
+    wait_for_messages "$msqid" 0
+    # said once, with the count
+    run grep -c '^dropped: ' "$SERVER_LOG"
+    assert_output 1
+    assert_equal "$(grep '^dropped: ' "$SERVER_LOG")" 'dropped: 2 messages nobody takes (not a request, nor a recent reply to a live client)'
+}

@@ -263,3 +263,33 @@ check_log_reader_gone() {
 @test "every server: a log reader that goes away ends it with exit 1, everything removed" {
     for_each_pair check_log_reader_gone
 }
+
+# A runtime dir on a nearly full file system: the server either starts (and
+# stops cleanly) or exits 1 with one line; either way nothing it made stays
+# behind, neither a half-made file nor an IPC object (tests/on-full-dir runs
+# it in namespaces of its own, so the listing is this server's alone).
+check_full_runtime_dir() {
+    local chapter=$1 server=$2 free status out
+    for free in 0 1 2 3; do
+        out=$T/full-${chapter%%-*}-$server-$free
+        echo "# $chapter/$server, $free page(s) free" # shown if this check fails
+        READY_LIMIT=$READY_LIMIT STOP_LIMIT=$STOP_LIMIT timeout -k 2 "$((READY_LIMIT + STOP_LIMIT + 5))" \
+            "$BATS_TEST_DIRNAME/on-full-dir" "$free" "$out" \
+            "${LAB_WRAP[@]}" "$(bin "$chapter/$server")" --name "$NAME"
+        status=$(cat "$out.status")
+        if [[ $status != 0 ]]; then
+            assert_equal "$status" 1
+            assert_equal "$(wc -l <"$out.err")" 1
+            assert_regex "$(cat "$out.err")" "^$server: "
+            # 09's mapping reports ENOSPC its own way (issue 11, item 12, fixed apart)
+            if [[ $chapter != 09-mmap ]]; then
+                assert_regex "$(cat "$out.err")" "No space left on device\$"
+            fi
+        fi
+        assert_equal "$(cat "$out.left")" ''
+    done
+}
+@test "every server: on a full runtime dir, exit 1 with one line and nothing left behind" {
+    "$BATS_TEST_DIRNAME/on-full-dir" --check || skip "needs private mount and IPC namespaces (unshare, root)"
+    for_each_pair check_full_runtime_dir
+}
