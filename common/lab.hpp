@@ -10,5 +10,6 @@
 #include "io.hpp"          // lab::write_all, read_some, read_full
 #include "messages.hpp"    // message limits, to_upper, client input, ready/received lines
 #include "options.hpp"     // lab::Options: --help, --name, --timeout
+#include "process.hpp"     // lab::ProcessIdentity: a pid, told apart from its reuse
 #include "runtime_dir.hpp" // runtime dir, object paths, POSIX IPC names
 #include "signals.hpp"     // lab::StopSignals, ignore_sigpipe
