@@ -89,7 +89,7 @@ bool alive_since(pid_t pid, std::time_t stamped) {
     // clock. Now on both clocks gives the offset between them. The tick
     // rounds down, so a start computed as later than the stamp's second is
     // later indeed; when unsure the answer is "alive".
-    static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    static const auto ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
     double started = seconds_of(CLOCK_REALTIME) - seconds_of(CLOCK_BOOTTIME) +
                      static_cast<double>(stat.start_time) / ticks_per_second;
     return started < static_cast<double>(stamped) + 1;
