@@ -12,6 +12,13 @@
 // NAME.$$.fifo`) opens it only after its request went out. Such a reply is
 // kept and retried every few milliseconds, for at most a grace period,
 // while the server goes on serving everyone else.
+//
+// A reply goes only into the FIFO its request's sender made: the one at
+// the path when the request was read, held by an O_PATH descriptor. If that
+// client died and a new process got its pid meanwhile, NAME.PID.fifo is the
+// new one's FIFO: another inode (the held one cannot be freed, so its inode
+// number cannot be handed out again while we compare), and the reply is
+// dropped instead of being read by a process that did not ask.
 #pragma once
 
 #include "protocol.hpp"
@@ -34,9 +41,12 @@ inline void log_ignored(const std::string& reason) {
 class Replies {
   public:
     // Delivers `line` (the reply and its newline) to client `pid` now, or
-    // keeps it until its reader comes. Replies to one pid keep their order.
-    void send(pid_t pid, std::string path, std::string line) {
-        Reply reply{pid, std::move(path), std::move(line), lab::Deadline(reader_grace_seconds)};
+    // keeps it until its reader comes; only into `fifo` (an O_PATH descriptor
+    // of the FIFO at `path` when the request was read). Replies to one pid
+    // keep their order.
+    void send(pid_t pid, std::string path, lab::Fd fifo, std::string line) {
+        Reply reply{pid, std::move(path), std::move(fifo), std::move(line),
+                    lab::Deadline(reader_grace_seconds)};
         if (waiting_for(pid) || !try_deliver(reply)) {
             keep(std::move(reply));
         }
@@ -62,6 +72,7 @@ class Replies {
     struct Reply {
         pid_t pid;
         std::string path;
+        lab::Fd fifo; // O_PATH: the FIFO the request's sender made
         std::string line;
         lab::Deadline give_up;
     };
@@ -87,6 +98,11 @@ class Replies {
         FifoWriter writer = open_fifo_for_writing(reply.path);
         switch (writer.state) {
         case FifoOpen::opened:
+            if (!same_file(writer.fd.get(), reply.fifo.get())) {
+                log_ignored(who + reply.path + " was made anew since the request" +
+                            " (its sender is gone; a new process has its pid)");
+                return true;
+            }
             break;
         case FifoOpen::no_reader:
             if (!reply.give_up.expired()) {
@@ -116,6 +132,13 @@ class Replies {
             log_ignored(who + "write " + reply.path + ": " + std::strerror(errno));
         }
         return true;
+    }
+
+    static bool same_file(int one, int other) {
+        struct stat first {};
+        struct stat second {};
+        return ::fstat(one, &first) == 0 && ::fstat(other, &second) == 0 &&
+               first.st_dev == second.st_dev && first.st_ino == second.st_ino;
     }
 
     std::deque<Reply> waiting_;

@@ -17,6 +17,7 @@
 #include "replies.hpp"
 
 #include <array>
+#include <cstring>
 #include <poll.h>
 
 namespace {
@@ -86,10 +87,19 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     }
     std::string who = "pid " + std::to_string(request->pid) + ": ";
     // NAME.PID.fifo is also the FIFO of a server named "NAME.PID", if one
-    // runs: never write into another server's FIFO.
-    if (lab::server_running(fifo_lab::topic, paths.name + "." + std::to_string(request->pid))) {
-        fifo_lab::log_ignored(who + "reply FIFO belongs to the server " + paths.name + "." +
-                              std::to_string(request->pid));
+    // runs: never write into another server's FIFO. The question looks at
+    // NAME.PID.lock, a path a request names: whatever is planted there, it
+    // never blocks or follows a link (lab::server_running), and a failure
+    // costs this request, not the server.
+    std::string namesake = paths.name + "." + std::to_string(request->pid);
+    try {
+        if (lab::server_running(fifo_lab::topic, namesake)) {
+            fifo_lab::log_ignored(who + "reply FIFO belongs to the server " + namesake);
+            return;
+        }
+    } catch (const std::system_error& error) {
+        fifo_lab::log_ignored(who + "cannot tell whether a server " + namesake +
+                              " runs: " + error.what());
         return;
     }
     if (request->message.size() > lab::max_message_bytes) {
@@ -99,18 +109,25 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     }
     // Not answered when there is nowhere to answer; checked again, safely,
     // when the reply is written (the client may go away in between).
+    // O_PATH opens the name itself: no FIFO open (nothing blocks, no reader
+    // or writer is counted), and with O_NOFOLLOW a symlink stays a symlink.
+    // The descriptor also pins the FIFO the client made: see Replies.
     std::string reply_path = paths.reply_fifo(request->pid);
+    lab::Fd reply_fifo(::open(reply_path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
-    if (::lstat(reply_path.c_str(), &st) < 0) {
-        fifo_lab::log_ignored(who + "no reply FIFO " + reply_path);
+    if (!reply_fifo) {
+        fifo_lab::log_ignored(who + (errno == ENOENT
+                                         ? "no reply FIFO " + reply_path
+                                         : "open " + reply_path + ": " + std::strerror(errno)));
         return;
     }
-    if (!S_ISFIFO(st.st_mode)) {
+    if (::fstat(reply_fifo.get(), &st) < 0 || !S_ISFIFO(st.st_mode)) {
         fifo_lab::log_ignored(who + reply_path + " is not a FIFO");
         return;
     }
     lab::log_received(request->message);
-    replies.send(request->pid, std::move(reply_path), lab::to_upper(request->message) + "\n");
+    replies.send(request->pid, std::move(reply_path), std::move(reply_fifo),
+                 lab::to_upper(request->message) + "\n");
 }
 
 int run(int argc, char** argv) {

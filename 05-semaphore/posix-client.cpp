@@ -69,16 +69,17 @@ bool wait_until(sem_t* sem, const lab::Deadline& deadline) {
     }
 }
 
-// The mutex, taken: our pid goes into NAME.owner at once, so the server can
-// tell if we die holding it. Given back when this goes out of scope, unless
+// The mutex, taken: our pid and start time go into NAME.owner at once, so
+// the server can tell if we die holding it. Given back when this goes out of scope, unless
 // a request of ours is still in progress: then the next client could write
 // NAME.txt while the server works on it. We leave the mutex taken instead;
 // once we have exited, the server repairs it, after finishing our request.
 class MutexHold {
   public:
-    MutexHold(sem_t* mutex, int owner_fd) : mutex_(mutex), owner_fd_(owner_fd) {
+    MutexHold(sem_t* mutex, int owner_fd, const lab::ProcessIdentity& self)
+        : mutex_(mutex), owner_fd_(owner_fd) {
         try {
-            write_owner(owner_fd_, ::getpid());
+            write_owner(owner_fd_, self);
         } catch (...) {
             ::sem_post(mutex_);
             throw;
@@ -89,7 +90,7 @@ class MutexHold {
             return;
         }
         try {
-            write_owner(owner_fd_, 0); // before the post, or the next holder's pid is lost
+            write_owner(owner_fd_, {}); // before the post, or the next holder's pid is lost
             ::sem_post(mutex_);
         } catch (...) {
             // NAME.owner still names us: the server will repair the mutex.
@@ -109,6 +110,7 @@ class MutexHold {
 struct Connection {
     OpenSemaphore mutex, request, reply;
     lab::Fd owner;
+    lab::ProcessIdentity self; // what we write into NAME.owner
 };
 
 // 2. One message there and back; returns the reply.
@@ -118,7 +120,7 @@ std::string exchange(const Connection& server, const lab::Fd& file, const std::s
     if (!wait_until(server.mutex.get(), deadline)) {
         throw timed_out(settings, "the mutex (another client holds it, or the server is stuck)");
     }
-    MutexHold hold(server.mutex.get(), server.owner.get());
+    MutexHold hold(server.mutex.get(), server.owner.get(), server.self);
     const long pid = ::getpid();
     replace_file(file.get(), path, format_record("request", pid, sequence, message));
     hold.set_request_in_progress(true);
@@ -150,7 +152,8 @@ int run(int argc, char** argv) {
     Connection server{{settings.name, mutex},
                       {settings.name, request},
                       {settings.name, reply},
-                      open_server_file(posix_topic, settings.name, owner_extension)};
+                      open_server_file(posix_topic, settings.name, owner_extension),
+                      lab::ProcessIdentity::self()};
     if (settings.increment_count > 0) {
         std::optional<MutexHold> hold;
         run_increments(
@@ -159,7 +162,7 @@ int run(int argc, char** argv) {
                 if (!wait_until(server.mutex.get(), lab::Deadline(settings.timeout_seconds))) {
                     throw timed_out(settings, "the mutex");
                 }
-                hold.emplace(server.mutex.get(), server.owner.get());
+                hold.emplace(server.mutex.get(), server.owner.get(), server.self);
             },
             [&] { hold.reset(); });
         return lab::exit_ok;

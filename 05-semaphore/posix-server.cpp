@@ -11,14 +11,14 @@
 // 2. Exchange, until SIGINT/SIGTERM: sem_timedwait(request), read the
 //    request, log it, write the reply, sem_post(reply).
 // 3. Repair, between requests: POSIX semaphores have no SEM_UNDO. If
-//    NAME.owner names a client that is dead, it was killed holding the
-//    mutex: drop its request and reply, clear NAME.owner, sem_post(mutex).
+//    NAME.owner names a client that is dead (its pid gone, or now another
+//    process's: the start time differs), it was killed holding the mutex:
+//    drop its request and reply, clear NAME.owner, sem_post(mutex).
 // 4. Remove: sem_close() and sem_unlink() each, and the files, by the
 //    destructors.
 #include "protocol.hpp"
 
 #include <cerrno>
-#include <csignal>
 #include <fcntl.h>
 #include <semaphore.h>
 
@@ -78,20 +78,17 @@ void drain(sem_t* sem, const char* what) {
     }
 }
 
-bool process_alive(pid_t pid) {
-    return ::kill(pid, 0) == 0 || errno == EPERM;
-}
-
-// 3. A client writes its pid in NAME.owner right after taking the mutex and
-// 0 just before giving it back; nobody else writes there. So a dead pid
-// read there twice (the second read after we saw it dead) was killed
-// holding the mutex. A client killed in the few instructions between
-// sem_wait() returning and its pid being written, or between writing 0 and
+// 3. A client writes its pid and start time in NAME.owner right after taking
+// the mutex and 0 just before giving it back; nobody else writes there. So a
+// dead holder read there twice (the second read after we saw it dead) was
+// killed holding the mutex. The start time matters: by now a new process
+// may have the dead one's pid, and kill(pid, 0) would call it alive. A client killed in the few
+// instructions between sem_wait() returning and its pid being written, or between writing 0 and
 // sem_post(), cannot be told from a live one: that mutex stays taken, and
 // the clients time out until the server is restarted (README).
 void repair_abandoned_mutex(const Semaphores& sems, const ServerFile& owner) {
-    pid_t holder = read_owner(owner.fd());
-    if (holder <= 0 || process_alive(holder) || read_owner(owner.fd()) != holder) {
+    lab::ProcessIdentity holder = read_owner(owner.fd());
+    if (holder.pid <= 0 || holder.alive() || read_owner(owner.fd()) != holder) {
         return;
     }
     // Nobody else can post request while the mutex is taken, and only we
@@ -99,7 +96,7 @@ void repair_abandoned_mutex(const Semaphores& sems, const ServerFile& owner) {
     // handed to the next one.
     drain(sems.request.get(), "sem_trywait request");
     drain(sems.reply.get(), "sem_trywait reply");
-    write_owner(owner.fd(), 0);
+    write_owner(owner.fd(), {});
     int value = 0;
     if (::sem_getvalue(sems.mutex.get(), &value) < 0) {
         throw lab::sys_error("sem_getvalue mutex");
@@ -107,7 +104,7 @@ void repair_abandoned_mutex(const Semaphores& sems, const ServerFile& owner) {
     if (value == 0) {
         post(sems.mutex.get(), "sem_post mutex");
     }
-    lab::print_line("repaired: pid=" + std::to_string(holder) + " died holding the mutex");
+    lab::print_line("repaired: pid=" + std::to_string(holder.pid) + " died holding the mutex");
 }
 
 void serve(const Semaphores& sems, const ServerFile& exchange, const ServerFile& owner,
@@ -143,7 +140,7 @@ int run(int argc, char** argv) {
     ServerFile exchange(lab::object_path(posix_topic, name, exchange_extension), "");
     ServerFile counter(lab::object_path(posix_topic, name, counter_extension), "0\n");
     ServerFile owner(lab::object_path(posix_topic, name, owner_extension), "");
-    write_owner(owner.fd(), 0);
+    write_owner(owner.fd(), {});
     auto sem_name = [&](Semaphore which) {
         return lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which));
     };

@@ -271,11 +271,12 @@ lab::Failure timed_out(const ClientSettings& settings, std::string_view what) {
                         std::string(what));
 }
 
-void write_owner(int fd, pid_t pid) {
-    std::array<char, 32> text{};
-    int length = std::snprintf(text.data(), text.size(), "%10d\n", static_cast<int>(pid));
+void write_owner(int fd, const lab::ProcessIdentity& holder) {
+    std::array<char, owner_record_bytes + 1> text{};
+    int length = std::snprintf(text.data(), text.size(), "%10d %20llu\n",
+                               static_cast<int>(holder.pid), holder.start_time);
     if (length != static_cast<int>(owner_record_bytes)) {
-        throw lab::Failure("pid " + std::to_string(pid) + " does not fit the owner file");
+        throw lab::Failure("pid " + std::to_string(holder.pid) + " does not fit the owner file");
     }
     if (::pwrite(fd, text.data(), owner_record_bytes, 0) !=
         static_cast<ssize_t>(owner_record_bytes)) {
@@ -283,12 +284,16 @@ void write_owner(int fd, pid_t pid) {
     }
 }
 
-pid_t read_owner(int fd) {
+lab::ProcessIdentity read_owner(int fd) {
     std::array<char, owner_record_bytes + 1> text{};
     if (::pread(fd, text.data(), owner_record_bytes, 0) < 0) {
         throw lab::sys_error("read owner file");
     }
-    return static_cast<pid_t>(std::strtol(text.data(), nullptr, 10));
+    char* end = nullptr;
+    lab::ProcessIdentity holder;
+    holder.pid = static_cast<pid_t>(std::strtol(text.data(), &end, 10));
+    holder.start_time = std::strtoull(end, nullptr, 10);
+    return holder;
 }
 
 } // namespace semaphore_lab

@@ -144,12 +144,14 @@ lab::Failure timed_out(const ClientSettings& settings, std::string_view what);
 // ---- POSIX only: who holds the mutex -----------------------------------
 //
 // A POSIX named semaphore has no SEM_UNDO: a client killed while holding the
-// mutex leaves it taken. So the holder writes its pid into NAME.owner right
-// after taking the mutex and writes 0 just before posting it; the server
-// repairs the mutex when the pid there is dead (posix-server.cpp).
+// mutex leaves it taken. So the holder writes who it is into NAME.owner right
+// after taking the mutex and nobody (pid 0) just before posting it; the
+// server repairs the mutex when the process there is dead (posix-server.cpp).
+// Who it is: the pid and the process's start time, since a pid alone may
+// have been handed to a new process by the time the server looks.
 
-inline constexpr std::size_t owner_record_bytes = 11; // "%10ld\n": one fixed-size pwrite
-void write_owner(int fd, pid_t pid);
-pid_t read_owner(int fd);
+inline constexpr std::size_t owner_record_bytes = 32; // "%10d %20llu\n": one fixed-size pwrite
+void write_owner(int fd, const lab::ProcessIdentity& holder);
+lab::ProcessIdentity read_owner(int fd);
 
 } // namespace semaphore_lab

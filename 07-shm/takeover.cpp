@@ -3,29 +3,14 @@
 
 #include "protocol.hpp"
 
+#include <algorithm>
 #include <cerrno>
-#include <csignal>
-#include <fstream>
 #include <sys/sem.h>
 #include <sys/shm.h>
 
 namespace shm_lab {
 
 namespace {
-
-bool process_alive(pid_t pid) {
-    if (pid <= 0 || (::kill(pid, 0) < 0 && errno != EPERM)) {
-        return false;
-    }
-    // kill(pid, 0) also finds a zombie: a server killed a moment ago stays
-    // one until its parent reaps it. State 'Z' in /proc/PID/stat is dead.
-    std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat;
-    std::getline(stat_file, stat);
-    auto name_end = stat.rfind(')'); // "PID (COMMAND) STATE ...": COMMAND may hold ')'
-    return name_end == std::string::npos || name_end + 2 >= stat.size() ||
-           stat[name_end + 2] != 'Z';
-}
 
 [[noreturn]] void refuse_collision(key_t key, const std::string& object, pid_t pid) {
     throw lab::Failure("key " + key_hex(key) + " in use: " + object + " of live pid " +
@@ -54,7 +39,11 @@ void remove_leftovers(key_t key) {
         if (::shmctl(shmid, IPC_STAT, &info) < 0) {
             throw lab::sys_error("shmctl IPC_STAT " + std::to_string(shmid));
         }
-        if (process_alive(info.shm_cpid)) {
+        // The creator's pid may belong to a new process by now: one that
+        // started after the segment was made (shm_ctime) is not its creator.
+        // (lab::alive_since also takes a zombie, a server killed a moment
+        // ago and not yet reaped, for dead.)
+        if (lab::alive_since(info.shm_cpid, info.shm_ctime)) {
             refuse_collision(key, "segment " + std::to_string(shmid), info.shm_cpid);
         }
         if (info.shm_segsz == sizeof(SysvSegment)) {
@@ -64,16 +53,19 @@ void remove_leftovers(key_t key) {
     }
     if (semid >= 0 && semid != predecessor_semid) {
         // No leftover segment vouches for this set. A set records no creator;
-        // the last pid to semop() each semaphore is the best sign of life it keeps.
+        // the last pid to semop() each semaphore is the best sign of life it
+        // keeps. It was set by a semop() (at sem_otime, the set's last, or
+        // before) or by SETVAL/SETALL (at sem_ctime or before).
         semid_ds info{};
         semun arg{};
         arg.buf = &info;
         if (::semctl(semid, 0, IPC_STAT, arg) < 0) {
             throw lab::sys_error("semctl IPC_STAT " + std::to_string(semid));
         }
+        std::time_t last_change = std::max(info.sem_otime, info.sem_ctime);
         for (unsigned long i = 0; i < info.sem_nsems; ++i) {
             pid_t last = ::semctl(semid, static_cast<int>(i), GETPID);
-            if (process_alive(last)) {
+            if (last > 0 && lab::alive_since(last, last_change)) {
                 refuse_collision(key, "semaphore set " + std::to_string(semid), last);
             }
         }

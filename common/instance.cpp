@@ -88,12 +88,25 @@ InstanceLock::InstanceLock(std::string_view topic, std::string_view name)
 
 bool server_running(std::string_view topic, std::string_view name) {
     std::string path = object_path(topic, name, "lock");
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // Servers ask this about names that come from requests (03-fifo), so
+    // whatever sits at the path must not stall or stop the caller: O_NONBLOCK,
+    // or open() of a FIFO planted there waits for a writer, for ever; and
+    // O_NOFOLLOW, as InstanceLock opens it. A server's lock is a regular file
+    // it opened without following links: a symlink (ELOOP), a FIFO, a
+    // directory is no live server's lock.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
-        if (errno == ENOENT) {
+        if (errno == ENOENT || errno == ELOOP) {
             return false;
         }
         throw sys_error("open " + path);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) {
+        throw sys_error("fstat " + path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return false;
     }
     // Ask, without taking it: would a write lock conflict with one held?
     struct flock lock = whole_file_write_lock();

@@ -44,7 +44,9 @@ class InstanceLock {
     OwnedPath owned_;
 };
 
-// True while a live server of TOPIC and NAME holds its instance lock.
+// True while a live server of TOPIC and NAME holds its instance lock. Never
+// blocks and never follows a link: anything but a regular file at NAME.lock
+// (a FIFO, a symlink someone put there) is no server's lock, so false.
 bool server_running(std::string_view topic, std::string_view name);
 
 } // namespace lab

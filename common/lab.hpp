@@ -11,6 +11,7 @@
 #include "messages.hpp"    // message limits, to_upper, client input, ready/received lines
 #include "options.hpp"     // lab::Options: --help, --name, --timeout
 #include "owned_path.hpp"  // lab::OwnedPath: a file we made, unlinked when it goes
+#include "process.hpp"     // lab::ProcessIdentity: a pid, told apart from its reuse
 #include "runtime_dir.hpp" // runtime dir, object paths, POSIX IPC names
 #include "sigbus.hpp"      // lab::SigbusGuard: a shared mapping truncated under us
 #include "signals.hpp"     // lab::StopSignals, ignore_sigpipe

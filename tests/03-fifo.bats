@@ -529,3 +529,94 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     for i in "${victims[@]}"; do wait "$i" || true; done
     find "$DIR" -name "$NAME.[0-9]*.fifo" -delete
 }
+
+# Files planted where a request makes the server look. NAME.PID.lock is the
+# lock of a server named NAME.PID, which the server asks about before it
+# answers pid PID: a FIFO there must not block it, a symlink must not end it.
+@test "a FIFO planted at NAME.PID.lock: the server does not block on it and serves on" {
+    start_server 03-fifo/server --name "$NAME"
+    mkfifo -m 600 "$DIR/$NAME.600001.lock"
+    echo "600001 fifo lock" >"$DIR/$NAME.fifo"
+    wait_for_line "$SERVER_LOG" "^ignored: pid 600001: "
+    run_client 03-fifo/client --name "$NAME" --timeout 2 served
+    assert_success
+    assert_output SERVED
+    run grep -c '^received:' "$SERVER_LOG"
+    assert_output 1
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    rm "$DIR/$NAME.600001.lock"
+}
+
+@test "a symlink planted at NAME.PID.lock: not followed, the server does not exit and serves on" {
+    start_server 03-fifo/server --name "$NAME"
+    echo outside >"$T/outside"
+    ln -s "$T/outside" "$DIR/$NAME.600002.lock"
+    echo "600002 symlink lock" >"$DIR/$NAME.fifo"
+    wait_for_line "$SERVER_LOG" "^ignored: pid 600002: "
+    run_client 03-fifo/client --name "$NAME" --timeout 2 served
+    assert_success
+    assert_output SERVED
+    assert_equal "$(cat "$T/outside")" outside
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    rm "$DIR/$NAME.600002.lock"
+}
+
+@test "a symlink to a FIFO elsewhere, or a regular file, at NAME.PID.fifo: nothing written through it" {
+    start_server 03-fifo/server --name "$NAME"
+    mkfifo -m 600 "$T/outside.fifo"
+    exec {outside}<>"$T/outside.fifo" # a reader there, so a write would succeed
+    ln -s "$T/outside.fifo" "$DIR/$NAME.600003.fifo"
+    echo "600003 symlink to a FIFO" >"$DIR/$NAME.fifo"
+    printf precious >"$DIR/$NAME.600004.fifo"
+    echo "600004 regular file" >"$DIR/$NAME.fifo"
+    wait_for_line "$SERVER_LOG" "^ignored: pid 600004: $DIR/$NAME.600004.fifo is not a FIFO\$"
+    grep -qx "ignored: pid 600003: $DIR/$NAME.600003.fifo is not a FIFO" "$SERVER_LOG"
+    run_client 03-fifo/client --name "$NAME" served
+    assert_output SERVED
+    # requests are handled in order: both planted paths were dealt with
+    if read -r -t 0 -u "$outside"; then
+        fail "the server wrote into $T/outside.fifo through the symlink"
+    fi
+    exec {outside}<&-
+    assert_equal "$(cat "$DIR/$NAME.600004.fifo")" precious
+    run grep -c '^received:' "$SERVER_LOG"
+    assert_output 1
+    rm "$DIR/$NAME.600003.fifo" "$DIR/$NAME.600004.fifo"
+}
+
+# Pid reuse. A client sent its request and died; its reply waits for a
+# reader (up to 2 s: replies.hpp). A new client that gets the same pid makes
+# NAME.PID.fifo anew and reads it: it must not get the dead client's reply.
+@test "pid reuse: a dead client's reply is not delivered to a new client with its pid" {
+    require_pid_namespace
+    KILLED_CLIENTS=1
+    # shellcheck disable=SC2016 # expanded by the namespace's shell
+    run --separate-stderr in_pid_namespace '
+        server=$(bin 03-fifo/server) client=$(bin 03-fifo/client) dir=$IPC_LAB_DIR/fifo
+        "$server" --name "$NAME" >"$T/ns.server.out" 2>&1 &
+        server_pid=$!
+        wait_for_line "$T/ns.server.out" "^ready "
+        # the dead client: made its reply FIFO, sent, exited without reading
+        (mkfifo -m 600 "$dir/$NAME.$BASHPID.fifo" && echo "$BASHPID from-the-dead" >"$dir/$NAME.fifo") &
+        dead=$!
+        wait "$dead"
+        wait_for_line "$T/ns.server.out" "^received: from-the-dead\$"
+        next_pid_is "$dead"
+        "$client" --name "$NAME" --timeout 3 mine >"$T/ns.client.out" 2>&1 &
+        reused=$!
+        status=0
+        wait "$reused" || status=$?
+        kill -TERM "$server_pid"
+        wait "$server_pid" || true
+        echo "dead=$dead reused=$reused status=$status"
+        cat "$T/ns.client.out"
+        grep "^ignored: pid $dead: " "$T/ns.server.out"
+    '
+    assert_success
+    assert_line -n 0 --regexp '^dead=([0-9]+) reused=\1 status=0$'
+    assert_line -n 1 MINE
+    assert_line -n 2 --regexp "^ignored: pid [0-9]+: $IPC_LAB_DIR/fifo/$NAME\.[0-9]+\.fifo was made anew since the request"
+    assert_equal "${#lines[@]}" 3
+}

@@ -635,3 +635,40 @@ full_dir_server() {
         done
     done
 }
+
+# Pid reuse: NAME.owner names a client killed holding the mutex, and a new
+# process has got its pid by the time the server looks. The pid alone says
+# "alive"; the server must see that this is not the process that wrote it.
+@test "posix: a client killed holding the mutex is repaired even when its pid was reused" {
+    require_pid_namespace
+    # shellcheck disable=SC2016 # expanded by the namespace's shell
+    run --separate-stderr in_pid_namespace '
+        server=$(bin 05-semaphore/posix-server) client=$(bin 05-semaphore/posix-client)
+        "$server" --name "$NAME" >"$T/ns.server.out" 2>&1 &
+        server_pid=$!
+        wait_for_line "$T/ns.server.out" "^ready "
+        kill -STOP "$server_pid"
+        "$client" --name "$NAME" --timeout 30 from-the-dead >/dev/null 2>&1 &
+        holder=$!
+        wait_for_line "$IPC_LAB_DIR/semaphore-posix/$NAME.txt" "^request $holder "
+        kill -KILL "$holder"
+        wait "$holder" || true
+        next_pid_is "$holder"
+        sleep 60 & # the new process with the dead holder'"'"'s pid
+        reused=$!
+        kill -CONT "$server_pid"
+        status=0
+        "$client" --name "$NAME" --timeout 3 mine >"$T/ns.client.out" 2>&1 || status=$?
+        kill "$reused"
+        kill -TERM "$server_pid"
+        wait "$server_pid" || true
+        echo "holder=$holder reused=$reused status=$status"
+        cat "$T/ns.client.out"
+        grep "^repaired: " "$T/ns.server.out" || true
+    '
+    assert_success
+    holder=${lines[0]#holder=}
+    holder=${holder%% *}
+    assert_equal "$output" "$(printf 'holder=%s reused=%s status=0\nMINE\nrepaired: pid=%s died holding the mutex' \
+        "$holder" "$holder" "$holder")"
+}

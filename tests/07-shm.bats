@@ -646,3 +646,49 @@ posix_request_offset=8
     assert_equal "$STOP_STATUS" 0
     assert_objects_gone
 }
+
+# Pid reuse: the segment names its creator's pid (shm_cpid). A killed
+# server's pid, given to a new process, must not make its leftovers look
+# like a live program's ("key in use"): the new process started after the
+# segment was made, so it cannot be its creator.
+@test "server: takes over a killed server's leftovers even when its pid was reused" {
+    require_pid_namespace
+    # shellcheck disable=SC2016 # expanded by the namespace's shell
+    run --separate-stderr in_pid_namespace '
+        server=$(bin 07-shm/server) client=$(bin 07-shm/client)
+        "$server" --name "$NAME" >"$T/ns.first.out" 2>&1 &
+        first=$!
+        wait_for_line "$T/ns.first.out" "^ready "
+        made=$(date +%s%N) # after shmget(): the segment'"'"'s ctime is this second or earlier
+        shmid=$(sed -n "1s/.* shmid=\([0-9]*\).*/\1/p" "$T/ns.first.out")
+        semid=$(sed -n "1s/.* semid=\([0-9]*\).*/\1/p" "$T/ns.first.out")
+        kill -KILL "$first"
+        wait "$first" || true
+        # IPC times have whole seconds: start the new process past the next one
+        later_than() { (($(date +%s%N) > $1)); }
+        wait_until later_than $(((made / 1000000000 + 1) * 1000000000 + 100000000))
+        next_pid_is "$first"
+        sleep 60 & # the new process with the killed server'"'"'s pid
+        reused=$!
+        "$server" --name "$NAME" >"$T/ns.second.out" 2>&1 &
+        second=$!
+        ready_or_gone() { grep -q "^ready " "$T/ns.second.out" || ! kill -0 "$second" 2>/dev/null; }
+        wait_until ready_or_gone
+        status=0
+        if grep -q "^ready " "$T/ns.second.out"; then
+            "$client" --name "$NAME" --timeout 3 mine >"$T/ns.client.out" 2>&1 || status=$?
+            kill -TERM "$second"
+        else
+            status=refused
+            ipcrm -m "$shmid" -s "$semid" # the killed server'"'"'s, left by the refusal
+        fi
+        wait "$second" || true
+        kill "$reused"
+        echo "first=$first reused=$reused status=$status"
+        cat "$T/ns.client.out" 2>/dev/null || cat "$T/ns.second.out"
+    '
+    assert_success
+    first=${lines[0]#first=}
+    first=${first%% *}
+    assert_equal "$output" "$(printf 'first=%s reused=%s status=0\nMINE' "$first" "$first")"
+}

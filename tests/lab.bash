@@ -290,3 +290,35 @@ lab_teardown() {
     rm -rf "$T"
     return "$failed"
 }
+
+# ---- pid reuse, on purpose: a private pid namespace ------------------------
+# In a new pid namespace pids start at 1 and are handed out in order, and
+# root there may write N-1 to /proc/sys/kernel/ns_last_pid so that the next
+# process gets pid N. A dead process's pid can so be given to a new one at
+# once, where the host would need the whole pid space to wrap.
+
+# Skips the test unless this user can make such a namespace and set its
+# ns_last_pid (a capability question: root in the initial user namespace).
+require_pid_namespace() {
+    unshare --pid --fork --mount-proc sh -c 'echo 1 >/proc/sys/kernel/ns_last_pid' 2>/dev/null ||
+        skip "needs a private pid namespace with a writable ns_last_pid (root: unshare --pid --fork --mount-proc)"
+}
+
+# in_pid_namespace SCRIPT: runs the bash SCRIPT as pid 1 of a new pid (and
+# mount, for its own /proc) namespace, bounded; when it ends the kernel kills
+# whatever is left in the namespace. The script sees $T, $NAME, $IPC_LAB_DIR,
+# LAB_BIN_ROOT and READY_LIMIT, and can call bin, wait_for_line, wait_until,
+# wait_for_exit and next_pid_is. Its programs run without memcheck (pids are
+# the point here). Use with `run`.
+in_pid_namespace() {
+    export T NAME IPC_LAB_DIR LAB_BIN_ROOT READY_LIMIT STOP_LIMIT
+    export -f bin wait_for_line wait_until wait_for_exit next_pid_is
+    timeout -k 2 "$((30 * LAB_TIME_SCALE))" \
+        unshare --pid --fork --mount-proc --kill-child bash -euo pipefail -c "$1"
+}
+
+# next_pid_is N: (inside in_pid_namespace) the next process made gets pid N,
+# if nothing else forks first: start it right after, with no $(...) between.
+next_pid_is() {
+    echo "$(($1 - 1))" >/proc/sys/kernel/ns_last_pid
+}

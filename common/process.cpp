@@ -1,0 +1,98 @@
+#include "process.hpp"
+
+#include "errors.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+namespace lab {
+
+namespace {
+
+// What /proc says about a pid.
+struct ProcStat {
+    enum { gone, unknown, running } state; // unknown: it exists, /proc will not say more
+    unsigned long long start_time;
+};
+
+ProcStat read_proc_stat(pid_t pid) {
+    if (pid <= 0) {
+        return {ProcStat::gone, 0};
+    }
+    // Signal 0 sends nothing; ESRCH: no such process. EPERM: it exists,
+    // another user's.
+    if (::kill(pid, 0) < 0 && errno == ESRCH) {
+        return {ProcStat::gone, 0};
+    }
+    std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(file, line)) {
+        // Gone in between, or hidden from us: ask kill() again to tell.
+        return {::kill(pid, 0) < 0 && errno == ESRCH ? ProcStat::gone : ProcStat::unknown, 0};
+    }
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')', so the
+    // fields are counted from the last ')'.
+    auto comm_end = line.rfind(')');
+    if (comm_end == std::string::npos) {
+        return {ProcStat::unknown, 0};
+    }
+    std::istringstream fields(line.substr(comm_end + 1));
+    std::string state;
+    fields >> state;
+    if (state == "Z" || state == "X") { // exited; kill(pid, 0) still finds a zombie
+        return {ProcStat::gone, 0};
+    }
+    std::string skipped;
+    for (int field = 4; field < 22; ++field) { // STATE was field 3; starttime is 22
+        fields >> skipped;
+    }
+    unsigned long long start_time = 0;
+    if (!(fields >> start_time)) {
+        return {ProcStat::unknown, 0};
+    }
+    return {ProcStat::running, start_time};
+}
+
+double seconds_of(clockid_t clock) {
+    timespec now{};
+    ::clock_gettime(clock, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+} // namespace
+
+ProcessIdentity ProcessIdentity::self() {
+    ProcStat stat = read_proc_stat(::getpid());
+    if (stat.state != ProcStat::running) {
+        throw Failure("cannot read /proc/self/stat (is /proc mounted?)");
+    }
+    return {::getpid(), stat.start_time};
+}
+
+bool ProcessIdentity::alive() const {
+    ProcStat stat = read_proc_stat(pid);
+    return stat.state == ProcStat::unknown ||
+           (stat.state == ProcStat::running && stat.start_time == start_time);
+}
+
+bool alive_since(pid_t pid, std::time_t stamped) {
+    ProcStat stat = read_proc_stat(pid);
+    if (stat.state != ProcStat::running) {
+        return stat.state == ProcStat::unknown;
+    }
+    // The start time counts ticks on the boot-time clock; the stamp is wall
+    // clock. Now on both clocks gives the offset between them. The tick
+    // rounds down, so a start computed as later than the stamp's second is
+    // later indeed; when unsure the answer is "alive".
+    static const auto ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    double started = seconds_of(CLOCK_REALTIME) - seconds_of(CLOCK_BOOTTIME) +
+                     static_cast<double>(stat.start_time) / ticks_per_second;
+    return started < static_cast<double>(stamped) + 1;
+}
+
+} // namespace lab

@@ -1,0 +1,44 @@
+// process.hpp - "is this still the same live process?", asked of a pid that
+// an object recorded: a lock holder in a file, the creator or last user of a
+// System V object.
+//
+// A pid names a process only while it lives; then the kernel hands it out
+// again (in order, wrapping at /proc/sys/kernel/pid_max; in a small pid
+// namespace, soon). kill(pid, 0) only says that *some* process has the pid
+// now. What tells two processes with one pid apart is when they started:
+// field 22 of /proc/PID/stat, in clock ticks after boot. Record it beside the
+// pid (ProcessIdentity), or compare it with a time the kernel stamped on the
+// object (started_before()).
+//
+// When /proc does not answer for a process that exists (mounted with
+// hidepid=, say), both say "alive": taking a live process for dead would
+// break what it holds, while the other mistake only leaves a leftover.
+#pragma once
+
+#include <ctime>
+#include <sys/types.h>
+
+namespace lab {
+
+struct ProcessIdentity {
+    pid_t pid = 0;                     // 0: nobody
+    unsigned long long start_time = 0; // /proc/PID/stat field 22, clock ticks after boot
+
+    // The calling process.
+    static ProcessIdentity self();
+
+    // True while this very process lives: the pid is there, it is not a
+    // zombie (exited, not yet reaped), and it started when this one did.
+    bool alive() const;
+
+    bool operator==(const ProcessIdentity&) const = default;
+};
+
+// True when a live process has `pid` and may be the one that did something
+// at `stamped` (a kernel timestamp in whole seconds: shm_ctime, sem_otime,
+// a file's mtime): it started before that second ended. False when no live
+// process has the pid, or the one that has it started later: the pid was
+// handed out again since.
+bool alive_since(pid_t pid, std::time_t stamped);
+
+} // namespace lab
