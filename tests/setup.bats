@@ -13,10 +13,13 @@ load lab
 setup() {
     lab_setup
     mkdir -p "$T/bin" "$T/root"
-    # What tools/need itself runs on, and make for the Makefile's own line.
+    # What tools/need itself runs on, and make for the Makefile's own line:
+    # scripts that exec the real tool, never links to it, so that nothing a
+    # test writes into $T/bin can reach the real file.
     local tool
     for tool in bash grep dirname sort flock make; do
-        ln -s "$(command -v "$tool")" "$T/bin/$tool"
+        printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v "$tool")" >"$T/bin/$tool"
+        chmod 755 "$T/bin/$tool"
     done
 }
 teardown() { lab_teardown; }
@@ -25,7 +28,7 @@ teardown() { lab_teardown; }
 present() {
     local tool
     for tool in "$@"; do
-        rm -f "$T/bin/$tool" # never write through a link to the real tool
+        rm -f "$T/bin/$tool"
         printf '#!/bin/sh\nexit 0\n' >"$T/bin/$tool"
         chmod 755 "$T/bin/$tool"
     done
