@@ -56,9 +56,9 @@ inline std::string pid_file_path(const std::string& name) {
 
 // Blocks `signals` for the rest of the process's life and returns them as a
 // set, for sigwaitinfo()/signalfd(). Blocked, a signal is not lost and does
-// not act: it stays pending until taken. We never unblock: a SIGTERM still
+// not act: it stays pending until taken. We never unblock: a SIGUSR1 still
 // pending when main returns would then run its default action (death, exit
-// status 143) instead of the clean return we chose.
+// status 138) instead of the clean return we chose.
 inline sigset_t block_signals(std::initializer_list<int> signals) {
     sigset_t set;
     sigemptyset(&set);
