@@ -71,6 +71,19 @@ inline sigset_t block_signals(std::initializer_list<int> signals) {
     return set;
 }
 
+// Installs a handler for `signo` that does nothing: for a signal that stays
+// blocked and is taken by sigtimedwait(), so the handler never runs, but
+// /proc/PID/status SigCgt shows the process is ready for it.
+extern "C" inline void on_message_signal(int /*signo*/) {}
+inline void catch_without_running(int signo) {
+    struct sigaction action {};
+    action.sa_handler = on_message_signal;
+    sigemptyset(&action.sa_mask);
+    if (::sigaction(signo, &action, nullptr) < 0) {
+        throw lab::sys_error("sigaction " + signal_name(signo));
+    }
+}
+
 // One value to `pid` as SIGRTMIN with sigqueue(). Returns 0 or the errno:
 // EAGAIN (the receiver's queue is full, RLIMIT_SIGPENDING), ESRCH (no such
 // process), EPERM (not ours). The caller decides what each one means.

@@ -397,6 +397,55 @@ millis() { date +%s%3N; }
     assert_output LAST
 }
 
+# forge SERVER_PID CLAIMED_PID MESSAGE: sends MESSAGE as SIGRTMIN values
+# (then 256) with rt_sigqueueinfo(), which lets the sender write any si_pid.
+forge() {
+    python3 - "$@" <<'PY'
+import ctypes, os, platform, signal, struct, sys
+server, claimed, message = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+number = {"x86_64": 129, "aarch64": 138}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+for value in list(message) + [256]:
+    # siginfo_t: signo, errno, code (SI_QUEUE = -1), pad; si_pid, si_uid, si_value
+    info = ctypes.create_string_buffer(struct.pack("iiiiiIq", signal.SIGRTMIN, 0, -1, 0,
+                                                   claimed, os.getuid(), value), 128)
+    if libc.syscall(number, server, signal.SIGRTMIN, info) != 0:
+        sys.exit("rt_sigqueueinfo: " + os.strerror(ctypes.get_errno()))
+PY
+}
+
+@test "forged sender: si_pid of an unrelated process gets no reply (SIGRTMIN would kill it)" {
+    server
+    sleep 1000 &
+    victim=$!
+    BACKGROUND+=("$victim")
+    forge "$SERVER_PID" "$victim" forged
+    wait_for_line "$SERVER_LOG" "^ignored: reply to pid=$victim: "
+    # a round trip: the server is past the forged message, and serves on
+    client hello
+    assert_success
+    assert_output HELLO
+    run cat "/proc/$victim/stat"
+    assert_success
+    refute_output --regexp '^[0-9]+ \([^)]*\) [ZX] '
+}
+
+@test "forged sender: its own pid as si_pid is never answered (no loop, one log line)" {
+    server
+    forge "$SERVER_PID" "$SERVER_PID" loop
+    wait_for_line "$SERVER_LOG" "^ignored: reply to pid=$SERVER_PID: "
+    for _ in 1 2 3; do # round trips: a loop would have logged more by now
+        client hello
+        assert_success
+    done
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    run grep -c -e '^received: loop$' "$SERVER_LOG"
+    assert_output 1
+    run grep -c -e '^received: LOOP$' -e '^ignored: reply to' "$SERVER_LOG"
+    assert_output 1
+}
+
 @test "options: --help (0), unknown option, bad name, bad combinations (2)" {
     for program in server client; do
         run_client "04-signal/$program" --help
