@@ -52,14 +52,18 @@ class PidFile {
         if (!fd) {
             throw lab::sys_error("open " + draft);
         }
-        if (::fchmod(fd.get(), 0600) < 0) { // the umask only narrows; say exactly 0600
-            throw lab::sys_error("fchmod " + draft);
-        }
-        lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");
-        if (::rename(draft.c_str(), path_.c_str()) < 0) {
-            int error = errno;
+        try { // from here on the draft is ours: any failure removes it
+            if (::fchmod(fd.get(), 0600) < 0) { // the umask only narrows; say exactly 0600
+                throw lab::sys_error("fchmod " + draft);
+            }
+            // A full file system (ENOSPC) fails here.
+            lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");
+            if (::rename(draft.c_str(), path_.c_str()) < 0) {
+                throw lab::sys_error("rename " + draft + " to " + path_);
+            }
+        } catch (...) {
             ::unlink(draft.c_str());
-            throw lab::sys_error(error, "rename " + draft + " to " + path_);
+            throw;
         }
     }
     ~PidFile() { ::unlink(path_.c_str()); }

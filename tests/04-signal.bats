@@ -446,6 +446,27 @@ PY
     assert_output 1
 }
 
+@test "full runtime dir: writing NAME.pid fails, exit 1, nothing left (no NAME.pid.new)" {
+    unshare --mount true 2>/dev/null || skip "needs unshare --mount (root) for a private tmpfs"
+    mkdir "$T/small"
+    # A private 16 KiB tmpfs with one page free: NAME.lock takes it, the pid
+    # file's write then finds the file system full.
+    run --separate-stderr timeout -k 2 "$CLIENT_LIMIT" unshare --mount sh -c '
+        dir=$1 name=$2
+        shift 2
+        mount -t tmpfs -o size=16k,mode=700 lab-small "$dir" || exit 99
+        mkdir -m 700 "$dir/run"
+        dd if=/dev/zero of="$dir/fill" bs=4096 2>/dev/null
+        truncate -s -4096 "$dir/fill"
+        status=0
+        IPC_LAB_DIR=$dir/run "$@" --name "$name" >/dev/null 3>&- || status=$?
+        echo "left: $(ls -A "$dir/run/signal")"
+        exit "$status"' sh "$T/small" "$NAME" "${LAB_WRAP[@]}" "$(bin 04-signal/server)"
+    assert_failure 1
+    assert_regex "$stderr" "^server: .*No space left on device"
+    assert_output 'left: '
+}
+
 @test "options: --help (0), unknown option, bad name, bad combinations (2)" {
     for program in server client; do
         run_client "04-signal/$program" --help
