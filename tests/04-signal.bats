@@ -451,6 +451,7 @@ PY
     mkdir "$T/small"
     # A private 16 KiB tmpfs with one page free: NAME.lock takes it, the pid
     # file's write then finds the file system full.
+    # shellcheck disable=SC2016 # $1, $dir, $@ ... are the inner shell's
     run --separate-stderr timeout -k 2 "$CLIENT_LIMIT" unshare --mount sh -c '
         dir=$1 name=$2
         shift 2

@@ -275,6 +275,13 @@ objects_left() { # TOPIC
         [[ -n $id ]] || continue
         ipcs "--${kind%id}" 2>/dev/null | awk -v id="$id" '$2 == id { print "System V id " id }'
     done
+    # POSIX queues show only where the mqueue file system is mounted: in a
+    # private mount namespace of our own (root), if /dev/mqueue is not
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    if [[ $topic == *-posix ]] && mkdir -p "$T/mq" &&
+        unshare --mount sh -c 'mount -t mqueue mqueue "$1" && ls "$1"' sh "$T/mq" 2>/dev/null >"$T/mq.list"; then
+        grep -F "ipc-lab-$(id -u)-$topic-$NAME" "$T/mq.list"
+    fi
     if [[ -n ${READY[key]-} ]]; then
         ipcs 2>/dev/null | awk -v key="${READY[key]}" '$1 == key { print "System V key " key }'
     fi
@@ -417,4 +424,34 @@ check_log_escapes() {
 }
 @test "every server: log lines escape control bytes (ESC, CR, C1) as \\xNN; printable text unchanged" {
     for_each_pair check_log_escapes
+}
+
+check_client_hangup() {
+    local chapter=$1 server=$2 client=$3 topic=$4 exchange=$5 input pid before
+    [[ $exchange == yes ]] || return 0
+    echo "# $chapter/$client" # shown if this check fails
+    start_server "$chapter/$server" --name "$NAME"
+    before=$(objects_left "$topic")
+    rm -f "$T/in.fifo"
+    mkfifo "$T/in.fifo"
+    exec {input}<>"$T/in.fifo"
+    # a client at a terminal: one line answered, then waiting for the next
+    # (started as start_server starts a server: $! is the client itself)
+    "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" \
+        <"$T/in.fifo" >"$T/client.out" 2>"$T/client.err" 3>&- {input}>&- &
+    pid=$!
+    SERVER_PIDS+=("$pid") # teardown stops it if this check fails
+    echo hello >&"$input"
+    wait_for_line "$T/client.out" '^HELLO$'
+    kill -HUP "$pid"
+    wait_for_exit "$pid"
+    wait "$pid" || true
+    # the terminal closed: whatever the client made (a reply FIFO, a reply
+    # queue) is gone, as after Ctrl-C (its input is still open: no EOF)
+    assert_equal "$(objects_left "$topic")" "$before"
+    exec {input}>&-
+    stop_server
+}
+@test "every client: SIGHUP (terminal closed) while it waits for input removes what it made" {
+    for_each_pair check_client_hangup
 }
