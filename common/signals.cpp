@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <ranges>
 #include <string>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@ extern "C" void on_stop_signal(int signo) {
 }
 } // namespace
 
-StopSignals::StopSignals(Keeping, std::initializer_list<int> own) {
+StopSignals::StopSignals(Keeping /*tag*/, std::initializer_list<int> own) {
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) < 0) {
         throw sys_error("pipe2 (stop signals)");
@@ -96,8 +97,8 @@ StopSignals::~StopSignals() {
 }
 
 void StopSignals::restore() {
-    for (auto it = changed_.rbegin(); it != changed_.rend(); ++it) {
-        ::sigaction(it->signal_number, &it->previous, nullptr);
+    for (std::size_t i = changed_.size(); i-- > 0;) { // last changed, first restored
+        ::sigaction(changed_[i].signal_number, &changed_[i].previous, nullptr);
     }
     changed_.clear();
     wakeup_fd = -1;

@@ -67,7 +67,7 @@ class StopSignals {
     StopSignals() : StopSignals(keeping, {}) {}
     // The same, leaving the signals in `own` (ones the program uses itself)
     // as they are.
-    StopSignals(Keeping, std::initializer_list<int> own);
+    StopSignals(Keeping /*tag*/, std::initializer_list<int> own);
     ~StopSignals(); // restores every disposition it changed, closes the pipe
     StopSignals(const StopSignals&) = delete;
     StopSignals& operator=(const StopSignals&) = delete;

@@ -373,7 +373,8 @@ check_stalled_log_reader() {
     # The test holds the log's only read end and stops reading after the
     # ready line: the pipe fills and the server blocks in write().
     exec {log}<>"$T/log.fifo"
-    "${LAB_WRAP[@]}" "$(bin "$chapter/$server")" --name "$NAME" >"$T/log.fifo" 2>"$T/log.err" </dev/null 3>&- {log}>&- &
+    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$server")" --name "$NAME" \
+        >"$T/log.fifo" 2>"$T/log.err" </dev/null 3>&- {log}>&-) &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
     read -r -t "$READY_LIMIT" -u "$log" ready
@@ -436,9 +437,10 @@ check_client_hangup() {
     mkfifo "$T/in.fifo"
     exec {input}<>"$T/in.fifo"
     # a client at a terminal: one line answered, then waiting for the next
-    # (started as start_server starts a server: $! is the client itself)
-    "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" \
-        <"$T/in.fifo" >"$T/client.out" 2>"$T/client.err" 3>&- {input}>&- &
+    # (exec: $! is the client itself, and a client that dies of the signal
+    # leaves no subshell behind to report it as a failed test)
+    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" \
+        <"$T/in.fifo" >"$T/client.out" 2>"$T/client.err" 3>&- {input}>&-) &
     pid=$!
     SERVER_PIDS+=("$pid") # teardown stops it if this check fails
     echo hello >&"$input"
