@@ -389,11 +389,14 @@ check_stalled_log_reader() {
     local line
     line=$(head -c 1000 /dev/zero | tr '\0' 's')
     yes "$line" | head -n 100 >"$T/many"
-    lab_exec "$chapter/$client" --name "$NAME" --timeout 30 <"$T/many" >/dev/null 2>&1 {log}<&- &
+    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" --timeout 30 \
+        <"$T/many" >/dev/null 2>&1 3>&- {log}<&-) &
     pid=$!
+    SERVER_PIDS+=("$pid") # teardown stops it if this check fails
     wait_until blocked_writing_stdout "$SERVER_PID"
     stop_server
-    kill "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true # the client: it removes what it made
+    wait_for_exit "$pid"
     wait "$pid" || true
     exec {log}<&-
     assert_equal "$(cat "$T/log.err")" ''
