@@ -389,14 +389,15 @@ check_stalled_log_reader() {
     local line
     line=$(head -c 1000 /dev/zero | tr '\0' 's')
     yes "$line" | head -n 100 >"$T/many"
-    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" --timeout 30 \
+    # (its --timeout ends it once the server is gone; killing it would make
+    # memcheck list its descriptors as leaks)
+    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" --timeout "$LAB_TIME_SCALE" \
         <"$T/many" >/dev/null 2>&1 3>&- {log}<&-) &
     pid=$!
     SERVER_PIDS+=("$pid") # teardown stops it if this check fails
     wait_until blocked_writing_stdout "$SERVER_PID"
     stop_server
-    kill "$pid" 2>/dev/null || true # the client: it removes what it made
-    wait_for_exit "$pid"
+    wait_for_exit "$pid" "$CLIENT_LIMIT"
     wait "$pid" || true
     exec {log}<&-
     assert_equal "$(cat "$T/log.err")" ''
@@ -450,7 +451,13 @@ check_client_hangup() {
     wait_for_line "$T/client.out" '^HELLO$'
     kill -HUP "$pid"
     wait_for_exit "$pid"
-    wait "$pid" || true
+    local status=0
+    wait "$pid" || status=$?
+    # A client with no handler (one that makes nothing) dies of SIGHUP;
+    # memcheck then lists what it had open, which is no leak.
+    if ((status == 128 + 1)); then
+        rm -f "$T/vg.$pid.log"
+    fi
     # the terminal closed: whatever the client made (a reply FIFO, a reply
     # queue) is gone, as after Ctrl-C (its input is still open: no EOF)
     assert_equal "$(objects_left "$topic")" "$before"
