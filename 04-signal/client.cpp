@@ -167,8 +167,14 @@ int run(int argc, char** argv) {
     }
     lab::ignore_sigpipe();
 
-    // 1. Block first: the reply may come before we wait for it.
+    // 1. Block first: the reply may come before we wait for it. And catch
+    //    it: the server answers only a process that blocks or catches
+    //    SIGRTMIN (a forged si_pid must not get it killed), and SigBlk in
+    //    /proc/PID/status does not show it while sigtimedwait() waits for it;
+    //    SigCgt always shows a handler. The handler never runs: the signal
+    //    is blocked, and taken by sigtimedwait() when we wait.
     const sigset_t message_set = signal_lab::block_signals({signal_lab::message_signal()});
+    signal_lab::catch_without_running(signal_lab::message_signal());
 
     // 2. Find the server.
     const pid_t server =

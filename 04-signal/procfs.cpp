@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace signal_lab {
 
@@ -34,6 +36,39 @@ std::optional<unsigned long long> process_start_time(pid_t pid) {
         return std::nullopt;
     }
     return start_time;
+}
+
+std::optional<std::string> why_not_a_client(pid_t pid, int message_signal) {
+    if (pid <= 1) {
+        return "no client has that pid";
+    }
+    if (pid == ::getpid()) {
+        return "that is this server's own pid (forged)";
+    }
+    const std::string dir = "/proc/" + std::to_string(pid);
+    struct stat owner {};
+    if (::stat(dir.c_str(), &owner) < 0) {
+        return "sender exited";
+    }
+    if (owner.st_uid != ::getuid()) {
+        return "owned by uid " + std::to_string(owner.st_uid) + ", not ours";
+    }
+    // "SigBlk:\t0000000200000000": hex, bit N-1 for signal N.
+    std::ifstream status(dir + "/status");
+    unsigned long long blocked = 0;
+    unsigned long long caught = 0;
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("SigBlk:", 0) == 0) {
+            blocked = std::stoull(line.substr(7), nullptr, 16);
+        } else if (line.rfind("SigCgt:", 0) == 0) {
+            caught = std::stoull(line.substr(7), nullptr, 16);
+        }
+    }
+    const unsigned long long bit = 1ULL << (message_signal - 1);
+    if (((blocked | caught) & bit) == 0) {
+        return "it neither blocks nor catches SIGRTMIN, so it is no client (forged pid?)";
+    }
+    return std::nullopt;
 }
 
 } // namespace signal_lab

@@ -56,9 +56,9 @@ inline std::string pid_file_path(const std::string& name) {
 
 // Blocks `signals` for the rest of the process's life and returns them as a
 // set, for sigwaitinfo()/signalfd(). Blocked, a signal is not lost and does
-// not act: it stays pending until taken. We never unblock: a SIGTERM still
+// not act: it stays pending until taken. We never unblock: a SIGUSR1 still
 // pending when main returns would then run its default action (death, exit
-// status 143) instead of the clean return we chose.
+// status 138) instead of the clean return we chose.
 inline sigset_t block_signals(std::initializer_list<int> signals) {
     sigset_t set;
     sigemptyset(&set);
@@ -69,6 +69,19 @@ inline sigset_t block_signals(std::initializer_list<int> signals) {
         throw lab::sys_error("sigprocmask");
     }
     return set;
+}
+
+// Installs a handler for `signo` that does nothing: for a signal that stays
+// blocked and is taken by sigtimedwait(), so the handler never runs, but
+// /proc/PID/status SigCgt shows the process is ready for it.
+extern "C" inline void on_message_signal(int /*signo*/) {}
+inline void catch_without_running(int signo) {
+    struct sigaction action {};
+    action.sa_handler = on_message_signal;
+    sigemptyset(&action.sa_mask);
+    if (::sigaction(signo, &action, nullptr) < 0) {
+        throw lab::sys_error("sigaction " + signal_name(signo));
+    }
 }
 
 // One value to `pid` as SIGRTMIN with sigqueue(). Returns 0 or the errno:

@@ -73,6 +73,10 @@ void Senders::finish_message(pid_t pid, Sender& sender) {
     }
     ++messages_;
     lab::log_received(message);
+    if (auto why = why_not_a_client(pid, message_signal())) {
+        log_ignored("reply to " + from(pid) + ": " + *why);
+        return;
+    }
     sender.replies.push_back(lab::to_upper(message));
 }
 

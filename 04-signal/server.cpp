@@ -2,10 +2,13 @@
 //
 //   server [--name NAME]
 //
-// 1. Block SIGUSR1, SIGUSR2, SIGRTMIN, SIGINT and SIGTERM (sigprocmask)
-//    before anyone can know our pid. From then on each one waits, pending
-//    in the kernel, until we take it: none can kill us, run a handler in
-//    the middle of our code, or slip in between two waits unseen.
+// 1. Block SIGUSR1, SIGUSR2 and SIGRTMIN (sigprocmask) before anyone can
+//    know our pid. From then on each one waits, pending in the kernel,
+//    until we take it: none can kill us, run a handler in the middle of our
+//    code, or slip in between two waits unseen. The stop signals (SIGINT,
+//    SIGTERM, SIGHUP, ...) go through lab::StopSignals as in every other
+//    server, keeping ours: a handler can interrupt a write() to a stalled
+//    log, a blocked signal could not.
 // 2. signalfd() makes the pending signals readable: each read() returns
 //    signalfd_siginfo records carrying the signal, the sender's pid
 //    (ssi_pid) and the sigqueue() value (ssi_int).
@@ -15,7 +18,7 @@
 //    values are bytes (0-255) and message ends (256), collected per sender
 //    pid (senders.cpp); each message is answered with sigqueue(), the same
 //    way, byte by byte.
-// 5. SIGINT/SIGTERM come through the same descriptor, in the same loop:
+// 5. A stop signal makes stop.fd() readable, polled in the same loop:
 //    print the summary and return; the destructors remove NAME.pid and the
 //    instance lock.
 #include "protocol.hpp"
@@ -74,13 +77,10 @@ struct Counts {
     std::size_t usr2 = 0;
 };
 
-// Handles one signal; returns false for SIGINT/SIGTERM (time to stop).
-bool handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts) {
+// Handles one signal.
+void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts) {
     const int signo = static_cast<int>(info.ssi_signo);
     const auto sender = static_cast<pid_t>(info.ssi_pid);
-    if (signo == SIGINT || signo == SIGTERM) {
-        return false;
-    }
     if (signo == SIGUSR1 || signo == SIGUSR2) {
         ++(signo == SIGUSR1 ? counts.usr1 : counts.usr2);
         lab::print_line("signal: " + signal_name(signo) + " from pid=" + std::to_string(sender));
@@ -91,16 +91,16 @@ bool handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& 
     } else {
         senders.take(sender, info.ssi_int);
     }
-    return true;
 }
 
 int run(int argc, char** argv) {
     std::string name;
-    lab::Options options("[--name NAME]",
-                         "Logs every SIGUSR1/SIGUSR2 with its sender's pid, and answers messages\n"
-                         "sent as SIGRTMIN values (one byte each, then 256) the same way, in\n"
-                         "upper case. Its pid is in RUNTIME/signal/NAME.pid. SIGINT or SIGTERM:\n"
-                         "prints how many signals and messages it took, removes NAME.pid, exit 0.");
+    lab::Options options(
+        "[--name NAME]",
+        "Logs every SIGUSR1/SIGUSR2 with its sender's pid, and answers messages\n"
+        "sent as SIGRTMIN values (one byte each, then 256) the same way, in\n"
+        "upper case. Its pid is in RUNTIME/signal/NAME.pid. SIGINT, SIGTERM or SIGHUP:\n"
+        "prints how many signals and messages it took, removes NAME.pid, exit 0.");
     options.add_name(name);
     if (auto operands = options.parse(argc, argv); !operands.empty()) {
         throw lab::UsageError("unexpected argument '" + operands.front() + "'");
@@ -108,10 +108,11 @@ int run(int argc, char** argv) {
     lab::InstanceLock instance(signal_lab::topic, name);
     lab::ignore_sigpipe();
 
-    // 1. Block, before our pid is known to anyone. SIGINT/SIGTERM too: they
-    //    become one more record in the loop below, with no handler at all.
+    // 1. Block, before our pid is known to anyone. The stop signals get the
+    //    common handler; every other stray signal is ignored, but not ours.
     const int message_signal = signal_lab::message_signal();
-    sigset_t taken = signal_lab::block_signals({SIGUSR1, SIGUSR2, message_signal, SIGINT, SIGTERM});
+    lab::StopSignals stop(lab::keeping, {SIGUSR1, SIGUSR2, message_signal});
+    sigset_t taken = signal_lab::block_signals({SIGUSR1, SIGUSR2, message_signal});
 
     // 2. The blocked signals, as a descriptor we can poll with a timeout.
     lab::Fd signals(::signalfd(-1, &taken, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -129,15 +130,15 @@ int run(int argc, char** argv) {
     bool replies_waiting = false;
     lab::Deadline next_departed_check(departed_check_interval_seconds);
     std::array<signalfd_siginfo, signals_per_read> batch;
-    for (bool serving = true; serving;) {
+    while (!stop.requested()) {
         int timeout_ms = -1; // nothing in progress: sleep until a signal comes
         if (replies_waiting) {
             timeout_ms = reply_retry_interval_ms;
         } else if (senders.any()) {
             timeout_ms = next_departed_check.milliseconds_left();
         }
-        pollfd ready{signals.get(), POLLIN, 0};
-        if (::poll(&ready, 1, timeout_ms) < 0 && errno != EINTR) {
+        std::array<pollfd, 2> ready{{{signals.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+        if (::poll(ready.data(), ready.size(), timeout_ms) < 0 && errno != EINTR) {
             throw lab::sys_error("poll");
         }
         if (senders.any() && next_departed_check.expired()) {
@@ -150,10 +151,10 @@ int run(int argc, char** argv) {
             throw lab::sys_error("read signalfd");
         }
         std::size_t records = got > 0 ? static_cast<std::size_t>(got) / sizeof batch[0] : 0;
-        for (std::size_t i = 0; i < records && serving; ++i) {
-            serving = handle(batch[i], senders, counts);
+        for (std::size_t i = 0; i < records && !stop.requested(); ++i) {
+            handle(batch[i], senders, counts);
         }
-        replies_waiting = serving && senders.send_replies();
+        replies_waiting = !stop.requested() && senders.send_replies();
     }
 
     // 5. Summary; the destructors remove NAME.pid and the lock.

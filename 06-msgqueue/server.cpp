@@ -147,7 +147,7 @@ int run(int argc, char** argv) {
         "Serves clients through one System V message queue until SIGINT or\n"
         "SIGTERM: requests are mtype 1, each reply's mtype is its client's pid.");
     lab::InstanceLock instance(sysv_topic, name); // first: "already running", safe takeover
-    lab::StopSignals stop;
+    lab::StopSignals stop(lab::keeping, {SIGALRM});
     lab::ignore_sigpipe(); // a closed stdout must fail a write, not kill us before cleanup
 
     std::string key_path = lab::object_path(sysv_topic, name, "key");

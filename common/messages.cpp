@@ -54,6 +54,14 @@ void wait_for_stdin(const StopSignals& stop) {
     }
 }
 
+// A stop that came during send() (its reply line may have been dropped, see
+// print_line) ends the run as one that came while waiting for stdin does.
+void stop_if_requested(const StopSignals* stop) {
+    if (stop != nullptr) {
+        stop->throw_if_requested();
+    }
+}
+
 } // namespace
 
 void for_each_message(const std::vector<std::string>& operands,
@@ -63,6 +71,7 @@ void for_each_message(const std::vector<std::string>& operands,
         for (const auto& message : operands) {
             check_message(message);
             send(message);
+            stop_if_requested(stop);
         }
         return;
     }
@@ -80,12 +89,14 @@ void for_each_message(const std::vector<std::string>& operands,
             std::string message = pending.substr(start, newline - start);
             check_message(message);
             send(message);
+            stop_if_requested(stop);
         }
         pending.erase(0, start);
         if (got == 0) { // end of input
             if (!pending.empty()) {
                 check_message(pending);
                 send(pending);
+                stop_if_requested(stop);
             }
             return;
         }
@@ -94,10 +105,44 @@ void for_each_message(const std::vector<std::string>& operands,
 }
 
 void print_line(std::string_view line) {
-    if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
-        std::fputc('\n', stdout) == EOF || std::fflush(stdout) == EOF) {
+    // Anything left in stdio's buffer goes first, so the order holds; then
+    // one write() of the whole line, which a stop never turns into a failure.
+    if (std::fflush(stdout) == EOF) {
         throw sys_error("write stdout");
     }
+    std::string text(line);
+    text += '\n';
+    write_unless_stopped(STDOUT_FILENO, text, "write stdout");
+}
+
+std::string printable(std::string_view text) {
+    std::string shown;
+    shown.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        auto byte = static_cast<unsigned char>(text[i]);
+        // U+0080-U+009F in UTF-8 (C2 80 - C2 9F) are the C1 controls: some
+        // terminals take C2 9B as CSI, the start of an escape sequence.
+        bool c1 = byte == 0xc2 && i + 1 < text.size() &&
+                  static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                  static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+        if (byte == '\t') {
+            shown += '\t'; // shows as space, starts nothing
+        } else if (byte == '\n') {
+            shown += "\\n";
+        } else if (byte < 0x20 || byte == 0x7f || c1) {
+            std::array<char, 8> escaped;
+            std::snprintf(escaped.data(), escaped.size(), "\\x%02x", byte);
+            shown += escaped.data();
+            if (c1) {
+                std::snprintf(escaped.data(), escaped.size(), "\\x%02x",
+                              static_cast<unsigned char>(text[++i]));
+                shown += escaped.data();
+            }
+        } else {
+            shown += text[i];
+        }
+    }
+    return shown;
 }
 
 void print_ready(std::initializer_list<std::pair<std::string_view, std::string>> pairs) {
@@ -112,9 +157,7 @@ void print_ready(std::initializer_list<std::pair<std::string_view, std::string>>
 }
 
 void log_received(std::string_view message) {
-    std::string line = "received: ";
-    line += message;
-    print_line(line);
+    print_line("received: " + printable(message));
 }
 
 } // namespace lab

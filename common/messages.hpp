@@ -33,19 +33,32 @@ class StopSignals;
 // Given `stop`, stdin is read through poll() together with stop.fd(): SIGINT
 // or SIGTERM while waiting for a line throws lab::Failure ("interrupted by
 // ..."), so a client waiting at a terminal obeys Ctrl-C and still removes what
-// it made. Without it, a signal that interrupts read() is simply retried.
+// it made; so does one that came during send(). Without it, a signal that
+// interrupts read() is simply retried.
 void for_each_message(const std::vector<std::string>& operands,
                       const std::function<void(const std::string&)>& send,
                       const StopSignals* stop = nullptr);
 
-// Writes `line` and a newline to stdout and flushes at once (a log read
-// through a pipe or file must not wait in a buffer).
+// Writes `line` and a newline to stdout at once (a log read through a pipe
+// or file must not wait in a buffer). A stop signal (lab::StopSignals) that
+// comes while stdout has no room is a stop, not a failure: the line is
+// dropped and print_line returns, and the caller's loop sees requested()
+// as after any other interrupted wait (a server then exits 0; a client's
+// for_each_message throws "interrupted by ...").
 void print_line(std::string_view line);
+
+// `text` made safe for a log line: a peer's bytes must not be able to forge
+// a line (newline, CR) or drive the reader's terminal (ESC, C1 controls).
+// Control bytes become \xNN (a newline \n), as in error lines; so do the
+// UTF-8 C1 controls (\xc2\x80-\xc2\x9f). A tab stays a tab; printable text,
+// UTF-8 and a backslash are unchanged, so `received: a\x1b` cannot tell a
+// typed "\x1b" from an ESC byte: the log is for reading, not for replay.
+std::string printable(std::string_view text);
 
 // "ready pid=PID key=value ...": a server's first line.
 void print_ready(std::initializer_list<std::pair<std::string_view, std::string>> pairs);
 
-// "received: MESSAGE".
+// "received: MESSAGE", MESSAGE through printable().
 void log_received(std::string_view message);
 
 } // namespace lab

@@ -2,9 +2,14 @@
 
 #include "errors.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
+#include <ranges>
 #include <string>
 #include <unistd.h>
 
@@ -13,6 +18,12 @@ namespace lab {
 namespace {
 volatile sig_atomic_t stop_signal_received = 0;
 volatile sig_atomic_t wakeup_fd = -1;
+int stopped_fd = -1; // the live StopSignals' read end, for write_unless_stopped
+
+// The lists of signals.hpp, in the same order.
+constexpr std::array stop_signals{SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGXCPU};
+constexpr std::array ignored_standard_signals{SIGUSR1, SIGUSR2, SIGALRM,   SIGVTALRM, SIGPROF,
+                                              SIGIO,   SIGPWR,  SIGSTKFLT, SIGXFSZ};
 
 extern "C" void on_stop_signal(int signo) {
     int saved_errno = errno; // write() may change errno under the interrupted code
@@ -25,7 +36,7 @@ extern "C" void on_stop_signal(int signo) {
 }
 } // namespace
 
-StopSignals::StopSignals() {
+StopSignals::StopSignals(Keeping /*tag*/, std::initializer_list<int> own) {
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) < 0) {
         throw sys_error("pipe2 (stop signals)");
@@ -34,21 +45,64 @@ StopSignals::StopSignals() {
     write_end_.reset(ends[1]);
     stop_signal_received = 0;
     wakeup_fd = write_end_.get();
+    stopped_fd = read_end_.get();
 
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0; // no SA_RESTART: blocking calls must return EINTR
-    if (::sigaction(SIGINT, &action, &old_int_) < 0 ||
-        ::sigaction(SIGTERM, &action, &old_term_) < 0) {
-        throw sys_error("sigaction SIGINT/SIGTERM");
+    auto is_own = [&own](int signo) {
+        return std::find(own.begin(), own.end(), signo) != own.end();
+    };
+    try {
+        struct sigaction stop {};
+        stop.sa_handler = on_stop_signal;
+        sigemptyset(&stop.sa_mask);
+        stop.sa_flags = 0; // no SA_RESTART: blocking calls must return EINTR
+        for (int signo : stop_signals) {
+            if (!is_own(signo)) {
+                change(signo, stop);
+            }
+        }
+        struct sigaction ignore {};
+        ignore.sa_handler = SIG_IGN;
+        sigemptyset(&ignore.sa_mask);
+        for (int signo : ignored_standard_signals) {
+            if (!is_own(signo)) {
+                change(signo, ignore);
+            }
+        }
+        for (int signo = SIGRTMIN; signo <= SIGRTMAX; ++signo) {
+            if (!is_own(signo)) {
+                change(signo, ignore);
+            }
+        }
+    } catch (...) {
+        restore(); // the constructor did not finish: no destructor will run
+        throw;
     }
 }
 
+void StopSignals::change(int signal_number, const struct sigaction& action) {
+    Changed entry{signal_number, {}};
+    if (::sigaction(signal_number, &action, &entry.previous) < 0) {
+        // Valgrind keeps one real-time signal for itself and refuses it:
+        // nobody else can send that one to us either.
+        if (errno == EINVAL && signal_number >= SIGRTMIN) {
+            return;
+        }
+        throw sys_error("sigaction " + std::string(::strsignal(signal_number)));
+    }
+    changed_.push_back(entry);
+}
+
 StopSignals::~StopSignals() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
+    restore();
+}
+
+void StopSignals::restore() {
+    for (std::size_t i = changed_.size(); i-- > 0;) { // last changed, first restored
+        ::sigaction(changed_[i].signal_number, &changed_[i].previous, nullptr);
+    }
+    changed_.clear();
     wakeup_fd = -1;
+    stopped_fd = -1;
 }
 
 // Members, not static functions, on purpose: the state is only meaningful
@@ -67,6 +121,37 @@ void StopSignals::throw_if_requested() const {
     if (requested()) {
         throw Failure(std::string("interrupted by ") + ::strsignal(signal_number()));
     }
+}
+
+bool write_unless_stopped(int fd, std::string_view data, const char* what) {
+    while (!data.empty()) {
+        std::size_t chunk = data.size();
+        if (stopped_fd >= 0) {
+            // Wait for room or a stop, whichever comes first. Once a stop
+            // came, its pipe stays readable: this never waits again.
+            std::array<pollfd, 2> fds{{{fd, POLLOUT, 0}, {stopped_fd, POLLIN, 0}}};
+            if (::poll(fds.data(), fds.size(), -1) < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                throw sys_error(what);
+            }
+            if (fds[0].revents == 0) {
+                return false; // stopped, and no room: drop the rest
+            }
+            // A pipe with room takes PIPE_BUF bytes without blocking.
+            chunk = std::min<std::size_t>(chunk, PIPE_BUF);
+        }
+        ssize_t written = ::write(fd, data.data(), chunk);
+        if (written < 0) {
+            if (errno == EINTR) {
+                continue; // a stop: the poll above decides
+            }
+            throw sys_error(what);
+        }
+        data.remove_prefix(static_cast<std::size_t>(written));
+    }
+    return true;
 }
 
 void ignore_sigpipe() {

@@ -76,10 +76,16 @@ millis() { date +%s%3N; }
     assert_equal "$(stat -c %a "${READY[path]}")" 600
     assert_equal "$(stat -c %a "$IPC_LAB_DIR/signal")" 700
     assert_equal "$(stat -c %a "$IPC_LAB_DIR")" 700
-    # it blocks the signals it takes, so none of them can kill it
+    # it blocks the signals it takes, so none of them can kill it, and
+    # catches the stop signals (SIGHUP, SIGINT, SIGQUIT, SIGTERM: a handler,
+    # which can interrupt a write to a stalled log; a blocked one could not)
     mask=$(awk '/^SigBlk:/ { print $2 }' "/proc/$SERVER_PID/status")
-    for signo in 2 10 12 15 34; do
+    for signo in 10 12 34; do
         (( (16#$mask >> (signo - 1)) & 1 )) || fail "signal $signo not blocked: SigBlk $mask"
+    done
+    caught=$(awk '/^SigCgt:/ { print $2 }' "/proc/$SERVER_PID/status")
+    for signo in 1 2 3 15; do
+        (( (16#$caught >> (signo - 1)) & 1 )) || fail "signal $signo not caught: SigCgt $caught"
     done
 }
 
@@ -391,6 +397,77 @@ millis() { date +%s%3N; }
     client last
     assert_success
     assert_output LAST
+}
+
+# forge SERVER_PID CLAIMED_PID MESSAGE: sends MESSAGE as SIGRTMIN values
+# (then 256) with rt_sigqueueinfo(), which lets the sender write any si_pid.
+forge() {
+    python3 - "$@" <<'PY'
+import ctypes, os, platform, signal, struct, sys
+server, claimed, message = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+number = {"x86_64": 129, "aarch64": 138}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+for value in list(message) + [256]:
+    # siginfo_t: signo, errno, code (SI_QUEUE = -1), pad; si_pid, si_uid, si_value
+    info = ctypes.create_string_buffer(struct.pack("iiiiiIq", signal.SIGRTMIN, 0, -1, 0,
+                                                   claimed, os.getuid(), value), 128)
+    if libc.syscall(number, server, signal.SIGRTMIN, info) != 0:
+        sys.exit("rt_sigqueueinfo: " + os.strerror(ctypes.get_errno()))
+PY
+}
+
+@test "forged sender: si_pid of an unrelated process gets no reply (SIGRTMIN would kill it)" {
+    server
+    sleep 1000 &
+    victim=$!
+    BACKGROUND+=("$victim")
+    forge "$SERVER_PID" "$victim" forged
+    wait_for_line "$SERVER_LOG" "^ignored: reply to pid=$victim: "
+    # a round trip: the server is past the forged message, and serves on
+    client hello
+    assert_success
+    assert_output HELLO
+    run cat "/proc/$victim/stat"
+    assert_success
+    refute_output --regexp '^[0-9]+ \([^)]*\) [ZX] '
+}
+
+@test "forged sender: its own pid as si_pid is never answered (no loop, one log line)" {
+    server
+    forge "$SERVER_PID" "$SERVER_PID" loop
+    wait_for_line "$SERVER_LOG" "^ignored: reply to pid=$SERVER_PID: "
+    for _ in 1 2 3; do # round trips: a loop would have logged more by now
+        client hello
+        assert_success
+    done
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    run grep -c -e '^received: loop$' "$SERVER_LOG"
+    assert_output 1
+    run grep -c -e '^received: LOOP$' -e '^ignored: reply to' "$SERVER_LOG"
+    assert_output 1
+}
+
+@test "full runtime dir: writing NAME.pid fails, exit 1, nothing left (no NAME.pid.new)" {
+    unshare --mount true 2>/dev/null || skip "needs unshare --mount (root) for a private tmpfs"
+    mkdir "$T/small"
+    # A private 16 KiB tmpfs with one page free: NAME.lock takes it, the pid
+    # file's write then finds the file system full.
+    # shellcheck disable=SC2016 # $1, $dir, $@ ... are the inner shell's
+    run --separate-stderr timeout -k 2 "$CLIENT_LIMIT" unshare --mount sh -c '
+        dir=$1 name=$2
+        shift 2
+        mount -t tmpfs -o size=16k,mode=700 lab-small "$dir" || exit 99
+        mkdir -m 700 "$dir/run"
+        dd if=/dev/zero of="$dir/fill" bs=4096 2>/dev/null
+        truncate -s -4096 "$dir/fill"
+        status=0
+        IPC_LAB_DIR=$dir/run "$@" --name "$name" >/dev/null 3>&- || status=$?
+        echo "left: $(ls -A "$dir/run/signal")"
+        exit "$status"' sh "$T/small" "$NAME" "${LAB_WRAP[@]}" "$(bin 04-signal/server)"
+    assert_failure 1
+    assert_regex "$stderr" "^server: .*No space left on device"
+    assert_output 'left: '
 }
 
 @test "options: --help (0), unknown option, bad name, bad combinations (2)" {

@@ -281,10 +281,7 @@ check_full_runtime_dir() {
             assert_equal "$status" 1
             assert_equal "$(wc -l <"$out.err")" 1
             assert_regex "$(cat "$out.err")" "^$server: "
-            # 09's mapping reports ENOSPC its own way (issue 11, item 12, fixed apart)
-            if [[ $chapter != 09-mmap ]]; then
-                assert_regex "$(cat "$out.err")" "No space left on device\$"
-            fi
+            assert_regex "$(cat "$out.err")" "No space left on device\$"
         fi
         assert_equal "$(cat "$out.left")" ''
     done
@@ -292,4 +289,208 @@ check_full_runtime_dir() {
 @test "every server: on a full runtime dir, exit 1 with one line and nothing left behind" {
     "$BATS_TEST_DIRNAME/on-full-dir" --check || skip "needs private mount and IPC namespaces (unshare, root)"
     for_each_pair check_full_runtime_dir
+}
+
+# What the running server made, from its ready line and its name: files in
+# the TOPIC dir, POSIX names in /dev/shm, System V ids. Prints what is left.
+objects_left() { # TOPIC
+    local topic=$1 id kind
+    find "$IPC_LAB_DIR/$topic" -mindepth 1 -name "$NAME.*" 2>/dev/null
+    find /dev/shm /dev/mqueue -maxdepth 1 -name "*ipc-lab-$(id -u)-$topic-$NAME*" 2>/dev/null
+    for kind in msqid shmid semid; do
+        id=${READY[$kind]-}
+        [[ -n $id ]] || continue
+        ipcs "--${kind%id}" 2>/dev/null | awk -v id="$id" '$2 == id { print "System V id " id }'
+    done
+    # POSIX queues show only where the mqueue file system is mounted: in a
+    # private mount namespace of our own (root), if /dev/mqueue is not
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    if [[ $topic == *-posix ]] && mkdir -p "$T/mq" &&
+        unshare --mount sh -c 'mount -t mqueue mqueue "$1" && ls "$1"' sh "$T/mq" 2>/dev/null >"$T/mq.list"; then
+        grep -F "ipc-lab-$(id -u)-$topic-$NAME" "$T/mq.list"
+    fi
+    if [[ -n ${READY[key]-} ]]; then
+        ipcs 2>/dev/null | awk -v key="${READY[key]}" '$1 == key { print "System V key " key }'
+    fi
+    return 0
+}
+
+# The signals a user plausibly sends a server (CONTRACT.md, "Servers"; the
+# list is common/signals.hpp's): each stops it like SIGTERM, exit 0, clean.
+stop_signals=(HUP QUIT XCPU)
+# Stray signals that must not end a server: ignored (or, in 04, its mechanism).
+stray_signals=(USR1 USR2 ALRM VTALRM PROF IO PWR XFSZ RTMIN RTMIN+1 RTMIN+7 RTMAX-1)
+
+check_stop_signals() {
+    local chapter=$1 server=$2 topic=$4 signal
+    for signal in "${stop_signals[@]}"; do
+        echo "# $chapter/$server SIG$signal" # shown if this check fails
+        start_server "$chapter/$server" --name "$NAME"
+        stop_server "$SERVER_PID" "$signal"
+        assert_equal "$STOP_STATUS" 0
+        assert_equal "$(objects_left "$topic")" ''
+    done
+}
+@test "every server: SIGHUP, SIGQUIT, SIGXCPU stop it like SIGTERM: exit 0, every object removed" {
+    for_each_pair check_stop_signals
+}
+
+check_stray_signals() {
+    local chapter=$1 server=$2 client=$3 topic=$4 exchange=$5 signal
+    echo "# $chapter/$server" # shown if this check fails
+    start_server "$chapter/$server" --name "$NAME"
+    for signal in "${stray_signals[@]}"; do
+        kill -s "$signal" "$SERVER_PID"
+    done
+    # An exchange after them proves they were taken (a server only answers
+    # from user space, where pending signals act first) and it still serves.
+    if [[ $exchange == yes ]]; then
+        run_client "$chapter/$client" --name "$NAME" still-there
+        assert_success
+        assert_output STILL-THERE
+    fi
+    # a signal that killed it shows here as status 128+N instead of 0
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(objects_left "$topic")" ''
+}
+@test "every server: stray SIGUSR1/2, SIGALRM, SIGPROF, SIGIO, SIGPWR, real-time signals leave it serving" {
+    for_each_pair check_stray_signals
+}
+
+# blocked_writing_stdout PID: PID sleeps waiting to write its stdout: in
+# write(1, ...) itself, or in poll()/ppoll() for POLLOUT on fd 1 (its
+# pollfd array read from /proc/PID/mem). Needs ptrace access to PID: ours.
+blocked_writing_stdout() {
+    python3 - "$1" <<'PY'
+import os, platform, struct, sys
+pid = sys.argv[1]
+numbers = {"x86_64": {"write": 1, "poll": 7, "ppoll": 271},
+           "aarch64": {"write": 64, "ppoll": 73}}[platform.machine()]
+try:
+    fields = open(f"/proc/{pid}/syscall").read().split()
+    state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+except OSError:
+    sys.exit(1)
+if state != "S" or len(fields) < 3 or fields[0] in ("running", "-1"):
+    sys.exit(1)
+number, fd = int(fields[0]), int(fields[1], 16)
+if number == numbers["write"]:
+    sys.exit(0 if fd == 1 else 1)
+if number not in (numbers.get("poll"), numbers["ppoll"]):
+    sys.exit(1)
+count = int(fields[2], 16)
+with open(f"/proc/{pid}/mem", "rb") as mem:
+    mem.seek(fd)  # the first argument: the pollfd array
+    data = mem.read(8 * count)
+for i in range(count):
+    polled, events, _ = struct.unpack_from("iHH", data, 8 * i)
+    if polled == 1 and events & 0x4:  # POLLOUT
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+check_stalled_log_reader() {
+    local chapter=$1 server=$2 client=$3 topic=$4 exchange=$5 log ready pid
+    [[ $exchange == yes ]] || return 0
+    echo "# $chapter/$server" # shown if this check fails
+    rm -f "$T/log.fifo"
+    mkfifo "$T/log.fifo"
+    # The test holds the log's only read end and stops reading after the
+    # ready line: the pipe fills and the server blocks in write().
+    exec {log}<>"$T/log.fifo"
+    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$server")" --name "$NAME" \
+        >"$T/log.fifo" 2>"$T/log.err" </dev/null 3>&- {log}>&-) &
+    SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
+    read -r -t "$READY_LIMIT" -u "$log" ready
+    assert_regex "$ready" '^ready pid='
+    READY=()
+    local pair
+    for pair in ${ready#ready }; do
+        READY[${pair%%=*}]=${pair#*=}
+    done
+    # ~100 KiB of received: lines, more than a pipe holds (64 KiB); the
+    # client's wait for the replies the blocked server never sends is bounded
+    local line
+    line=$(head -c 1000 /dev/zero | tr '\0' 's')
+    yes "$line" | head -n 100 >"$T/many"
+    # (its --timeout ends it once the server is gone; killing it would make
+    # memcheck list its descriptors as leaks)
+    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" --timeout "$LAB_TIME_SCALE" \
+        <"$T/many" >/dev/null 2>&1 3>&- {log}<&-) &
+    pid=$!
+    SERVER_PIDS+=("$pid") # teardown stops it if this check fails
+    wait_until blocked_writing_stdout "$SERVER_PID"
+    stop_server
+    wait_for_exit "$pid" "$CLIENT_LIMIT"
+    wait "$pid" || true
+    exec {log}<&-
+    assert_equal "$(cat "$T/log.err")" ''
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(objects_left "$topic")" ''
+}
+@test "every server: SIGTERM while its log write is blocked (reader stalled) is a stop: exit 0, clean" {
+    for_each_pair check_stalled_log_reader
+}
+
+check_log_escapes() {
+    local chapter=$1 server=$2 client=$3 exchange=$5
+    [[ $exchange == yes ]] || return 0
+    echo "# $chapter/$server" # shown if this check fails
+    start_server "$chapter/$server" --name "$NAME"
+    # ESC (a colour, a cursor move), CR (overwrite the line shown so far),
+    # a UTF-8 C1 CSI; a tab, UTF-8 text and a backslash are kept as they are
+    run_client "$chapter/$client" --name "$NAME" \
+        $'plain text ~{}\\ \xc3\xbcn\xc3\xafcode' $'a\e[2Jb\rreceived: forged\xc2\x9b31m\tend'
+    assert_success
+    wait_for_line "$SERVER_LOG" 'end( \(pid=.*)?$'
+    stop_server
+    # the contract's line is unchanged for printable text
+    grep -Fxq -- $'received: plain text ~{}\\ \xc3\xbcn\xc3\xafcode' <(sed 's/ (pid=[0-9]* uid=[0-9]*)$//' "$SERVER_LOG")
+    grep -Fxq -- $'received: a\\x1b[2Jb\\x0dreceived: forged\\xc2\\x9b31m\tend' <(sed 's/ (pid=[0-9]* uid=[0-9]*)$//' "$SERVER_LOG")
+    # and no control byte but tab and newline reaches the log
+    LC_ALL=C run grep -caP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$SERVER_LOG"
+    assert_output 0
+}
+@test "every server: log lines escape control bytes (ESC, CR, C1) as \\xNN; printable text unchanged" {
+    for_each_pair check_log_escapes
+}
+
+check_client_hangup() {
+    local chapter=$1 server=$2 client=$3 topic=$4 exchange=$5 input pid before
+    [[ $exchange == yes ]] || return 0
+    echo "# $chapter/$client" # shown if this check fails
+    start_server "$chapter/$server" --name "$NAME"
+    before=$(objects_left "$topic")
+    rm -f "$T/in.fifo"
+    mkfifo "$T/in.fifo"
+    exec {input}<>"$T/in.fifo"
+    # a client at a terminal: one line answered, then waiting for the next
+    # (exec: $! is the client itself, and a client that dies of the signal
+    # leaves no subshell behind to report it as a failed test)
+    (exec "${LAB_WRAP[@]}" "$(bin "$chapter/$client")" --name "$NAME" \
+        <"$T/in.fifo" >"$T/client.out" 2>"$T/client.err" 3>&- {input}>&-) &
+    pid=$!
+    SERVER_PIDS+=("$pid") # teardown stops it if this check fails
+    echo hello >&"$input"
+    wait_for_line "$T/client.out" '^HELLO$'
+    kill -HUP "$pid"
+    wait_for_exit "$pid"
+    local status=0
+    wait "$pid" || status=$?
+    # A client with no handler (one that makes nothing) dies of SIGHUP;
+    # memcheck then lists what it had open, which is no leak.
+    if ((status == 128 + 1)); then
+        rm -f "$T/vg.$pid.log"
+    fi
+    # the terminal closed: whatever the client made (a reply FIFO, a reply
+    # queue) is gone, as after Ctrl-C (its input is still open: no EOF)
+    assert_equal "$(objects_left "$topic")" "$before"
+    exec {input}>&-
+    stop_server
+}
+@test "every client: SIGHUP (terminal closed) while it waits for input removes what it made" {
+    for_each_pair check_client_hangup
 }
