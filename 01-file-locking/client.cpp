@@ -48,13 +48,14 @@ lab::Fd open_server_file(const Settings& settings, std::string_view extension, i
 // Takes a lock of `type` over all of the file. If someone holds a
 // conflicting one, names them (on stdout when `report_holder`), then waits
 // for it bounded by --timeout, or with --try gives up at once (exit 3).
-void lock_whole_file(int fd, short type, const std::string& path, const Settings& settings,
-                     bool report_holder) {
+// Returns the pid it waited for (0: none; -1: an open file description lock).
+pid_t lock_whole_file(int fd, short type, const std::string& path, const Settings& settings,
+                      bool report_holder) {
     struct flock lock = whole_file(type);
     pid_t holder = 0;
     for (;;) {
         if (::fcntl(fd, F_SETLK, &lock) == 0) {
-            return;
+            return 0;
         }
         if (!lock_is_busy(errno)) {
             throw lab::sys_error("fcntl F_SETLK " + path);
@@ -85,6 +86,7 @@ void lock_whole_file(int fd, short type, const std::string& path, const Settings
                            " s waiting for a lock on " + path + " (held by pid " + holder_text +
                            ")");
     }
+    return holder;
 }
 
 void unlock_whole_file(int fd, const std::string& path) {
@@ -100,11 +102,13 @@ void unlock_whole_file(int fd, const std::string& path) {
 void print_document(const Settings& settings) {
     const std::string path = lab::object_path(topic, settings.name, document_extension);
     lab::Fd fd = open_server_file(settings, document_extension, O_RDONLY);
-    lock_whole_file(fd.get(), F_RDLCK, path, settings, true);
+    pid_t writer = lock_whole_file(fd.get(), F_RDLCK, path, settings, true);
     // A write lock also goes when its holder is killed mid-document: the lock
     // we now hold proves nobody is writing, not that the writing was finished.
-    // A server that is gone says the document may be half-written.
-    if (!lab::server_running(topic, settings.name)) {
+    // A server that is gone says the document may be half-written. Ask about
+    // the writer itself too: a killed process drops its fcntl locks before
+    // its instance lock (an open file description lock, released last).
+    if (!lab::server_running(topic, settings.name) || (writer > 0 && !lab::process_alive(writer))) {
         throw lab::Failure(settings.name + ": server not running (it ended while we waited; " +
                            path + " may be incomplete)");
     }

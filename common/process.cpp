@@ -48,8 +48,21 @@ ProcStat read_proc_stat(pid_t pid) {
         return {ProcStat::gone, 0};
     }
     std::string skipped;
+    unsigned long flags = 0;
     for (int field = 4; field < 22; ++field) { // STATE was field 3; starttime is 22
-        fields >> skipped;
+        if (field == 9) {
+            fields >> flags; // the kernel's PF_* flags of the task
+        } else {
+            fields >> skipped;
+        }
+    }
+    // PF_EXITING (include/linux/sched.h; proc(5) points there): the process
+    // is dying. It still releases what it holds step by step (its fcntl locks
+    // before its open file description locks, say): whoever sees one of them
+    // go must not take it for alive because the rest are still there.
+    constexpr unsigned long pf_exiting = 0x4;
+    if ((flags & pf_exiting) != 0) {
+        return {ProcStat::gone, 0};
     }
     unsigned long long start_time = 0;
     if (!(fields >> start_time)) {
@@ -78,6 +91,10 @@ bool ProcessIdentity::alive() const {
     ProcStat stat = read_proc_stat(pid);
     return stat.state == ProcStat::unknown ||
            (stat.state == ProcStat::running && stat.start_time == start_time);
+}
+
+bool process_alive(pid_t pid) {
+    return read_proc_stat(pid).state != ProcStat::gone;
 }
 
 bool alive_since(pid_t pid, std::time_t stamped) {

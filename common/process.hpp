@@ -27,12 +27,18 @@ struct ProcessIdentity {
     // The calling process.
     static ProcessIdentity self();
 
-    // True while this very process lives: the pid is there, it is not a
-    // zombie (exited, not yet reaped), and it started when this one did.
+    // True while this very process lives: the pid is there, it is neither a
+    // zombie (exited, not yet reaped) nor exiting, and it started when this
+    // one did.
     bool alive() const;
 
     bool operator==(const ProcessIdentity&) const = default;
 };
+
+// True while some process has `pid` and is neither a zombie nor exiting:
+// for a pid that cannot have been handed out again yet (a lock holder we
+// just waited for).
+bool process_alive(pid_t pid);
 
 // True when a live process has `pid` and may be the one that did something
 // at `stamped` (a kernel timestamp in whole seconds: shm_ctime, sem_otime,
