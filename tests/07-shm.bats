@@ -515,26 +515,8 @@ check_kill_storm() {
 
 # ------------------------------------------------------ hostile conditions
 
-# can_unshare_mount: a private mount namespace can be made here (root, or
-# CAP_SYS_ADMIN in a user namespace that owns one).
-can_unshare_mount() { unshare -m true 2>/dev/null; }
-
-# set_sem_count FILE OFFSET VALUE / sem_count FILE OFFSET: a same-user
-# program scribbling on a sem_t in a mapped object. On x86-64 glibc a sem_t's
-# count is the low 32 bits of its first 8 bytes; PosixSegment's `request`
-# is at offset 8 (after the 4-byte `initialised`, aligned to 8).
-set_sem_count() {
-    python3 -c 'import mmap, os, struct, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-with mmap.mmap(fd, 0) as m:
-    m[int(sys.argv[2]):int(sys.argv[2]) + 4] = struct.pack("<I", int(sys.argv[3], 0))' "$@"
-}
-sem_count() {
-    python3 -c 'import mmap, os, struct, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
-    print(struct.unpack("<I", m[int(sys.argv[2]):int(sys.argv[2]) + 4])[0])' "$@"
-}
+# PosixSegment's `request` sem_t is at offset 8 (after the 4-byte
+# `initialised`, aligned to 8): for set_sem_count / sem_count (lab.bash).
 posix_request_offset=8
 
 # The object truncated under the server (anyone of its uid may): its pages

@@ -444,27 +444,8 @@ kill_client_holding_turn() {
 
 # ------------------------------------------------------ hostile conditions
 
-# can_unshare_mount: a private mount namespace can be made here (root, or
-# CAP_SYS_ADMIN in a user namespace that owns one).
-can_unshare_mount() { unshare -m true 2>/dev/null; }
-
-# set_sem_count FILE OFFSET VALUE / sem_count FILE OFFSET: a same-user
-# program scribbling on a sem_t in the mapped file. On x86-64 glibc a
-# sem_t's count is the low 32 bits of its first 8 bytes; MapLayout's
-# `request_ready` is at offset 72 (16 magic, 3 x 4 header, the 40-byte
-# mutex at 32).
-set_sem_count() {
-    python3 -c 'import mmap, os, struct, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-with mmap.mmap(fd, 0) as m:
-    m[int(sys.argv[2]):int(sys.argv[2]) + 4] = struct.pack("<I", int(sys.argv[3], 0))' "$@"
-}
-sem_count() {
-    python3 -c 'import mmap, os, struct, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
-    print(struct.unpack("<I", m[int(sys.argv[2]):int(sys.argv[2]) + 4])[0])' "$@"
-}
+# MapLayout's `request_ready` sem_t is at offset 72 (16 magic, 3 x 4
+# header, the 40-byte mutex at 32): for set_sem_count / sem_count (lab.bash).
 request_ready_offset=72
 
 # A full runtime dir: ftruncate() only sets a size, so the first store into

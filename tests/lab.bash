@@ -277,6 +277,26 @@ check_transcripts() {
     assert_success
 }
 
+# can_unshare_mount: a private mount namespace can be made here (root, or
+# CAP_SYS_ADMIN in a user namespace that owns one).
+can_unshare_mount() { unshare -m true 2>/dev/null; }
+
+# set_sem_count FILE OFFSET VALUE / sem_count FILE OFFSET: a same-user
+# program scribbling on a sem_t in a mapped object (07, 09). On x86-64
+# glibc a sem_t's count is the low 32 bits of its first 8 bytes.
+set_sem_count() {
+    python3 -c 'import mmap, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+with mmap.mmap(fd, 0) as m:
+    m[int(sys.argv[2]):int(sys.argv[2]) + 4] = struct.pack("<I", int(sys.argv[3], 0))' "$@"
+}
+sem_count() {
+    python3 -c 'import mmap, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
+    print(struct.unpack("<I", m[int(sys.argv[2]):int(sys.argv[2]) + 4])[0])' "$@"
+}
+
 lab_teardown() {
     local pid failed=0
     for pid in "${SERVER_PIDS[@]}"; do
