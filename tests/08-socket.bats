@@ -899,3 +899,7 @@ except OSError:
     assert_failure 2
     assert_equal "$stderr" 'fd-passing: no FILE given (try --help)'
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 08-socket
+}

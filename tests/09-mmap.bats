@@ -508,3 +508,7 @@ request_ready_offset=72
     assert_equal "$(cat "$SERVER_ERR")" "server: $MAP: truncated to 0 bytes while mapped; giving up"
     [[ ! -e $MAP && ! -e $LOCK ]]
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 09-mmap
+}

@@ -237,3 +237,7 @@ has_owner() {
     assert_failure 1
     assert_equal "$stderr" 'client: timed out connecting to the session bus'
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 10-dbus --session-bus
+}
