@@ -541,3 +541,7 @@ run_counters() {
     run find "$DIR" -mindepth 1 -name "$NAME.*"
     assert_output ''
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 01-file-locking
+}

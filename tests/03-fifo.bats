@@ -620,3 +620,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_line -n 2 --regexp "^ignored: pid [0-9]+: $IPC_LAB_DIR/fifo/$NAME\.[0-9]+\.fifo was made anew since the request"
     assert_equal "${#lines[@]}" 3
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 03-fifo
+}

@@ -491,3 +491,7 @@ PY
     run_client 04-signal/server extra
     assert_failure 2
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 04-signal
+}
