@@ -673,3 +673,7 @@ full_dir_server() {
     assert_equal "$output" "$(printf 'holder=%s reused=%s status=0\nMINE\nrepaired: pid=%s died holding the mutex' \
         "$holder" "$holder" "$holder")"
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 05-semaphore
+}

@@ -876,3 +876,7 @@ os.execvp(sys.argv[2], sys.argv[2:])'
     assert_output 1
     assert_equal "$(grep '^dropped: ' "$SERVER_LOG")" 'dropped: 2 messages nobody takes (not a request, nor a recent reply to a live client)'
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 06-msgqueue
+}

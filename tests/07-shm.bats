@@ -674,3 +674,7 @@ posix_request_offset=8
     first=${first%% *}
     assert_equal "$output" "$(printf 'first=%s reused=%s status=0\nMINE' "$first" "$first")"
 }
+
+@test "README: every transcript shows what the programs print" {
+    check_transcripts 07-shm
+}
