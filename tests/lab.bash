@@ -274,6 +274,9 @@ check_transcripts() {
     fi
     run timeout -k 2 $((120 * LAB_TIME_SCALE)) "$LAB_ROOT/tests/transcript" "$@" \
         "$LAB_ROOT/$chapter/README.md" "$LAB_BIN_ROOT/$chapter"
+    if ((status == 3)); then
+        skip "README transcripts need private namespaces (root and unshare; not in a chroot)"
+    fi
     assert_success
 }
 
