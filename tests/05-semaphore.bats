@@ -62,9 +62,16 @@ semaphore_wait() { if [[ -z $1 ]]; then echo semtimedop; else echo futex; fi; }
 # file before it posts, and a client killed in between leaves a request the
 # server never hears of. After writing the file, its only sleep on a
 # semaphore is the wait for the reply, which comes after the post.
+# ($T/victim*.err: the clients started with start_client_v OUT write there.)
 wait_for_request_of() {
-    wait_for_line "$IPC_LAB_DIR/$(topic "$1")/$NAME.txt" "^request $2 " "$CLIENT_LIMIT"
-    wait_until asleep_in "$2" "$(semaphore_wait "$1")"
+    local txt=$IPC_LAB_DIR/$(topic "$1")/$NAME.txt
+    wait_for_line "$txt" "^request $2 " "$CLIENT_LIMIT" &&
+        wait_until asleep_in "$2" "$(semaphore_wait "$1")" || {
+        echo "client $2 did not post its request within ${CLIENT_LIMIT}s" >&2
+        describe_process "$2" "$txt" "$T"/*.err
+        [[ -n $1 ]] || ipcs -s -i "${READY[semid]}" >&2
+        return 1
+    }
 }
 
 check_exchange() {

@@ -183,6 +183,19 @@ syscall_of() {
     echo "$call"
 }
 
+# describe_process PID [FILE...]: prints to stderr (shown when the test
+# fails) where process PID is - state, wait channel, system call - and then
+# each FILE (its stderr, the exchange file): a bounded wait that runs out
+# says what the process was doing instead of only that it did not get there.
+describe_process() {
+    local pid=$1 file
+    echo "process $pid: state=$(proc_state "$pid") wchan=$(cat "/proc/$pid/wchan" 2>/dev/null) syscall=$(syscall_of "$pid")" >&2
+    for file in "${@:2}"; do
+        echo "--- $file:" >&2
+        head -c 2000 "$file" >&2 2>/dev/null
+    done
+}
+
 # stop_while_asleep PID REGEX: stops process PID (SIGSTOP) inside the wait
 # that REGEX names (see asleep_in), bounded by READY_LIMIT. A server stopped
 # anywhere else (right after its ready line, still setting up; between two
