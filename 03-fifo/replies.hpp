@@ -34,10 +34,6 @@ inline constexpr double reader_grace_seconds = 2.0;
 inline constexpr int retry_interval_ms = 10;
 inline constexpr std::size_t max_waiting_replies = 256; // bounds memory if readers never come
 
-inline void log_ignored(const std::string& reason) {
-    lab::print_line("ignored: " + reason);
-}
-
 class Replies {
   public:
     // Delivers `line` (the reply and its newline) to client `pid` now, or
@@ -84,7 +80,7 @@ class Replies {
 
     void keep(Reply reply) {
         if (waiting_.size() >= max_waiting_replies) {
-            log_ignored("pid " + std::to_string(reply.pid) +
+            lab::log_ignored("pid " + std::to_string(reply.pid) +
                         ": too many replies waiting for readers");
             return;
         }
@@ -99,7 +95,7 @@ class Replies {
         switch (writer.state) {
         case FifoOpen::opened:
             if (!same_file(writer.fd.get(), reply.fifo.get())) {
-                log_ignored(who + reply.path + " was made anew since the request" +
+                lab::log_ignored(who + reply.path + " was made anew since the request" +
                             " (its sender is gone; a new process has its pid)");
                 return true;
             }
@@ -108,16 +104,16 @@ class Replies {
             if (!reply.give_up.expired()) {
                 return false;
             }
-            log_ignored(who + "nobody opened " + reply.path + " for reading (client gone?)");
+            lab::log_ignored(who + "nobody opened " + reply.path + " for reading (client gone?)");
             return true;
         case FifoOpen::missing:
-            log_ignored(who + "no reply FIFO " + reply.path);
+            lab::log_ignored(who + "no reply FIFO " + reply.path);
             return true;
         case FifoOpen::not_a_fifo:
-            log_ignored(who + reply.path + " is not a FIFO");
+            lab::log_ignored(who + reply.path + " is not a FIFO");
             return true;
         case FifoOpen::failed:
-            log_ignored(who + "open " + reply.path + ": " + std::strerror(writer.error));
+            lab::log_ignored(who + "open " + reply.path + ": " + std::strerror(writer.error));
             return true;
         }
         ssize_t written;
@@ -125,11 +121,11 @@ class Replies {
             written = ::write(writer.fd.get(), reply.line.data(), reply.line.size());
         } while (written < 0 && errno == EINTR);
         if (written < 0 && errno == EAGAIN) {
-            log_ignored(who + reply.path + " is full: its reader does not read");
+            lab::log_ignored(who + reply.path + " is full: its reader does not read");
         } else if (written < 0 && errno == EPIPE) { // SIGPIPE is ignored: EPIPE, not death
-            log_ignored(who + "the reader of " + reply.path + " went away");
+            lab::log_ignored(who + "the reader of " + reply.path + " went away");
         } else if (written < 0) {
-            log_ignored(who + "write " + reply.path + ": " + std::strerror(errno));
+            lab::log_ignored(who + "write " + reply.path + ": " + std::strerror(errno));
         }
         return true;
     }

@@ -82,7 +82,7 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
                     fifo_lab::Replies& replies) {
     std::optional<fifo_lab::Request> request = fifo_lab::parse_request(line);
     if (!request) {
-        fifo_lab::log_ignored("no PID in request \"" + preview(line) + "\"");
+        lab::log_ignored("no PID in request \"" + preview(line) + "\"");
         return;
     }
     std::string who = "pid " + std::to_string(request->pid) + ": ";
@@ -94,16 +94,16 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     std::string namesake = paths.name + "." + std::to_string(request->pid);
     try {
         if (lab::server_running(fifo_lab::topic, namesake)) {
-            fifo_lab::log_ignored(who + "reply FIFO belongs to the server " + namesake);
+            lab::log_ignored(who + "reply FIFO belongs to the server " + namesake);
             return;
         }
     } catch (const std::system_error& error) {
-        fifo_lab::log_ignored(who + "cannot tell whether a server " + namesake +
+        lab::log_ignored(who + "cannot tell whether a server " + namesake +
                               " runs: " + error.what());
         return;
     }
     if (request->message.size() > lab::max_message_bytes) {
-        fifo_lab::log_ignored(who + "message too long (" + std::to_string(request->message.size()) +
+        lab::log_ignored(who + "message too long (" + std::to_string(request->message.size()) +
                               " bytes; at most " + std::to_string(lab::max_message_bytes) + ")");
         return;
     }
@@ -116,13 +116,13 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     lab::Fd reply_fifo(::open(reply_path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
     if (!reply_fifo) {
-        fifo_lab::log_ignored(who + (errno == ENOENT
+        lab::log_ignored(who + (errno == ENOENT
                                          ? "no reply FIFO " + reply_path
                                          : "open " + reply_path + ": " + std::strerror(errno)));
         return;
     }
     if (::fstat(reply_fifo.get(), &st) < 0 || !S_ISFIFO(st.st_mode)) {
-        fifo_lab::log_ignored(who + reply_path + " is not a FIFO");
+        lab::log_ignored(who + reply_path + " is not a FIFO");
         return;
     }
     lab::log_received(request->message);
@@ -179,7 +179,7 @@ int run(int argc, char** argv) {
             }
             if (got < 0 && errno == EAGAIN) {
                 lines.drained([](std::string_view tail) {
-                    fifo_lab::log_ignored("request without a newline \"" + preview(tail) + "\"");
+                    lab::log_ignored("request without a newline \"" + preview(tail) + "\"");
                 });
                 break;
             }
@@ -190,7 +190,7 @@ int run(int argc, char** argv) {
                 std::string_view(buffer.data(), static_cast<std::size_t>(got)),
                 [&](std::string_view line) { handle_request(line, paths, replies); },
                 [] {
-                    fifo_lab::log_ignored("request over " +
+                    lab::log_ignored("request over " +
                                           std::to_string(fifo_lab::max_request_bytes) +
                                           " bytes (PIPE_BUF); skipped to the next newline");
                 });

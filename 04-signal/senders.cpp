@@ -7,10 +7,6 @@
 namespace signal_lab {
 
 namespace {
-void log_ignored(const std::string& why) {
-    lab::print_line("ignored: " + why);
-}
-
 std::string from(pid_t pid) {
     return "pid=" + std::to_string(pid);
 }
@@ -42,11 +38,11 @@ void Senders::take(pid_t pid, int value) {
         return; // until the end of the message that went wrong
     }
     if (value < 0 || value > max_byte_value) {
-        log_ignored("value " + std::to_string(value) + " from " + from(pid) +
+        lab::log_ignored("value " + std::to_string(value) + " from " + from(pid) +
                     " is neither a byte (0-255) nor the end (256); message dropped");
         sender.discarding = true;
     } else if (sender.message.size() == lab::max_message_bytes) {
-        log_ignored("message from " + from(pid) + " over " +
+        lab::log_ignored("message from " + from(pid) + " over " +
                     std::to_string(lab::max_message_bytes) + " bytes; dropped");
         sender.discarding = true;
     } else {
@@ -68,13 +64,13 @@ void Senders::finish_message(pid_t pid, Sender& sender) {
     if (now && *now != sender.start_time) {
         // The pid changed hands while the message was coming in: its first
         // bytes are a dead process's, its last ones another's.
-        log_ignored("message from " + from(pid) + " began in another process; dropped");
+        lab::log_ignored("message from " + from(pid) + " began in another process; dropped");
         return;
     }
     ++messages_;
     lab::log_received(message);
     if (auto why = why_not_a_client(pid, message_signal())) {
-        log_ignored("reply to " + from(pid) + ": " + *why);
+        lab::log_ignored("reply to " + from(pid) + ": " + *why);
         return;
     }
     sender.replies.push_back(lab::to_upper(message));
@@ -96,11 +92,11 @@ void Senders::forget_departed() {
             continue;
         }
         if (sender.receiving) {
-            log_ignored("partial message from " + from(pid) + " (" +
+            lab::log_ignored("partial message from " + from(pid) + " (" +
                         std::to_string(sender.message.size()) + " bytes): sender exited");
         }
         if (!sender.replies.empty()) {
-            log_ignored("reply to " + from(pid) + ": sender exited");
+            lab::log_ignored("reply to " + from(pid) + ": sender exited");
         }
         it = senders_.erase(it);
     }
@@ -132,7 +128,7 @@ bool Senders::send_replies() {
                 waiting_for_room = true; // its queue is full: try again later
                 break;
             } else if (error == ESRCH || error == EPERM) {
-                log_ignored("reply to " + from(pid) + ": sender exited");
+                lab::log_ignored("reply to " + from(pid) + ": sender exited");
                 sender.replies.clear();
                 sender.reply_values_sent = 0;
             } else {

@@ -86,7 +86,7 @@ void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& 
         lab::print_line("signal: " + signal_name(signo) + " from pid=" + std::to_string(sender));
     } else if (info.ssi_code != SI_QUEUE) {
         // kill() sends no value: ssi_int is just 0, not a byte.
-        lab::print_line("ignored: " + signal_name(signo) + " from pid=" + std::to_string(sender) +
+        lab::log_ignored(signal_name(signo) + " from pid=" + std::to_string(sender) +
                         " carries no value (sent with kill, not sigqueue)");
     } else {
         senders.take(sender, info.ssi_int);

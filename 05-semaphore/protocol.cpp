@@ -177,7 +177,7 @@ bool answer_request(const ServerFile& exchange) {
         record.reset();
     }
     if (!record) {
-        lab::print_line("ignored: " + why);
+        lab::log_ignored(why);
         return false;
     }
     lab::log_received(record->message);

@@ -55,7 +55,7 @@ class ClientQueues {
         std::string left_by = queue + " left by pid " + std::to_string(pid);
         // The server named NAME-PID has this name too: its queue stays.
         if (std::string clash = shape_mismatch_at(queue, reply_queue_shape); !clash.empty()) {
-            lab::print_line("ignored: " + left_by + ": " + clash + "; left alone");
+            lab::log_ignored(left_by + ": " + clash + "; left alone");
         } else if (::mq_unlink(queue.c_str()) == 0) {
             lab::print_line("removed: " + left_by);
         }
@@ -77,7 +77,7 @@ void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
     PosixQueue reply_queue(queue, ""); // close it when done; the client removes it
     // The server named NAME-PID has this name too: its queue gets nothing of ours.
     if (std::string clash = shape_mismatch(reply_queue.get(), reply_queue_shape); !clash.empty()) {
-        lab::print_line("ignored: reply to pid " + std::to_string(pid) + ": " + queue_name + ": " +
+        lab::log_ignored("reply to pid " + std::to_string(pid) + ": " + queue_name + ": " +
                         clash);
         return;
     }

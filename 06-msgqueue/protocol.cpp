@@ -122,20 +122,20 @@ std::string parse_server_options(int argc, char** argv, const char* description)
 std::optional<ParsedRequest> parse_request(std::span<const char> body) {
     pid_t pid = 0;
     if (body.size() < sizeof pid) {
-        lab::print_line("ignored: request of " + std::to_string(body.size()) +
+        lab::log_ignored("request of " + std::to_string(body.size()) +
                         " bytes: too short to hold a pid");
         return std::nullopt;
     }
     std::memcpy(&pid, body.data(), sizeof pid); // memcpy: the bytes need not be aligned
     if (pid <= 0) {
-        lab::print_line("ignored: request with pid " + std::to_string(pid));
+        lab::log_ignored("request with pid " + std::to_string(pid));
         return std::nullopt;
     }
     std::string_view message(body.data() + sizeof pid, body.size() - sizeof pid);
     try {
         lab::check_message(message);
     } catch (const lab::UsageError& e) {
-        lab::print_line("ignored: pid " + std::to_string(pid) + ": " + e.what());
+        lab::log_ignored("pid " + std::to_string(pid) + ": " + e.what());
         return std::nullopt;
     }
     return ParsedRequest{pid, message};

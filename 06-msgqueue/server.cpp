@@ -194,7 +194,7 @@ int run(int argc, char** argv) {
             continue;
         }
         if (parsed->client_pid == request_type) { // replies to pid 1 would look like requests
-            lab::print_line("ignored: request with pid 1");
+            lab::log_ignored("request with pid 1");
             continue;
         }
         lab::log_received(parsed->message);

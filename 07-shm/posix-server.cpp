@@ -179,8 +179,8 @@ int run(int argc, char** argv) {
             // out and log them in this one line, rather than a turn and a
             // line each.
             std::uint64_t more = lab::drain_stale_posts(segment.request, "(request)");
-            lab::print_line(
-                "ignored: " + incoming.ignored +
+            lab::log_ignored(
+                incoming.ignored +
                 (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
             // A client that wrote its request and posted during the drain
             // lost its post with the rest: look at the buffer once more.

@@ -188,8 +188,8 @@ int run(int argc, char** argv) {
             // No reply: nobody waits for one. Other posts counted now are
             // stale too: take them all out and log them in this one line.
             int more = drain_stale_posts(semaphores.id());
-            lab::print_line(
-                "ignored: " + incoming.ignored +
+            lab::log_ignored(
+                incoming.ignored +
                 (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
             // A client that wrote its request and posted during the drain
             // lost its post with the rest: look at the segment once more.

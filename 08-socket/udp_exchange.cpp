@@ -198,7 +198,7 @@ void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
         }
         if (std::string why = sender_to_refuse(request, own_port); !why.empty()) {
             if (auto note = refused.occurred()) {
-                lab::print_line("ignored: datagram from " + address_text(request.peer) + ": " +
+                lab::log_ignored("datagram from " + address_text(request.peer) + ": " +
                                 why + *note);
             }
             continue;

@@ -122,7 +122,7 @@ bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& fil
     }
     last_served = request->sequence;
     if (request->length > lab::max_message_bytes) {
-        lab::print_line("ignored: request of " + std::to_string(request->length) +
+        lab::log_ignored("request of " + std::to_string(request->length) +
                         " bytes (at most " + std::to_string(lab::max_message_bytes) + ")");
         return true;
     }
@@ -159,7 +159,7 @@ void serve(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file
         // someone who is not a client): take them all out and log them in
         // one line, rather than a turn each.
         std::uint64_t stale = 1 + lab::drain_stale_posts(map.request_ready, "request_ready");
-        lab::print_line("ignored: " + std::to_string(stale) + " stale request post" +
+        lab::log_ignored(std::to_string(stale) + " stale request post" +
                         (stale == 1 ? "" : "s"));
         // A client that wrote its request and posted during the drain lost
         // its post with the rest: look at the slot once more.

@@ -160,4 +160,8 @@ void log_received(std::string_view message) {
     print_line("received: " + printable(message));
 }
 
+void log_ignored(std::string_view reason) {
+    print_line("ignored: " + printable(reason));
+}
+
 } // namespace lab

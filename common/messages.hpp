@@ -61,4 +61,8 @@ void print_ready(std::initializer_list<std::pair<std::string_view, std::string>>
 // "received: MESSAGE", MESSAGE through printable().
 void log_received(std::string_view message);
 
+// "ignored: REASON": what a server dropped and why, REASON through
+// printable() (it may quote a peer's bytes: a preview, a name, a length).
+void log_ignored(std::string_view reason);
+
 } // namespace lab

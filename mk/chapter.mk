@@ -1,6 +1,7 @@
 # chapter.mk - the whole Makefile of a chapter, after it names its programs:
 #
-#   PROGRAMS := server client         # each built from PROGRAM.cpp
+#   PROGRAMS := server client         # each built from PROGRAM.cpp and its
+#                                     # parts PROGRAM-*.cpp (server-loop.cpp)
 #   SHARED_SOURCES := protocol.cpp    # optional: linked into every program
 #   CHAPTER_LDLIBS := -lsystemd       # optional
 #   include ../mk/chapter.mk
@@ -25,10 +26,20 @@ $(shell mkdir -p $(OBJ_DIR) && { [ "$$(cat $(FLAVOUR_STAMP) 2>/dev/null)" = "$(L
 
 all: $(BINARIES)
 
-$(BINARIES): $(OUT_PREFIX)%: $(OBJ_DIR)/%.o $(SHARED_OBJECTS) $(LAB_COMMON_LIB) $(FLAVOUR_STAMP)
+# A file's name says which program links it: PROGRAM.cpp and PROGRAM-*.cpp
+# go into PROGRAM alone (so "server-*" is not "posix-server-*": the wildcard
+# is anchored at the start of the name); SHARED_SOURCES into every program.
+program_objects = $(patsubst %.cpp,$(OBJ_DIR)/%.o,$(1).cpp $(wildcard $(1)-*.cpp))
+
+# Each program's list of parts is kept in OBJ_DIR/PROGRAM.parts, rewritten
+# only when it changes: adding or removing a part relinks the program.
+$(foreach p,$(PROGRAMS),$(shell [ "$$(cat $(OBJ_DIR)/$(p).parts 2>/dev/null)" = "$(call program_objects,$(p))" ] || echo "$(call program_objects,$(p))" > $(OBJ_DIR)/$(p).parts))
+
+.SECONDEXPANSION:
+$(BINARIES): $(OUT_PREFIX)%: $$(call program_objects,$$*) $(OBJ_DIR)/$$*.parts $(SHARED_OBJECTS) $(LAB_COMMON_LIB) $(FLAVOUR_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $(CHAPTER)/$*")
-	$(Q)$(CXX) $(LAB_LDFLAGS) $(LDFLAGS) -o $@ $< $(SHARED_OBJECTS) $(LAB_COMMON_LIB) $(CHAPTER_LDLIBS) $(LAB_LDLIBS) $(LDLIBS)
+	$(Q)$(CXX) $(LAB_LDFLAGS) $(LDFLAGS) -o $@ $(call program_objects,$*) $(SHARED_OBJECTS) $(LAB_COMMON_LIB) $(CHAPTER_LDLIBS) $(LAB_LDLIBS) $(LDLIBS)
 
 $(OBJ_DIR)/%.o: %.cpp
 	$(call lab_need,build)

@@ -273,11 +273,15 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     echo hi >"$fifo"
     printf ' 12 lead space\n0 zero\n007 octal\n12345678901 eleven digits\n99999999999x\n' >"$fifo"
     printf '\x01\x02\xff\n' >"$fifo"
+    printf '\x1b[2Jx\n' >"$fifo" # a peer's bytes never drive the log reader's terminal
     printf '%s %s\n' $$ "$(head -c 1025 /dev/zero | tr '\0' m)" >"$fifo"
     wait_for_line "$SERVER_LOG" "^ignored: pid $$: message too long \\(1025 bytes; at most 1024\\)\$"
     run grep -c '^ignored: no PID in request' "$SERVER_LOG"
-    assert_output 7
+    assert_output 8
     grep -qx 'ignored: no PID in request "hi"' "$SERVER_LOG"
+    grep -qxF 'ignored: no PID in request "\x1b[2Jx"' "$SERVER_LOG"
+    run grep -c $'\x1b' "$SERVER_LOG"
+    assert_output 0
     run_client 03-fifo/client --name "$NAME" after
     assert_output AFTER
     run grep -c '^received:' "$SERVER_LOG"
