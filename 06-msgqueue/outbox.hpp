@@ -7,7 +7,8 @@
 //   - replies go out with IPC_NOWAIT; one that does not fit waits here, in
 //     order, and goes out once there is room (flush() runs before every
 //     msgrcv, and the tick wakes the server to run it);
-//   - a reply to a client that is gone (kill(pid, 0): ESRCH) is dropped;
+//   - a reply to a client that is gone (process_gone: exited, a zombie, or
+//     exiting) is dropped;
 //   - replies sent to a client that died before reading them are taken back
 //     out (msgrcv with msgtyp = its pid) by forget_vanished_clients(): a
 //     killed client's unread replies neither fill the queue for good nor

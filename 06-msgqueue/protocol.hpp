@@ -186,10 +186,11 @@ struct ParsedRequest {
 };
 std::optional<ParsedRequest> parse_request(std::span<const char> body);
 
-// kill(pid, 0) sends nothing; ESRCH says no such process. (EPERM means it
-// exists but belongs to someone else: alive.)
+// A client is gone when no live process has its pid: kill(pid, 0) alone
+// is not enough, since it also finds a zombie (a killed client its parent
+// has not reaped yet) and a dying one (lab::process_alive).
 inline bool process_gone(pid_t pid) {
-    return ::kill(pid, 0) < 0 && errno == ESRCH;
+    return !lab::process_alive(pid);
 }
 
 // A client's wait woke up with nothing yet: fail with the contract's words

@@ -64,14 +64,15 @@ semaphore_wait() { if [[ -z $1 ]]; then echo semtimedop; else echo futex; fi; }
 # semaphore is the wait for the reply, which comes after the post.
 # ($T/victim*.err: the clients started with start_client_v OUT write there.)
 wait_for_request_of() {
-    local txt=$IPC_LAB_DIR/$(topic "$1")/$NAME.txt
-    wait_for_line "$txt" "^request $2 " "$CLIENT_LIMIT" &&
-        wait_until asleep_in "$2" "$(semaphore_wait "$1")" || {
+    local txt
+    txt=$IPC_LAB_DIR/$(topic "$1")/$NAME.txt
+    if ! wait_for_line "$txt" "^request $2 " "$CLIENT_LIMIT" ||
+        ! wait_until asleep_in "$2" "$(semaphore_wait "$1")"; then
         echo "client $2 did not post its request within ${CLIENT_LIMIT}s" >&2
         describe_process "$2" "$txt" "$T"/*.err
         [[ -n $1 ]] || ipcs -s -i "${READY[semid]}" >&2
         return 1
-    }
+    fi
 }
 
 check_exchange() {

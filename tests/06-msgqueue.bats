@@ -510,6 +510,28 @@ check_killed_clients() {
     assert_equal "$(queue_messages "$msqid")" 0
 }
 
+@test "sysv: a client killed but not yet reaped (a zombie) is gone: its reply is purged" {
+    sysv
+    start_queue_server
+    local msqid=${READY[msqid]}
+    # The fake client's parent sleeps and never waits for it: once killed,
+    # it stays a zombie, which kill(pid, 0) still finds.
+    perl -e '$| = 1; my $child = fork // die "fork: $!\n";
+        if ($child == 0) { msgsnd($ARGV[0], pack("l! l a*", 1, $$, "orphan"), 0) or die "msgsnd: $!\n"; sleep 60; exit 0 }
+        print "$child\n"; sleep 60' "$msqid" >"$T/fake" 3>&- &
+    HELPER_PIDS+=($!)
+    local fake
+    wait_for_line "$T/fake" '^[0-9]+$'
+    fake=$(cat "$T/fake")
+    wait_for_line "$SERVER_LOG" '^received: orphan$'
+    wait_for_messages "$msqid" 1 # its reply, waiting for it
+    kill -KILL "$fake"
+    wait_until is_zombie "$fake"
+    wait_for_line "$SERVER_LOG" "^dropped: 1 unread reply to pid $fake: client gone\$"
+    assert_equal "$(queue_messages "$msqid")" 0
+    is_zombie "$fake" # still a zombie when the server saw it gone
+}
+
 @test "sysv: a client never takes a reply left for an earlier process with its pid" {
     sysv
     start_queue_server

@@ -55,6 +55,7 @@ lab_setup() {
     export IPC_LAB_DIR=$T/run
     NAME=t${BATS_TEST_NUMBER}p$$
     SERVER_PIDS=()
+    HELPER_PIDS=() # other processes a test started: SIGKILLed in teardown
     LAB_WRAP=()
     if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
         # shellcheck disable=SC2054 # the commas belong to valgrind's options
@@ -173,6 +174,9 @@ asleep_in() {
 
 # is_stopped PID: true when process PID is stopped (SIGSTOP).
 is_stopped() { [[ $(proc_state "$1") == T ]]; }
+
+# is_zombie PID: true when process PID has exited and nobody reaped it yet.
+is_zombie() { [[ $(proc_state "$1") == Z ]]; }
 
 # syscall_of PID: the number of the system call PID is in (/proc/PID/syscall,
 # also while it is stopped inside one), -1 when it is in user space, or
@@ -315,6 +319,9 @@ with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
 
 lab_teardown() {
     local pid failed=0
+    for pid in "${HELPER_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
     for pid in "${SERVER_PIDS[@]}"; do
         if kill -0 "$pid" 2>/dev/null; then
             stop_server "$pid" || failed=1
