@@ -187,6 +187,13 @@ bool answer_request(const ServerFile& exchange) {
     return true;
 }
 
+bool holds_request(const ServerFile& exchange) {
+    std::string text = read_file(exchange.fd(), exchange.path());
+    std::string why;
+    auto record = text.size() <= max_record_bytes ? parse_record(text, why) : std::nullopt;
+    return record && record->kind == "request";
+}
+
 ClientSettings parse_client_options(int argc, char** argv) {
     lab::Options options(
         "[--name NAME] [--timeout SECONDS] [MESSAGE...]\n"

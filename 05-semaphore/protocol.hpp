@@ -113,6 +113,10 @@ std::string parse_server_options(int argc, char** argv, const std::string& descr
 // line `ignored: WHY`) when the file holds no well-formed request.
 bool answer_request(const ServerFile& exchange);
 
+// True when NAME.txt holds a well-formed request (nothing is logged): after
+// stale posts were taken out, is there a request whose post went with them?
+bool holds_request(const ServerFile& exchange);
+
 // ---- the clients -------------------------------------------------------
 
 struct ClientSettings {

@@ -16,6 +16,7 @@
 // 4. Remove: semctl(IPC_RMID) and the files, by the destructors.
 #include "protocol.hpp"
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -156,6 +157,31 @@ void semop_now(int semid, std::span<sembuf> operations, const char* what) {
     }
 }
 
+// After a request that was none: a client enters only when request is 0 and
+// posts it once, so a count still above 0 was set by a same-user program
+// (semctl SETVAL, up to SEMVMX 32767) with no requests behind it. Set it
+// back to 0 and say so in one line, instead of one "ignored" line per count.
+void reset_stale_request_count(int semid, const ServerFile& exchange) {
+    int more = ::semctl(semid, request, GETVAL);
+    if (more < 0) {
+        throw lab::sys_error("semctl GETVAL request");
+    }
+    if (more == 0) {
+        return;
+    }
+    if (::semctl(semid, request, SETVAL, 0) < 0) {
+        throw lab::sys_error("semctl SETVAL request");
+    }
+    lab::log_ignored(std::to_string(more) + " more stale posts taken out");
+    // A client that entered before the count was set, and posted since,
+    // lost its post with the rest: answer what the file holds now. Its
+    // request is then not counted, so only reply goes up.
+    if (holds_request(exchange) && answer_request(exchange)) {
+        std::array<sembuf, 1> post_reply{{{reply, +1, 0}}};
+        semop_now(semid, post_reply, "semop post reply");
+    }
+}
+
 void serve(int semid, const ServerFile& exchange, const lab::StopSignals& stop) {
     // Wait until request > 0 without taking it: -1 then +1 in one atomic
     // semop. request stays 1 while we work, and a client only comes in when
@@ -178,6 +204,7 @@ void serve(int semid, const ServerFile& exchange, const lab::StopSignals& stop) 
             semop_now(semid, finish_with_reply, "semop post reply");
         } else {
             semop_now(semid, finish_without_reply, "semop drop request");
+            reset_stale_request_count(semid, exchange);
         }
     }
 }

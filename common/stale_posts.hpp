@@ -23,8 +23,10 @@ namespace lab {
 // this, the count was written, not posted.
 inline constexpr std::uint64_t plausible_stale_posts = 64;
 
-// Takes out the posts counted on `semaphore`, an unnamed one (sem_init) that
-// only the caller waits on, and returns how many there were. Up to
+// Takes out the posts counted on `semaphore`, one that only the caller waits
+// on, and returns how many there were. Unnamed (sem_init) or named
+// (sem_open): in glibc both are the same sem_t, a named one mapped from its
+// file in /dev/shm, so resetting it is the same store. Up to
 // plausible_stale_posts it takes them with sem_trywait(); past that, taking
 // 2^31 one by one would spin for tens of seconds, so it reads the count with
 // sem_getvalue() and sets it back to 0 with sem_init().

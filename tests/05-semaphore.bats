@@ -411,6 +411,47 @@ check_garbage() {
 @test "sysv: garbage or too much in NAME.txt is ignored; the server serves on" { check_garbage ""; }
 @test "posix: garbage or too much in NAME.txt is ignored; the server serves on" { check_garbage posix-; }
 
+# Another program of the same uid raises the request count: System V with
+# semctl(SETVAL) (up to SEMVMX, 32767), POSIX by writing the count into the
+# named semaphore's file (2^31-1). None of those posts has a request behind
+# it: the server takes them all out at once, logs them in one line, and
+# serves on (before the fix: one line and one loop per post, a CPU spinning
+# for minutes).
+@test "sysv: a request count set with semctl SETVAL is drained and logged once; clients served" {
+    start_server_v ""
+    run_client_v "" before
+    assert_output BEFORE
+    perl -MIPC::SysV=SETVAL -e 'semctl($ARGV[0], 1, SETVAL, 32767) or die "semctl: $!\n"' "${READY[semid]}"
+    wait_for_line "$SERVER_LOG" '^ignored: .*stale' || fail "no stale posts logged"
+    run_client_v "" --timeout "$CROWD_TIMEOUT" after
+    assert_success
+    assert_output AFTER
+    assert_equal "$(sysv_value 1)" 0
+    # the first post found no request, the rest went at once: two lines
+    run grep '^ignored: ' "$SERVER_LOG"
+    assert_equal "${#lines[@]}" 2
+    assert_line -n 0 "ignored: 'reply' record where a request should be"
+    assert_line -n 1 "ignored: 32766 more stale posts taken out"
+}
+@test "posix: a request count written into the semaphore's file is drained and logged once; clients served" {
+    start_server_v posix-
+    run_client_v posix- before
+    assert_output BEFORE
+    local sem_file
+    sem_file=/dev/shm/sem.ipc-lab-$(id -u)-semaphore-posix-$NAME-request
+    set_sem_count "$sem_file" 0 0x7fffffff
+    wait_for_line "$SERVER_LOG" '^ignored: .*stale' || fail "no stale posts logged"
+    run_client_v posix- --timeout "$CROWD_TIMEOUT" after
+    assert_success
+    assert_output AFTER
+    assert_equal "$(sem_count "$sem_file" 0)" 0
+    # the first post found no request, the rest went at once: two lines
+    run grep '^ignored: ' "$SERVER_LOG"
+    assert_equal "${#lines[@]}" 2
+    assert_line -n 0 "ignored: 'reply' record where a request should be"
+    assert_line -n 1 "ignored: 2147483646 more stale posts taken out"
+}
+
 # CLIENTS clients at once, each sending MESSAGES messages of its own; those
 # listed in KILL are killed with SIGKILL at a random moment of their run
 # (once the exchanges have begun, 0-19 ms after the one before; 12 clients
