@@ -156,4 +156,22 @@ long parse_integer(const std::string& option, const std::string& text, long min,
     return value;
 }
 
+std::string parse_server_options(int argc, char** argv, const std::string& description) {
+    std::string name;
+    Options options("[--name NAME]", description);
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    return name;
+}
+
+Options client_options(const std::string& description, std::string& name,
+                       double& timeout_seconds) {
+    Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]", description);
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    return options;
+}
+
 } // namespace lab

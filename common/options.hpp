@@ -55,6 +55,20 @@ class Options {
     std::vector<Spec> specs_;
 };
 
+// The two command lines of the contract, so no chapter writes them again:
+//
+//   server [--name NAME]:
+//     std::string name = lab::parse_server_options(argc, argv, "Serves ...");
+//   client [--name NAME] [--timeout SECONDS] [MESSAGE...] (a client with
+//   more options adds them before parse()):
+//     lab::Options options = lab::client_options("Sends ...", name, timeout_seconds);
+//     std::vector<std::string> messages = options.parse(argc, argv);
+//
+// A server takes no operands: one is a UsageError ("unexpected argument").
+std::string parse_server_options(int argc, char** argv, const std::string& description);
+Options client_options(const std::string& description, std::string& name,
+                       double& timeout_seconds);
+
 // NAME is 1-40 of A-Z a-z 0-9 _ . -, not starting with '.'; else UsageError.
 void validate_name(const std::string& name);
 
