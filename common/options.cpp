@@ -166,8 +166,7 @@ std::string parse_server_options(int argc, char** argv, const std::string& descr
     return name;
 }
 
-Options client_options(const std::string& description, std::string& name,
-                       double& timeout_seconds) {
+Options client_options(const std::string& description, std::string& name, double& timeout_seconds) {
     Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]", description);
     options.add_name(name);
     options.add_timeout(timeout_seconds);

@@ -66,8 +66,7 @@ class Options {
 //
 // A server takes no operands: one is a UsageError ("unexpected argument").
 std::string parse_server_options(int argc, char** argv, const std::string& description);
-Options client_options(const std::string& description, std::string& name,
-                       double& timeout_seconds);
+Options client_options(const std::string& description, std::string& name, double& timeout_seconds);
 
 // NAME is 1-40 of A-Z a-z 0-9 _ . -, not starting with '.'; else UsageError.
 void validate_name(const std::string& name);
