@@ -36,6 +36,7 @@ namespace {
 
 using namespace socket_lab;
 
+// Below run(): steps 1 to 3 (serve_unix, serve_inet) and their helpers.
 void raise_descriptor_limit();
 void serve_unix(const std::string& name, const lab::StopSignals& stop);
 void serve_inet(const Endpoint& endpoint, const lab::StopSignals& stop);
