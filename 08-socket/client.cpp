@@ -11,6 +11,7 @@
 //    come in pieces). UDP: send one datagram, receive one. Each wait is a
 //    poll() bounded by --timeout.
 // 3. close() (in lab::Fd): the server reads end of file and forgets us.
+// Step 1 is ServerLink's constructor, step 2 its exchange(), below run().
 #include "protocol.hpp"
 
 #include <algorithm>
@@ -24,6 +25,46 @@
 namespace {
 
 using namespace socket_lab;
+
+// The client's end of the conversation: one connected socket, used for every message.
+class ServerLink {
+  public:
+    ServerLink(const Endpoint& endpoint, double timeout_seconds); // 1. socket(), connect()
+    std::string exchange(const std::string& message);             // 2. send, receive the reply
+
+  private:
+    lab::Failure timed_out(const std::string& waiting_for) const;
+    void send_all(std::string_view data);
+    void wait_readable(const lab::Deadline& deadline);
+    std::size_t receive_some(std::span<char> buffer);
+    std::string receive_line(const lab::Deadline& deadline);
+    std::string receive_datagram(const lab::Deadline& deadline);
+
+    bool stream_;
+    double timeout_seconds_;
+    std::string where_; // the socket path or HOST:PORT, for messages
+    lab::Fd socket_;
+    std::string pending_; // stream: what came after the last reply's newline
+};
+
+int run(int argc, char** argv) {
+    lab::Options options(
+        "[--name NAME | --tcp HOST:PORT | --udp HOST:PORT] [--timeout SECONDS] [MESSAGE...]",
+        "Sends each MESSAGE (given none, each line of stdin) to the server and prints\n"
+        "each reply on its own line.");
+    Endpoint endpoint;
+    double timeout_seconds = 0;
+    add_endpoint_options(options, endpoint, false);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+    check_endpoint(endpoint);
+
+    ServerLink server(endpoint, timeout_seconds);
+    lab::for_each_message(messages, [&server](const std::string& message) {
+        lab::print_line(server.exchange(message));
+    });
+    return lab::exit_ok;
+}
 
 // No reply line of the contract is longer: a message's reply is as long as
 // the message, or it is the error line. More without a newline is not our
@@ -53,155 +94,128 @@ void bound_blocking_calls(int fd, double seconds) {
     }
 }
 
-// The client's end of the conversation: one connected socket, used for every message.
-class ServerLink {
-  public:
-    ServerLink(const Endpoint& endpoint, double timeout_seconds)
-        : stream_(endpoint.is_stream()), timeout_seconds_(timeout_seconds) {
-        UnixAddress unix_socket;
-        const sockaddr* address = endpoint.inet.get();
-        socklen_t length = endpoint.inet.length;
-        int family = endpoint.inet.family();
-        where_ = endpoint.inet.text;
-        if (endpoint.transport == Transport::unix_stream) {
-            where_ = socket_path(endpoint.name);
-            unix_socket = unix_address(where_); // "too long" rather than a truncated path
-            address = unix_socket.get();
-            length = unix_socket.length;
-            family = AF_UNIX;
+ServerLink::ServerLink(const Endpoint& endpoint, double timeout_seconds)
+    : stream_(endpoint.is_stream()), timeout_seconds_(timeout_seconds) {
+    UnixAddress unix_socket;
+    const sockaddr* address = endpoint.inet.get();
+    socklen_t length = endpoint.inet.length;
+    int family = endpoint.inet.family();
+    where_ = endpoint.inet.text;
+    if (endpoint.transport == Transport::unix_stream) {
+        where_ = socket_path(endpoint.name);
+        unix_socket = unix_address(where_); // "too long" rather than a truncated path
+        address = unix_socket.get();
+        length = unix_socket.length;
+        family = AF_UNIX;
+    }
+    // 1. A blocking socket: each wait below is bounded by poll() or SO_SNDTIMEO.
+    socket_ = lab::Fd(::socket(family, (stream_ ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
+    if (!socket_) {
+        throw lab::sys_error("socket");
+    }
+    bound_blocking_calls(socket_.get(), timeout_seconds_);
+    if (::connect(socket_.get(), address, length) < 0) {
+        if (errno == ENOENT || errno == ECONNREFUSED) {
+            throw not_running("connect " + where_);
         }
-        socket_ = open_socket(family, stream_ ? SOCK_STREAM : SOCK_DGRAM);
-        bound_blocking_calls(socket_.get(), timeout_seconds_);
-        if (::connect(socket_.get(), address, length) < 0) {
-            if (errno == ENOENT || errno == ECONNREFUSED) {
-                throw not_running("connect " + where_);
-            }
-            if (errno == EAGAIN || errno == EINPROGRESS) { // SO_SNDTIMEO ran out
-                throw timed_out("connect " + where_);
-            }
-            throw lab::sys_error("connect " + where_);
+        if (errno == EAGAIN || errno == EINPROGRESS) { // SO_SNDTIMEO ran out
+            throw timed_out("connect " + where_);
         }
+        throw lab::sys_error("connect " + where_);
     }
+}
 
-    // Sends one message, returns its reply; both within one --timeout.
-    std::string exchange(const std::string& message) {
-        lab::Deadline deadline(timeout_seconds_);
-        send_all(message + "\n");
-        return stream_ ? receive_line(deadline) : receive_datagram(deadline);
-    }
+// 2. Sends one message, returns its reply; both within one --timeout.
+std::string ServerLink::exchange(const std::string& message) {
+    lab::Deadline deadline(timeout_seconds_);
+    send_all(message + "\n");
+    return stream_ ? receive_line(deadline) : receive_datagram(deadline);
+}
 
-  private:
-    lab::Failure timed_out(const std::string& waiting_for) const {
-        return lab::Failure(waiting_for + ": timed out after " + seconds_text(timeout_seconds_) +
-                            " s");
-    }
+lab::Failure ServerLink::timed_out(const std::string& waiting_for) const {
+    return lab::Failure(waiting_for + ": timed out after " + seconds_text(timeout_seconds_) + " s");
+}
 
-    void send_all(std::string_view data) {
-        while (!data.empty()) {
-            // MSG_NOSIGNAL: a server gone away gives EPIPE, not a SIGPIPE that kills us.
-            ssize_t sent = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-            if (sent >= 0) {
-                data.remove_prefix(static_cast<std::size_t>(sent));
-            } else if (errno == ECONNREFUSED) { // UDP: an earlier datagram was refused
-                throw not_running("send to " + where_);
-            } else if (errno == EAGAIN) {
-                throw timed_out("send to " + where_);
-            } else if (errno != EINTR) {
-                throw lab::sys_error("send to " + where_);
-            }
+void ServerLink::send_all(std::string_view data) {
+    while (!data.empty()) {
+        // MSG_NOSIGNAL: a server gone away gives EPIPE, not a SIGPIPE that kills us.
+        ssize_t sent = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+        if (sent >= 0) {
+            data.remove_prefix(static_cast<std::size_t>(sent));
+        } else if (errno == ECONNREFUSED) { // UDP: an earlier datagram was refused
+            throw not_running("send to " + where_);
+        } else if (errno == EAGAIN) {
+            throw timed_out("send to " + where_);
+        } else if (errno != EINTR) {
+            throw lab::sys_error("send to " + where_);
         }
     }
+}
 
-    // Waits (bounded) until there is something to read: data, end of file or an error.
-    void wait_readable(const lab::Deadline& deadline) {
-        pollfd ready{socket_.get(), POLLIN, 0};
-        for (;;) {
-            int count = ::poll(&ready, 1, deadline.milliseconds_left());
-            if (count > 0) {
-                return;
-            }
-            if (count == 0) {
-                throw timed_out("no reply from " + where_);
-            }
-            if (errno != EINTR) {
-                throw lab::sys_error("poll");
-            }
+// Waits (bounded) until there is something to read: data, end of file or an error.
+void ServerLink::wait_readable(const lab::Deadline& deadline) {
+    pollfd ready{socket_.get(), POLLIN, 0};
+    for (;;) {
+        int count = ::poll(&ready, 1, deadline.milliseconds_left());
+        if (count > 0) {
+            return;
+        }
+        if (count == 0) {
+            throw timed_out("no reply from " + where_);
+        }
+        if (errno != EINTR) {
+            throw lab::sys_error("poll");
         }
     }
+}
 
-    std::size_t receive_some(std::span<char> buffer) {
-        for (;;) {
-            ssize_t got = ::recv(socket_.get(), buffer.data(), buffer.size(), 0);
-            if (got >= 0) {
-                return static_cast<std::size_t>(got);
-            }
-            if (errno == ECONNREFUSED) { // UDP: ICMP "port unreachable" for our datagram
-                throw not_running("recv from " + where_);
-            }
-            if (errno == ECONNRESET) {
-                return 0; // the server is gone: as good as end of file
-            }
-            if (errno != EINTR) {
-                throw lab::sys_error("recv from " + where_);
-            }
+std::size_t ServerLink::receive_some(std::span<char> buffer) {
+    for (;;) {
+        ssize_t got = ::recv(socket_.get(), buffer.data(), buffer.size(), 0);
+        if (got >= 0) {
+            return static_cast<std::size_t>(got);
+        }
+        if (errno == ECONNREFUSED) { // UDP: ICMP "port unreachable" for our datagram
+            throw not_running("recv from " + where_);
+        }
+        if (errno == ECONNRESET) {
+            return 0; // the server is gone: as good as end of file
+        }
+        if (errno != EINTR) {
+            throw lab::sys_error("recv from " + where_);
         }
     }
+}
 
-    // Stream: the next line, without its newline. A reply may arrive in
-    // pieces; pending_ keeps whatever came after the newline.
-    std::string receive_line(const lab::Deadline& deadline) {
-        std::array<char, 4096> chunk;
-        std::size_t newline = 0;
-        while ((newline = pending_.find('\n')) == std::string::npos) {
-            wait_readable(deadline);
-            std::size_t got = receive_some(chunk);
-            if (got == 0) {
-                throw lab::Failure("recv from " + where_ + ": the server closed the connection");
-            }
-            pending_.append(chunk.data(), got);
-            if (pending_.find('\n') == std::string::npos && pending_.size() > max_reply_bytes) {
-                throw lab::Failure("recv from " + where_ + ": reply too long (over " +
-                                   std::to_string(max_reply_bytes) + " bytes without a newline)");
-            }
-        }
-        std::string line = pending_.substr(0, newline);
-        pending_.erase(0, newline + 1);
-        return line;
-    }
-
-    // UDP: one datagram back, its trailing newline dropped.
-    std::string receive_datagram(const lab::Deadline& deadline) {
-        std::string reply(max_datagram_bytes, '\0');
+// Stream: the next line, without its newline. A reply may arrive in
+// pieces; pending_ keeps whatever came after the newline.
+std::string ServerLink::receive_line(const lab::Deadline& deadline) {
+    std::array<char, 4096> chunk;
+    std::size_t newline = 0;
+    while ((newline = pending_.find('\n')) == std::string::npos) {
         wait_readable(deadline);
-        reply.resize(receive_some(reply));
-        strip_newline(reply);
-        return reply;
+        std::size_t got = receive_some(chunk);
+        if (got == 0) {
+            throw lab::Failure("recv from " + where_ + ": the server closed the connection");
+        }
+        pending_.append(chunk.data(), got);
+        if (pending_.find('\n') == std::string::npos && pending_.size() > max_reply_bytes) {
+            throw lab::Failure("recv from " + where_ + ": reply too long (over " +
+                               std::to_string(max_reply_bytes) + " bytes without a newline)");
+        }
     }
+    std::string line = pending_.substr(0, newline);
+    pending_.erase(0, newline + 1);
+    return line;
+}
 
-    bool stream_;
-    double timeout_seconds_;
-    std::string where_; // the socket path or HOST:PORT, for messages
-    lab::Fd socket_;
-    std::string pending_;
-};
-
-int run(int argc, char** argv) {
-    lab::Options options(
-        "[--name NAME | --tcp HOST:PORT | --udp HOST:PORT] [--timeout SECONDS] [MESSAGE...]",
-        "Sends each MESSAGE (given none, each line of stdin) to the server and prints\n"
-        "each reply on its own line.");
-    Endpoint endpoint;
-    double timeout_seconds = 0;
-    add_endpoint_options(options, endpoint, false);
-    options.add_timeout(timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
-    check_endpoint(endpoint);
-
-    ServerLink server(endpoint, timeout_seconds);
-    lab::for_each_message(messages, [&server](const std::string& message) {
-        lab::print_line(server.exchange(message));
-    });
-    return lab::exit_ok;
+// UDP: one datagram back, its trailing newline dropped.
+std::string ServerLink::receive_datagram(const lab::Deadline& deadline) {
+    std::string reply(max_datagram_bytes, '\0');
+    wait_readable(deadline);
+    reply.resize(receive_some(reply));
+    strip_newline(reply);
+    return reply;
 }
 
 } // namespace

@@ -21,4 +21,4 @@ demo_run ./client --udp "127.0.0.1:$port" 'over UDP'
 demo_stop
 
 # The parent opens the file; the child prints it from the descriptor it is sent.
-demo_run ./fd-passing Makefile 2>&1
+demo_run ./fd-passing-demo Makefile 2>&1

@@ -101,26 +101,6 @@ UnixAddress unix_address(const std::string& path) {
     return address;
 }
 
-lab::Fd open_socket(int family, int type) {
-    lab::Fd fd(::socket(family, type | SOCK_CLOEXEC, 0));
-    if (!fd) {
-        throw lab::sys_error("socket");
-    }
-    return fd;
-}
-
-int bound_port(int fd) {
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) {
-        throw lab::sys_error("getsockname");
-    }
-    in_port_t port = address.ss_family == AF_INET6
-                         ? reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port
-                         : reinterpret_cast<const sockaddr_in*>(&address)->sin_port;
-    return ntohs(port);
-}
-
 bool strip_newline(std::string& text) {
     if (text.empty() || text.back() != '\n') {
         return false;

@@ -76,12 +76,6 @@ std::string socket_path(const std::string& name);
 // connect() would otherwise use a silently different, shorter name.
 UnixAddress unix_address(const std::string& path);
 
-// socket() with SOCK_CLOEXEC, owned.
-lab::Fd open_socket(int family, int type);
-
-// The port a socket is bound to: after bind() to port 0, the one the kernel chose.
-int bound_port(int fd);
-
 // Strips one trailing '\n' from `text`; true when there was one.
 bool strip_newline(std::string& text);
 

@@ -5,33 +5,65 @@
 //   server --udp [HOST:]PORT     UDP, the same way
 //
 // 1. socket(): SOCK_STREAM (Unix, TCP) or SOCK_DGRAM (UDP), non-blocking;
-//    for UDP, setsockopt(IP_PKTINFO / IPV6_RECVPKTINFO) too (udp_exchange.cpp).
+//    for UDP, setsockopt(IP_PKTINFO / IPV6_RECVPKTINFO) too (server-udp.cpp).
 // 2. bind() gives it the name clients use: the file NAME.sock, made 0600
 //    (umask around bind), after removing what a killed server left there
 //    (safe: we hold the instance lock); or an address and port, where
 //    getsockname() tells which port 0 picked.
 // 3. listen() (streams only): from here on the kernel completes connections
 //    and queues them until we accept4() them, even while we are busy.
-// 4. Exchange. Streams: event_loop.cpp, one poll() loop over all the
-//    connections, lines in, reply lines out; as many at once as the
+// 4. Exchange. Streams: server-event-loop.cpp, one poll() loop over all the
+//    connections: accept4() each new one; recv() lines and send() reply
+//    lines (server-connection.cpp), as many connections at once as the
 //    descriptors allow (setrlimit(RLIMIT_NOFILE) raised first), at most 1024,
-//    the longest idle closed to admit a new one. UDP: udp_exchange.cpp,
+//    the longest idle closed to admit a new one. UDP: server-udp.cpp,
 //    recvmsg() a datagram, its sender and the address it was sent to;
 //    sendmsg() the reply to the sender from that address. No connection,
 //    nothing kept per client.
 // 5. SIGINT/SIGTERM end the loop; the destructors close every socket, unlink
 //    NAME.sock, then drop the instance lock.
-#include "event_loop.hpp"
-#include "udp_exchange.hpp"
+// Steps 1 to 3 are serve_unix() and serve_inet(), below run().
+#include "server-event-loop.hpp"
+#include "server-udp.hpp"
 
 #include <cerrno>
 #include <cstdio>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 namespace {
 
 using namespace socket_lab;
+
+// Below run(): steps 1 to 3 (serve_unix, serve_inet) and their helpers.
+void raise_descriptor_limit();
+void serve_unix(const std::string& name, const lab::StopSignals& stop);
+void serve_inet(const Endpoint& endpoint, const lab::StopSignals& stop);
+void remove_leftover_socket(const std::string& path);
+int bound_port(int fd);
+
+int run(int argc, char** argv) {
+    lab::Options options("[--name NAME | --tcp [HOST:]PORT | --udp [HOST:]PORT]",
+                         "Serves clients over a Unix stream socket (default), TCP or UDP: each\n"
+                         "line gets its reply line, a-z turned to A-Z. Runs until SIGINT/SIGTERM.");
+    Endpoint endpoint;
+    add_endpoint_options(options, endpoint, true);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "' (try --help)");
+    }
+    check_endpoint(endpoint);
+    lab::ignore_sigpipe(); // MSG_NOSIGNAL covers the sockets; this covers the rest
+    lab::StopSignals stop;
+    raise_descriptor_limit();
+
+    if (endpoint.transport == Transport::unix_stream) {
+        serve_unix(endpoint.name, stop);
+    } else {
+        serve_inet(endpoint, stop);
+    }
+    return lab::exit_ok;
+}
 
 // The socket file: bind() made it, and it outlives the socket unless removed.
 class SocketFile {
@@ -44,6 +76,76 @@ class SocketFile {
   private:
     std::string path_;
 };
+
+void serve_unix(const std::string& name, const lab::StopSignals& stop) {
+    const std::string path = socket_path(name);
+    const UnixAddress address = unix_address(path); // "too long" before anything is made
+    lab::InstanceLock lock(topic, name);
+    remove_leftover_socket(path);
+
+    // 1. SOCK_NONBLOCK: the loop's accept4() says EAGAIN instead of waiting
+    // when the queue is empty. SOCK_CLOEXEC: no program we start inherits it.
+    lab::Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!listener) {
+        throw lab::sys_error("socket");
+    }
+    // 2. The file's mode comes from the umask: set it so the file is 0600 from
+    // its first instant, not chmod()ed after a window where others could connect.
+    mode_t old_umask = ::umask(0177);
+    int bound = ::bind(listener.get(), address.get(), address.length);
+    int bind_errno = errno;
+    ::umask(old_umask);
+    if (bound < 0) {
+        throw lab::sys_error(bind_errno, "bind " + path);
+    }
+    SocketFile file(path);
+    // 3. SOMAXCONN: the longest queue of connections not yet accepted the
+    // kernel allows (net.core.somaxconn), room for bursts of clients.
+    if (::listen(listener.get(), SOMAXCONN) < 0) {
+        throw lab::sys_error("listen " + path);
+    }
+
+    lab::print_ready({{"path", path}});
+    serve_stream(listener, true, stop); // 4
+}
+
+void serve_inet(const Endpoint& endpoint, const lab::StopSignals& stop) {
+    const bool stream = endpoint.is_stream();
+    // 1. Non-blocking, as in serve_unix(): the loop's accept4() and recvmsg() never wait.
+    lab::Fd socket(::socket(endpoint.inet.family(),
+                            (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!socket) {
+        throw lab::sys_error("socket");
+    }
+    if (stream) {
+        // Without SO_REUSEADDR a restarted server cannot bind its port while
+        // the last run's connections sit in TIME_WAIT (a minute). Not for UDP:
+        // there it would let a second server share the port.
+        int on = 1;
+        if (::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) {
+            throw lab::sys_error("setsockopt SO_REUSEADDR");
+        }
+    } else {
+        // A server bound to 0.0.0.0 must answer from the address each request
+        // came to: a connected UDP client drops replies from any other.
+        ask_for_destination_addresses(socket, endpoint.inet.family());
+    }
+    // 2. Port 0: the kernel picks a free one, and getsockname() tells which.
+    if (::bind(socket.get(), endpoint.inet.get(), endpoint.inet.length) < 0) {
+        throw lab::sys_error("bind " + endpoint.inet.text); // EADDRINUSE: "... in use"
+    }
+    // 3. Streams only: a datagram socket has no connections to queue.
+    if (stream && ::listen(socket.get(), SOMAXCONN) < 0) {
+        throw lab::sys_error("listen " + endpoint.inet.text);
+    }
+    const int port = bound_port(socket.get());
+    lab::print_ready({{"port", std::to_string(port)}});
+    if (stream) { // 4
+        serve_stream(socket, false, stop);
+    } else {
+        serve_datagrams(socket, port, stop);
+    }
+}
 
 // bind() fails with EADDRINUSE while a file is at the path, even a dead
 // server's socket. We hold the instance lock, so no live server owns it; but
@@ -67,7 +169,7 @@ void remove_leftover_socket(const std::string& path) {
 // Every connection costs a descriptor. The soft limit (RLIMIT_NOFILE) is
 // often 1024 where the hard one is far higher: take all we are allowed, so
 // that other users' idle connections do not use up a small default
-// (event_loop.cpp sizes its table of connections from what we get).
+// (server-event-loop.cpp sizes its table of connections from what we get).
 void raise_descriptor_limit() {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) {
@@ -81,88 +183,17 @@ void raise_descriptor_limit() {
     }
 }
 
-void listen_for_connections(const lab::Fd& socket, const std::string& where) {
-    // SOMAXCONN: the longest queue of connections not yet accepted the
-    // kernel allows (net.core.somaxconn), room for bursts of clients.
-    if (::listen(socket.get(), SOMAXCONN) < 0) {
-        throw lab::sys_error("listen " + where);
+// The port a socket is bound to: after bind() to port 0, the one the kernel chose.
+int bound_port(int fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) {
+        throw lab::sys_error("getsockname");
     }
-}
-
-void serve_unix(const std::string& name, const lab::StopSignals& stop) {
-    const std::string path = socket_path(name);
-    const UnixAddress address = unix_address(path); // "too long" before anything is made
-    lab::InstanceLock lock(topic, name);
-    remove_leftover_socket(path);
-
-    lab::Fd listener = open_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK);
-    // The file's mode comes from the umask: set it so the file is 0600 from
-    // its first instant, not chmod()ed after a window where others could connect.
-    mode_t old_umask = ::umask(0177);
-    int bound = ::bind(listener.get(), address.get(), address.length);
-    int bind_errno = errno;
-    ::umask(old_umask);
-    if (bound < 0) {
-        throw lab::sys_error(bind_errno, "bind " + path);
-    }
-    SocketFile file(path);
-    listen_for_connections(listener, path);
-
-    lab::print_ready({{"path", path}});
-    serve_stream(listener, true, stop);
-}
-
-void serve_inet(const Endpoint& endpoint, const lab::StopSignals& stop) {
-    const bool stream = endpoint.is_stream();
-    lab::Fd socket =
-        open_socket(endpoint.inet.family(), (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK);
-    if (stream) {
-        // Without SO_REUSEADDR a restarted server cannot bind its port while
-        // the last run's connections sit in TIME_WAIT (a minute). Not for UDP:
-        // there it would let a second server share the port.
-        int on = 1;
-        if (::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) {
-            throw lab::sys_error("setsockopt SO_REUSEADDR");
-        }
-    } else {
-        // A server bound to 0.0.0.0 must answer from the address each request
-        // came to: a connected UDP client drops replies from any other.
-        ask_for_destination_addresses(socket, endpoint.inet.family());
-    }
-    if (::bind(socket.get(), endpoint.inet.get(), endpoint.inet.length) < 0) {
-        throw lab::sys_error("bind " + endpoint.inet.text); // EADDRINUSE: "... in use"
-    }
-    if (stream) {
-        listen_for_connections(socket, endpoint.inet.text);
-    }
-    lab::print_ready({{"port", std::to_string(bound_port(socket.get()))}});
-    if (stream) {
-        serve_stream(socket, false, stop);
-    } else {
-        serve_datagrams(socket, stop);
-    }
-}
-
-int run(int argc, char** argv) {
-    lab::Options options("[--name NAME | --tcp [HOST:]PORT | --udp [HOST:]PORT]",
-                         "Serves clients over a Unix stream socket (default), TCP or UDP: each\n"
-                         "line gets its reply line, a-z turned to A-Z. Runs until SIGINT/SIGTERM.");
-    Endpoint endpoint;
-    add_endpoint_options(options, endpoint, true);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "' (try --help)");
-    }
-    check_endpoint(endpoint);
-    lab::ignore_sigpipe(); // MSG_NOSIGNAL covers the sockets; this covers the rest
-    lab::StopSignals stop;
-    raise_descriptor_limit();
-
-    if (endpoint.transport == Transport::unix_stream) {
-        serve_unix(endpoint.name, stop);
-    } else {
-        serve_inet(endpoint, stop);
-    }
-    return lab::exit_ok;
+    in_port_t port = address.ss_family == AF_INET6
+                         ? reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port
+                         : reinterpret_cast<const sockaddr_in*>(&address)->sin_port;
+    return ntohs(port);
 }
 
 } // namespace

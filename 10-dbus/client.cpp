@@ -2,7 +2,8 @@
 //
 //   client [--name NAME] [--timeout SECONDS] [MESSAGE...]
 //
-// 1. Connect to the session bus.
+// 1. Connect to the session bus (sd_bus_open_user: $DBUS_SESSION_BUS_ADDRESS)
+//    and wait, bounded by --timeout, until it has answered our Hello.
 // 2. For each message: build a method call to org.ipclab.Lab.NAME, object
 //    /org/ipclab/Lab, interface org.ipclab.Lab, member Upper, with one
 //    string; send it and wait for the reply (sd_bus_call, bounded).
@@ -11,11 +12,69 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 
 namespace {
 
 constexpr double usec_per_second = 1e6;
 
+// Below: wait for the bus's answer to Hello (step 1), one Upper call (step 2).
+void wait_until_connected(sd_bus* bus, double timeout_seconds);
+std::string call_upper(sd_bus* bus, const std::string& service_name, const std::string& message,
+                       double timeout_seconds);
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+                         "Calls org.ipclab.Lab.Upper on org.ipclab.Lab.NAME for each MESSAGE (or\n"
+                         "each line of stdin) and prints the replies.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+    lab::ignore_sigpipe();
+    const std::string service_name = dbus_lab::service_name(name);
+
+    // 1. sd_bus_open_user() connects to $DBUS_SESSION_BUS_ADDRESS and sends
+    // Hello; the Bus owns whatever it returned, also when it failed.
+    sd_bus* raw_bus = nullptr;
+    int opened = sd_bus_open_user(&raw_bus);
+    dbus_lab::Bus bus(raw_bus);
+    if (opened < 0) {
+        throw lab::Failure(std::string("session bus not running (DBUS_SESSION_BUS_ADDRESS): ") +
+                           std::strerror(-opened));
+    }
+    wait_until_connected(bus.get(), timeout_seconds);
+    // 2. and 3.: one Upper call per message, its reply printed.
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::print_line(call_upper(bus.get(), service_name, message, timeout_seconds));
+    });
+    return lab::exit_ok;
+}
+
+// Waits, bounded, until the bus has answered our Hello: sd_bus_call would
+// otherwise wait for that with sd-bus's own, much longer, bound.
+void wait_until_connected(sd_bus* bus, double timeout_seconds) {
+    lab::Deadline deadline(timeout_seconds);
+    for (;;) {
+        int ready = sd_bus_is_ready(bus);
+        dbus_lab::check(ready, "sd_bus_is_ready");
+        if (ready > 0) {
+            return;
+        }
+        if (deadline.expired()) {
+            throw lab::Failure("timed out connecting to the session bus");
+        }
+        int processed = sd_bus_process(bus, nullptr);
+        dbus_lab::check(processed, "connect to the session bus");
+        if (processed == 0) {
+            auto usec = static_cast<std::uint64_t>(deadline.seconds_left() * usec_per_second) + 1;
+            dbus_lab::check(sd_bus_wait(bus, usec), "sd_bus_wait");
+        }
+    }
+}
+
+// Step 2: Upper(message) on service_name, bounded by timeout_seconds; the reply's string.
 std::string call_upper(sd_bus* bus, const std::string& service_name, const std::string& message,
                        double timeout_seconds) {
     sd_bus_message* raw = nullptr;
@@ -57,48 +116,6 @@ std::string call_upper(sd_bus* bus, const std::string& service_name, const std::
     const char* upper = nullptr;
     dbus_lab::check(sd_bus_message_read(reply.get(), "s", &upper), "read reply");
     return upper;
-}
-
-// Waits, bounded, until the bus has answered our Hello: sd_bus_call would
-// otherwise wait for that with sd-bus's own, much longer, bound.
-void wait_until_connected(sd_bus* bus, double timeout_seconds) {
-    lab::Deadline deadline(timeout_seconds);
-    for (;;) {
-        int ready = sd_bus_is_ready(bus);
-        dbus_lab::check(ready, "sd_bus_is_ready");
-        if (ready > 0) {
-            return;
-        }
-        if (deadline.expired()) {
-            throw lab::Failure("timed out connecting to the session bus");
-        }
-        int processed = sd_bus_process(bus, nullptr);
-        dbus_lab::check(processed, "connect to the session bus");
-        if (processed == 0) {
-            auto usec = static_cast<std::uint64_t>(deadline.seconds_left() * usec_per_second) + 1;
-            dbus_lab::check(sd_bus_wait(bus, usec), "sd_bus_wait");
-        }
-    }
-}
-
-int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-                         "Calls org.ipclab.Lab.Upper on org.ipclab.Lab.NAME for each MESSAGE (or\n"
-                         "each line of stdin) and prints the replies.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
-    lab::ignore_sigpipe();
-    const std::string service_name = dbus_lab::service_name(name);
-
-    dbus_lab::Bus bus = dbus_lab::open_session_bus();
-    wait_until_connected(bus.get(), timeout_seconds);
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::print_line(call_upper(bus.get(), service_name, message, timeout_seconds));
-    });
-    return lab::exit_ok;
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 // protocol.hpp - what the 10-dbus server and client agree on: the bus names,
-// the object, the interface, and small owners for sd-bus objects.
+// the object, the interface, and small owners for sd-bus objects (they give
+// references back; the programs make every sd-bus call that acquires or talks).
 //
 // The wire protocol itself (marshalling, the bus handshake, name ownership,
 // introspection) is sd-bus's job: libsystemd's client library for D-Bus.
@@ -7,7 +8,6 @@
 
 #include "lab.hpp"
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <systemd/sd-bus.h>
@@ -74,17 +74,5 @@ class BusError {
   private:
     sd_bus_error error_{}; // all null: SD_BUS_ERROR_NULL, which is a C compound literal
 };
-
-// The session bus named by DBUS_SESSION_BUS_ADDRESS (sd_bus_open_user reads it).
-inline Bus open_session_bus() {
-    sd_bus* raw = nullptr;
-    int result = sd_bus_open_user(&raw);
-    Bus bus(raw);
-    if (result < 0) {
-        throw lab::Failure(std::string("session bus not running (DBUS_SESSION_BUS_ADDRESS): ") +
-                           std::strerror(-result));
-    }
-    return bus;
-}
 
 } // namespace dbus_lab

@@ -15,6 +15,7 @@
 #include <array>
 #include <cerrno>
 #include <cinttypes>
+#include <cstring>
 #include <exception>
 #include <poll.h>
 
@@ -25,6 +26,78 @@ struct Service {
     std::uint64_t messages_served = 0;
     std::exception_ptr failure; // set by a handler that could not do its job
 };
+
+// The interface's handlers and its table (below), and the loop's poll() bound.
+int on_upper(sd_bus_message* call, void* userdata, sd_bus_error* error);
+int get_messages_served(sd_bus* bus, const char* path, const char* interface, const char* property,
+                        sd_bus_message* reply, void* userdata, sd_bus_error* error);
+extern const sd_bus_vtable lab_vtable[];
+int bus_timeout_ms(sd_bus* bus);
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options("[--name NAME]",
+                         "Owns org.ipclab.Lab.NAME on the session bus and answers Upper(s) calls\n"
+                         "until SIGINT or SIGTERM.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    lab::ignore_sigpipe();
+    lab::StopSignals stop;
+    const std::string service_name = dbus_lab::service_name(name);
+
+    // 1. sd_bus_open_user() connects to $DBUS_SESSION_BUS_ADDRESS and sends
+    // Hello; the Bus owns whatever it returned, also when it failed.
+    sd_bus* raw_bus = nullptr;
+    int opened = sd_bus_open_user(&raw_bus);
+    dbus_lab::Bus bus(raw_bus);
+    if (opened < 0) {
+        throw lab::Failure(std::string("session bus not running (DBUS_SESSION_BUS_ADDRESS): ") +
+                           std::strerror(-opened));
+    }
+    Service service;
+    service.bus = bus.get();
+
+    sd_bus_slot* raw_slot = nullptr; // 2
+    dbus_lab::check(sd_bus_add_object_vtable(bus.get(), &raw_slot, dbus_lab::object_path,
+                                             dbus_lab::interface_name, lab_vtable, &service),
+                    "sd_bus_add_object_vtable");
+    dbus_lab::Slot slot(raw_slot);
+
+    // 3. Flags 0: neither take the name from its owner nor queue for it.
+    if (int result = sd_bus_request_name(bus.get(), service_name.c_str(), 0); result < 0) {
+        if (result == -EEXIST) {
+            throw lab::Failure(name + " already running (" + service_name + " has an owner)");
+        }
+        dbus_lab::check(result, "sd_bus_request_name " + service_name);
+    }
+    lab::print_ready({{"service", service_name}, {"object", dbus_lab::object_path}});
+
+    while (!stop.requested()) { // 4
+        int processed = sd_bus_process(bus.get(), nullptr);
+        dbus_lab::check(processed, "sd_bus_process");
+        if (service.failure) {
+            std::rethrow_exception(service.failure);
+        }
+        if (processed > 0) {
+            continue; // more may be queued: process until it says 0
+        }
+        std::array<pollfd, 2> fds{{{sd_bus_get_fd(bus.get()), 0, 0}, {stop.fd(), POLLIN, 0}}};
+        int events = sd_bus_get_events(bus.get());
+        dbus_lab::check(events, "sd_bus_get_events");
+        fds[0].events = static_cast<short>(events);
+        if (::poll(fds.data(), fds.size(), bus_timeout_ms(bus.get())) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+    }
+
+    // 5. Give the name back and send what is queued (the last replies and
+    // signals), then ~Slot and ~Bus close the connection.
+    sd_bus_release_name(bus.get(), service_name.c_str());
+    sd_bus_flush(bus.get());
+    return lab::exit_ok;
+}
 
 // Upper(s message) -> (s reply). A C callback: no exception may cross it.
 int on_upper(sd_bus_message* call, void* userdata, sd_bus_error* error) {
@@ -93,63 +166,6 @@ int bus_timeout_ms(sd_bus* bus) {
     std::uint64_t now_usec = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000U +
                              static_cast<std::uint64_t>(now.tv_nsec) / 1000U;
     return until_usec <= now_usec ? 0 : static_cast<int>((until_usec - now_usec + 999) / 1000);
-}
-
-int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options("[--name NAME]",
-                         "Owns org.ipclab.Lab.NAME on the session bus and answers Upper(s) calls\n"
-                         "until SIGINT or SIGTERM.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
-    lab::ignore_sigpipe();
-    lab::StopSignals stop;
-    const std::string service_name = dbus_lab::service_name(name);
-
-    dbus_lab::Bus bus = dbus_lab::open_session_bus(); // 1
-    Service service;
-    service.bus = bus.get();
-
-    sd_bus_slot* raw_slot = nullptr; // 2
-    dbus_lab::check(sd_bus_add_object_vtable(bus.get(), &raw_slot, dbus_lab::object_path,
-                                             dbus_lab::interface_name, lab_vtable, &service),
-                    "sd_bus_add_object_vtable");
-    dbus_lab::Slot slot(raw_slot);
-
-    // 3. Flags 0: neither take the name from its owner nor queue for it.
-    if (int result = sd_bus_request_name(bus.get(), service_name.c_str(), 0); result < 0) {
-        if (result == -EEXIST) {
-            throw lab::Failure(name + " already running (" + service_name + " has an owner)");
-        }
-        dbus_lab::check(result, "sd_bus_request_name " + service_name);
-    }
-    lab::print_ready({{"service", service_name}, {"object", dbus_lab::object_path}});
-
-    while (!stop.requested()) { // 4
-        int processed = sd_bus_process(bus.get(), nullptr);
-        dbus_lab::check(processed, "sd_bus_process");
-        if (service.failure) {
-            std::rethrow_exception(service.failure);
-        }
-        if (processed > 0) {
-            continue; // more may be queued: process until it says 0
-        }
-        std::array<pollfd, 2> fds{{{sd_bus_get_fd(bus.get()), 0, 0}, {stop.fd(), POLLIN, 0}}};
-        int events = sd_bus_get_events(bus.get());
-        dbus_lab::check(events, "sd_bus_get_events");
-        fds[0].events = static_cast<short>(events);
-        if (::poll(fds.data(), fds.size(), bus_timeout_ms(bus.get())) < 0 && errno != EINTR) {
-            throw lab::sys_error("poll");
-        }
-    }
-
-    // 5. Give the name back and send what is queued (the last replies and
-    // signals), then ~Slot and ~Bus close the connection.
-    sd_bus_release_name(bus.get(), service_name.c_str());
-    sd_bus_flush(bus.get());
-    return lab::exit_ok;
 }
 
 } // namespace

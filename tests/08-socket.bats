@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 08-socket: Unix, TCP and UDP sockets; one poll() loop serving many clients;
-# peer credentials; a descriptor passed with SCM_RIGHTS (fd-passing).
+# peer credentials; a descriptor passed with SCM_RIGHTS (fd-passing-demo).
 #
 # Ordinary tools are the other side wherever they can be: socat and
 # netcat-openbsd (nc -N: shut down the socket's write side after stdin's end
@@ -829,7 +829,7 @@ except OSError:
 # ---------------------------------------------------------------------- usage
 
 @test "usage: --help, unknown option, bad name, bad or conflicting addresses, operands" {
-    for program in server client fd-passing; do
+    for program in server client fd-passing-demo; do
         run_client "08-socket/$program" --help
         assert_success
         assert_line -n 0 --partial "usage: $program"
@@ -860,11 +860,11 @@ except OSError:
     assert_equal "$stderr" "server: unexpected argument 'extra' (try --help)"
 }
 
-# ----------------------------------------------------------------- fd-passing
+# ----------------------------------------------------------------- fd-passing-demo
 
-@test "fd-passing: the child prints a file it never opened, from the descriptor it was sent" {
+@test "fd-passing-demo: the child prints a file it never opened, from the descriptor it was sent" {
     printf 'Hello, descriptor\nline 2' >"$T/file"
-    run_client 08-socket/fd-passing "$T/file"
+    run_client 08-socket/fd-passing-demo "$T/file"
     assert_success
     assert_output "$(printf 'HELLO, DESCRIPTOR\nLINE 2')"
     assert_regex "$stderr" "^parent pid=[0-9]+: open\\($T/file\\) = fd [0-9]+; sendmsg\\(SCM_RIGHTS\\)"
@@ -874,30 +874,30 @@ except OSError:
     [[ $parent != "$child" ]]
 }
 
-@test "fd-passing: several files in order, every byte value, an empty file" {
+@test "fd-passing-demo: several files in order, every byte value, an empty file" {
     # shellcheck disable=SC2059 # the format string is made of \NNN escapes on purpose
     for _ in 1 2; do printf "$(printf '\\%03o' $(seq 0 255))"; done >"$T/bytes"
     : >"$T/empty"
     printf 'end\n' >"$T/last"
-    lab_exec 08-socket/fd-passing "$T/bytes" "$T/empty" "$T/last" >"$T/out" 2>"$T/err"
+    lab_exec 08-socket/fd-passing-demo "$T/bytes" "$T/empty" "$T/last" >"$T/out" 2>"$T/err"
     cat "$T/bytes" "$T/last" | LC_ALL=C tr a-z A-Z >"$T/expected"
     cmp "$T/expected" "$T/out"
     run count_lines "$T/err" '^child pid=[0-9]+: recvmsg gave fd'
     assert_output 3
 }
 
-@test "fd-passing: a missing file is exit 1; the child is reaped; no FILE is exit 2" {
+@test "fd-passing-demo: a missing file is exit 1; the child is reaped; no FILE is exit 2" {
     printf 'first\n' >"$T/first"
-    run_client 08-socket/fd-passing "$T/first" "$T/missing"
+    run_client 08-socket/fd-passing-demo "$T/first" "$T/missing"
     assert_failure 1
     assert_output FIRST
-    assert_regex "$stderr" "fd-passing: open $T/missing: No such file or directory\$"
+    assert_regex "$stderr" "fd-passing-demo: open $T/missing: No such file or directory\$"
     child=$(sed -n 's/^child pid=\([0-9]*\).*/\1/p' <<<"$stderr")
     run kill -0 "$child"
     assert_failure # reaped: no such process
-    run_client 08-socket/fd-passing
+    run_client 08-socket/fd-passing-demo
     assert_failure 2
-    assert_equal "$stderr" 'fd-passing: no FILE given (try --help)'
+    assert_equal "$stderr" 'fd-passing-demo: no FILE given (try --help)'
 }
 
 @test "README: every transcript shows what the programs print" {

@@ -1,5 +1,5 @@
-// connection.hpp - one client's conversation on a stream socket, as the
-// server's event loop (event_loop.cpp) sees it: bytes in, lines out, and
+// server-connection.hpp - one client's conversation on a stream socket, as the
+// server's event loop (server-event-loop.cpp) sees it: bytes in, lines out, and
 // never a call that can block.
 //
 //   serving    read whatever came, answer every whole line, keep the partial

@@ -1,6 +1,6 @@
-// 08-socket/fd-passing.cpp - handing an open file to another process over a Unix socket.
+// 08-socket/fd-passing-demo.cpp - handing an open file to another process over a Unix socket.
 //
-//   fd-passing FILE...
+//   fd-passing-demo FILE...
 //
 // 1. socketpair(AF_UNIX, SOCK_STREAM): two connected sockets with no name,
 //    like a pipe, but both ways, and able to carry descriptors.
@@ -26,6 +26,48 @@
 #include <sys/wait.h>
 
 namespace {
+
+// Below run(): the parent's side (pass_files), the child's (start_child), reaping.
+pid_t start_child(lab::Fd& parent_end, lab::Fd& child_end);
+void pass_files(const std::vector<std::string>& files, const lab::Fd& channel);
+int wait_for(pid_t pid);
+
+int run(int argc, char** argv) {
+    lab::Options options("FILE...",
+                         "Opens each FILE and passes the open descriptor over a socketpair to a\n"
+                         "child process (SCM_RIGHTS), which prints it with a-z turned to A-Z.");
+    std::vector<std::string> files = options.parse(argc, argv);
+    if (files.empty()) {
+        throw lab::UsageError("no FILE given (try --help)");
+    }
+    lab::ignore_sigpipe();
+    // 1. Two connected sockets with no name: ends[0] for us, ends[1] for the child.
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) {
+        throw lab::sys_error("socketpair");
+    }
+    lab::Fd parent_end(ends[0]);
+    lab::Fd child_end(ends[1]);
+    std::fflush(stdout); // else the child may write our buffered output again
+    pid_t child = start_child(parent_end, child_end); // 2., and 4. in the child
+
+    std::string failure;
+    try {
+        pass_files(files, parent_end); // 3.
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    // 5. Closing our end is the child's end of file, on every way out: then it exits.
+    parent_end.reset();
+    int status = wait_for(child);
+    if (!failure.empty()) {
+        throw lab::Failure(failure);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw lab::Failure("child failed (wait status " + std::to_string(status) + ")");
+    }
+    return lab::exit_ok;
+}
 
 // What sendmsg() sends and recvmsg() fills: one ordinary byte, and room for
 // exactly one descriptor in the control buffer, aligned as a cmsghdr must be.
@@ -150,41 +192,6 @@ void pass_files(const std::vector<std::string>& files, const lab::Fd& channel) {
             throw lab::Failure("the child ended without finishing " + path);
         }
     }
-}
-
-int run(int argc, char** argv) {
-    lab::Options options("FILE...",
-                         "Opens each FILE and passes the open descriptor over a socketpair to a\n"
-                         "child process (SCM_RIGHTS), which prints it with a-z turned to A-Z.");
-    std::vector<std::string> files = options.parse(argc, argv);
-    if (files.empty()) {
-        throw lab::UsageError("no FILE given (try --help)");
-    }
-    lab::ignore_sigpipe();
-    int ends[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) {
-        throw lab::sys_error("socketpair");
-    }
-    lab::Fd parent_end(ends[0]);
-    lab::Fd child_end(ends[1]);
-    std::fflush(stdout); // else the child may write our buffered output again
-    pid_t child = start_child(parent_end, child_end);
-
-    std::string failure;
-    try {
-        pass_files(files, parent_end);
-    } catch (const std::exception& e) {
-        failure = e.what();
-    }
-    parent_end.reset(); // the child's end of file, on every way out: then it exits
-    int status = wait_for(child);
-    if (!failure.empty()) {
-        throw lab::Failure(failure);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        throw lab::Failure("child failed (wait status " + std::to_string(status) + ")");
-    }
-    return lab::exit_ok;
 }
 
 } // namespace

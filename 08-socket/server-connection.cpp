@@ -1,5 +1,5 @@
-// connection.cpp - one client's conversation on a stream socket (connection.hpp).
-#include "connection.hpp"
+// server-connection.cpp - one client's conversation on a stream socket (server-connection.hpp).
+#include "server-connection.hpp"
 
 #include <array>
 #include <cerrno>

@@ -1,4 +1,4 @@
-// udp_exchange.cpp - the UDP server's exchange (udp_exchange.hpp).
+// server-udp.cpp - the UDP server's exchange (server-udp.hpp).
 //
 // Why the reply names its source address: a server bound to a wildcard
 // (0.0.0.0, [::]) receives datagrams sent to any local address, but sendto()
@@ -16,7 +16,7 @@
 // answer is again a datagram from our own address, and so on forever. Port 0
 // cannot be a sender's port either. Such datagrams are dropped
 // (sender_to_refuse()) and logged once per episode, not once each.
-#include "udp_exchange.hpp"
+#include "server-udp.hpp"
 
 #include <arpa/inet.h>
 #include <array>
@@ -175,9 +175,8 @@ void ask_for_destination_addresses(const lab::Fd& socket, int family) {
     }
 }
 
-void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
+void serve_datagrams(const lab::Fd& socket, int own_port, const lab::StopSignals& stop) {
     std::vector<char> buffer(max_datagram_bytes);
-    const int own_port = bound_port(socket.get());
     Episode refused;       // forged senders, logged once per episode
     Episode reply_dropped; // sendmsg() failures, likewise
     while (!stop.requested()) {
@@ -198,8 +197,8 @@ void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop) {
         }
         if (std::string why = sender_to_refuse(request, own_port); !why.empty()) {
             if (auto note = refused.occurred()) {
-                lab::log_ignored("datagram from " + address_text(request.peer) + ": " +
-                                why + *note);
+                lab::log_ignored("datagram from " + address_text(request.peer) + ": " + why +
+                                 *note);
             }
             continue;
         }

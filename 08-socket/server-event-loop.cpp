@@ -1,4 +1,4 @@
-// event_loop.cpp - the stream server's exchange: one thread, one poll(), every connection.
+// server-event-loop.cpp - the stream server's exchange: one thread, one poll(), every connection.
 //
 // Each turn, poll() says which sockets are ready; every ready connection then
 // gets at most one recv() and one send(), and neither can block: every socket
@@ -8,7 +8,7 @@
 // The table of connections has a size (Table): a client that holds many
 // connections and says nothing loses its idlest ones to new clients, it
 // never locks them out.
-#include "event_loop.hpp"
+#include "server-event-loop.hpp"
 
 #include <algorithm>
 #include <cerrno>

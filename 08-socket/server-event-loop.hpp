@@ -1,7 +1,8 @@
-// event_loop.hpp - the stream server's exchange (event_loop.cpp, connection.cpp).
+// server-event-loop.hpp - the stream server's exchange (server-event-loop.cpp and
+// server-connection.cpp).
 #pragma once
 
-#include "connection.hpp"
+#include "server-connection.hpp"
 
 namespace socket_lab {
 

@@ -1,9 +1,9 @@
-// udp_exchange.hpp - the UDP server's exchange (udp_exchange.cpp): one
+// server-udp.hpp - the UDP server's exchange (server-udp.cpp): one
 // datagram of lines in, one datagram of reply lines out, sent back from the
 // address the request was sent to.
 #pragma once
 
-#include "connection.hpp"
+#include "server-connection.hpp"
 
 namespace socket_lab {
 
@@ -14,6 +14,7 @@ void ask_for_destination_addresses(const lab::Fd& socket, int family);
 
 // Answers every datagram that arrives on `socket` (a bound, non-blocking UDP
 // socket after ask_for_destination_addresses()) until a stop signal.
-void serve_datagrams(const lab::Fd& socket, const lab::StopSignals& stop);
+// `own_port`: the port it is bound to (datagrams "from" it are forged).
+void serve_datagrams(const lab::Fd& socket, int own_port, const lab::StopSignals& stop);
 
 } // namespace socket_lab
