@@ -20,54 +20,14 @@
 
 namespace {
 
-lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
-    std::string path = paths.server_fifo();
-    std::string server = "server '" + paths.name + "'";
-    fifo_lab::FifoWriter writer = fifo_lab::open_fifo_for_writing(path);
-    switch (writer.state) {
-    case fifo_lab::FifoOpen::opened:
-        return std::move(writer.fd);
-    case fifo_lab::FifoOpen::missing:
-        throw lab::Failure(server + " not running: no " + path);
-    case fifo_lab::FifoOpen::no_reader:
-        throw lab::Failure(server + " not running: nobody reads " + path);
-    case fifo_lab::FifoOpen::not_a_fifo:
-        throw lab::Failure(server + " not running: " + path + " is not a FIFO");
-    case fifo_lab::FifoOpen::failed:
-        break;
-    }
-    throw lab::sys_error(writer.error, "open " + path);
-}
+lab::Fd open_server_fifo(const fifo_lab::Paths& paths);
 
 // Our reply FIFO, open at both ends. We hold a writer too, never used: with
 // none, the read end reports end of file (POLLHUP, at once, every time) as
 // soon as the server closes its end after a reply, and poll() would spin.
 struct ReplyFifo {
-    explicit ReplyFifo(const fifo_lab::Paths& paths) : node(make_node(paths)) {
-        read_end.reset(::open(node.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-        if (!read_end) {
-            throw lab::sys_error("open " + node.path() + " for reading");
-        }
-        // Cannot block or fail with ENXIO: we are its reader.
-        keep_open_writer.reset(::open(node.path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-        if (!keep_open_writer) {
-            throw lab::sys_error("open " + node.path() + " for writing");
-        }
-    }
-
-    static fifo_lab::FifoNode make_node(const fifo_lab::Paths& paths) {
-        pid_t self = ::getpid();
-        std::string path = paths.reply_fifo(self);
-        // Names may hold dots: a server named "NAME.PID" owns this very path.
-        if (lab::server_running(fifo_lab::topic, paths.name + "." + std::to_string(self))) {
-            throw lab::Failure(path + " is in use by the server named '" + paths.name + "." +
-                               std::to_string(self) + "'");
-        }
-        // No living process but us has our pid: what is there is the leftover
-        // of a killed client that had it before.
-        fifo_lab::remove_leftover(path);
-        return fifo_lab::FifoNode(path);
-    }
+    explicit ReplyFifo(const fifo_lab::Paths& paths);
+    static fifo_lab::FifoNode make_node(const fifo_lab::Paths& paths);
 
     fifo_lab::FifoNode node;
     lab::Fd read_end;
@@ -77,87 +37,13 @@ struct ReplyFifo {
 
 class Exchange {
   public:
-    Exchange(const fifo_lab::Paths& paths, double timeout_seconds, const lab::StopSignals& stop)
-        : server_(open_server_fifo(paths)), reply_(paths), paths_(paths),
-          timeout_seconds_(timeout_seconds), stop_(stop) {}
-
-    std::string ask(const std::string& message) {
-        lab::Deadline deadline(timeout_seconds_);
-        send_request(fifo_lab::format_request(::getpid(), message), deadline);
-        return wait_for_reply(deadline);
-    }
+    Exchange(const fifo_lab::Paths& paths, double timeout_seconds, const lab::StopSignals& stop);
+    std::string ask(const std::string& message);
 
   private:
-    // One write(): at most PIPE_BUF bytes, so it is whole or not at all.
-    void send_request(const std::string& request, const lab::Deadline& deadline) {
-        for (;;) {
-            ssize_t written = ::write(server_.get(), request.data(), request.size());
-            if (written == static_cast<ssize_t>(request.size())) {
-                return;
-            }
-            if (written < 0 && errno == EPIPE) { // SIGPIPE ignored: EPIPE, not death
-                throw lab::Failure("server '" + paths_.name + "' not running any more");
-            }
-            if (written >= 0) { // POSIX rules this out for a write of at most PIPE_BUF
-                throw lab::Failure("write " + paths_.server_fifo() + ": request cut short");
-            }
-            if (errno != EAGAIN && errno != EINTR) {
-                throw lab::sys_error("write " + paths_.server_fifo());
-            }
-            // EAGAIN: NAME.fifo is full, the server is behind. Wait for room.
-            std::array<pollfd, 2> fds{{{server_.get(), POLLOUT, 0}, {stop_.fd(), POLLIN, 0}}};
-            int ready = ::poll(fds.data(), fds.size(), deadline.milliseconds_left());
-            if (ready < 0 && errno != EINTR) {
-                throw lab::sys_error("poll");
-            }
-            stop_.throw_if_requested();
-            if (ready == 0) {
-                throw lab::Failure("timed out after " + seconds() + ": " + paths_.server_fifo() +
-                                   " stayed full");
-            }
-        }
-    }
-
-    std::string wait_for_reply(const lab::Deadline& deadline) {
-        std::string& unread = reply_.unread;
-        for (;;) {
-            if (auto newline = unread.find('\n'); newline != std::string::npos) {
-                std::string reply = unread.substr(0, newline);
-                unread.erase(0, newline + 1);
-                return reply;
-            }
-            if (unread.size() > lab::max_message_bytes) {
-                throw lab::Failure("reply over " + std::to_string(lab::max_message_bytes) +
-                                   " bytes in " + reply_.node.path());
-            }
-            // The server's end (POLLERR once it has no reader) tells us at
-            // once when the server is gone, instead of at the timeout.
-            enum { reply, server, stopping };
-            std::array<pollfd, 3> fds{{{reply_.read_end.get(), POLLIN, 0},
-                                       {server_.get(), 0, 0},
-                                       {stop_.fd(), POLLIN, 0}}};
-            int ready = ::poll(fds.data(), fds.size(), deadline.milliseconds_left());
-            if (ready < 0 && errno != EINTR) {
-                throw lab::sys_error("poll");
-            }
-            stop_.throw_if_requested();
-            if (fds[reply].revents & POLLIN) {
-                std::array<char, 4096> buffer;
-                std::size_t got = lab::read_some(reply_.read_end.get(), buffer, "read reply FIFO");
-                unread.append(buffer.data(), got);
-            } else if (fds[server].revents & POLLERR) {
-                throw lab::Failure("server '" + paths_.name + "' not running any more (no reply)");
-            } else if (ready == 0) {
-                throw lab::Failure("timed out after " + seconds() + " waiting for the reply");
-            }
-        }
-    }
-
-    std::string seconds() const {
-        char text[32];
-        std::snprintf(text, sizeof text, "%g s", timeout_seconds_);
-        return text;
-    }
+    void send_request(const std::string& request, const lab::Deadline& deadline);
+    std::string wait_for_reply(const lab::Deadline& deadline);
+    std::string seconds() const;
 
     lab::Fd server_;
     ReplyFifo reply_;
@@ -184,6 +70,141 @@ int run(int argc, char** argv) {
         messages, [&](const std::string& message) { lab::print_line(exchange.ask(message)); },
         &stop);          // step 3 (with &stop: Ctrl-C while it waits for a line ends the run)
     return lab::exit_ok; // step 4: ~ReplyFifo unlinks NAME.PID.fifo
+}
+
+// Steps 1 and 2.
+Exchange::Exchange(const fifo_lab::Paths& paths, double timeout_seconds,
+                   const lab::StopSignals& stop)
+    : server_(open_server_fifo(paths)), reply_(paths), paths_(paths),
+      timeout_seconds_(timeout_seconds), stop_(stop) {}
+
+// 1. The server's FIFO, for writing, without waiting for a reader.
+lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
+    std::string path = paths.server_fifo();
+    std::string server = "server '" + paths.name + "'";
+    fifo_lab::FifoWriter writer = fifo_lab::open_fifo_for_writing(path);
+    switch (writer.state) {
+    case fifo_lab::FifoOpen::opened:
+        return std::move(writer.fd);
+    case fifo_lab::FifoOpen::missing:
+        throw lab::Failure(server + " not running: no " + path);
+    case fifo_lab::FifoOpen::no_reader:
+        throw lab::Failure(server + " not running: nobody reads " + path);
+    case fifo_lab::FifoOpen::not_a_fifo:
+        throw lab::Failure(server + " not running: " + path + " is not a FIFO");
+    case fifo_lab::FifoOpen::failed:
+        break;
+    }
+    throw lab::sys_error(writer.error, "open " + path);
+}
+
+// 2. Our reply FIFO: made, then open at both ends before anything is sent.
+ReplyFifo::ReplyFifo(const fifo_lab::Paths& paths) : node(make_node(paths)) {
+    read_end.reset(::open(node.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!read_end) {
+        throw lab::sys_error("open " + node.path() + " for reading");
+    }
+    // Cannot block or fail with ENXIO: we are its reader.
+    keep_open_writer.reset(::open(node.path().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!keep_open_writer) {
+        throw lab::sys_error("open " + node.path() + " for writing");
+    }
+}
+
+fifo_lab::FifoNode ReplyFifo::make_node(const fifo_lab::Paths& paths) {
+    pid_t self = ::getpid();
+    std::string path = paths.reply_fifo(self);
+    // Names may hold dots: a server named "NAME.PID" owns this very path.
+    if (lab::server_running(fifo_lab::topic, paths.name + "." + std::to_string(self))) {
+        throw lab::Failure(path + " is in use by the server named '" + paths.name + "." +
+                           std::to_string(self) + "'");
+    }
+    // No living process but us has our pid: what is there is the leftover
+    // of a killed client that had it before.
+    fifo_lab::remove_leftover(path);
+    // 0600: nobody else may read our replies or write fake ones. mkfifo()
+    // fails with EEXIST rather than reuse a file someone put there since.
+    if (::mkfifo(path.c_str(), fifo_lab::owner_only) < 0) {
+        throw lab::sys_error("mkfifo " + path);
+    }
+    return fifo_lab::FifoNode(path); // ours: ~FifoNode unlinks it (step 4)
+}
+
+// 3. One request, one reply.
+std::string Exchange::ask(const std::string& message) {
+    lab::Deadline deadline(timeout_seconds_);
+    send_request(fifo_lab::format_request(::getpid(), message), deadline);
+    return wait_for_reply(deadline);
+}
+
+// One write(): at most PIPE_BUF bytes, so it is whole or not at all.
+void Exchange::send_request(const std::string& request, const lab::Deadline& deadline) {
+    for (;;) {
+        ssize_t written = ::write(server_.get(), request.data(), request.size());
+        if (written == static_cast<ssize_t>(request.size())) {
+            return;
+        }
+        if (written < 0 && errno == EPIPE) { // SIGPIPE ignored: EPIPE, not death
+            throw lab::Failure("server '" + paths_.name + "' not running any more");
+        }
+        if (written >= 0) { // POSIX rules this out for a write of at most PIPE_BUF
+            throw lab::Failure("write " + paths_.server_fifo() + ": request cut short");
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            throw lab::sys_error("write " + paths_.server_fifo());
+        }
+        // EAGAIN: NAME.fifo is full, the server is behind. Wait for room.
+        std::array<pollfd, 2> fds{{{server_.get(), POLLOUT, 0}, {stop_.fd(), POLLIN, 0}}};
+        int ready = ::poll(fds.data(), fds.size(), deadline.milliseconds_left());
+        if (ready < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        stop_.throw_if_requested();
+        if (ready == 0) {
+            throw lab::Failure("timed out after " + seconds() + ": " + paths_.server_fifo() +
+                               " stayed full");
+        }
+    }
+}
+
+std::string Exchange::wait_for_reply(const lab::Deadline& deadline) {
+    std::string& unread = reply_.unread;
+    for (;;) {
+        if (auto newline = unread.find('\n'); newline != std::string::npos) {
+            std::string reply = unread.substr(0, newline);
+            unread.erase(0, newline + 1);
+            return reply;
+        }
+        if (unread.size() > lab::max_message_bytes) {
+            throw lab::Failure("reply over " + std::to_string(lab::max_message_bytes) +
+                               " bytes in " + reply_.node.path());
+        }
+        // The server's end (POLLERR once it has no reader) tells us at
+        // once when the server is gone, instead of at the timeout.
+        enum { reply, server, stopping };
+        std::array<pollfd, 3> fds{
+            {{reply_.read_end.get(), POLLIN, 0}, {server_.get(), 0, 0}, {stop_.fd(), POLLIN, 0}}};
+        int ready = ::poll(fds.data(), fds.size(), deadline.milliseconds_left());
+        if (ready < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        stop_.throw_if_requested();
+        if (fds[reply].revents & POLLIN) {
+            std::array<char, 4096> buffer;
+            std::size_t got = lab::read_some(reply_.read_end.get(), buffer, "read reply FIFO");
+            unread.append(buffer.data(), got);
+        } else if (fds[server].revents & POLLERR) {
+            throw lab::Failure("server '" + paths_.name + "' not running any more (no reply)");
+        } else if (ready == 0) {
+            throw lab::Failure("timed out after " + seconds() + " waiting for the reply");
+        }
+    }
+}
+
+std::string Exchange::seconds() const {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", timeout_seconds_);
+    return text;
 }
 
 } // namespace

@@ -80,16 +80,12 @@ inline std::optional<Request> parse_request(std::string_view line) {
     return Request{static_cast<pid_t>(pid), line.substr(space + 1)};
 }
 
-// A FIFO in the filesystem, made by this process and removed by it when the
-// owner goes (normal return, exception, or SIGINT/SIGTERM turned into a return).
+// A FIFO in the filesystem that this process has just made with mkfifo()
+// (server.cpp, client.cpp), owned from then on: removed when the owner goes
+// (normal return, exception, or SIGINT/SIGTERM turned into a return).
 class FifoNode {
   public:
     explicit FifoNode(std::string path) : path_(std::move(path)) {
-        // 0600: nobody else may inject requests or read replies. mkfifo fails
-        // with EEXIST rather than reuse a file someone else put there.
-        if (::mkfifo(path_.c_str(), owner_only) < 0) {
-            throw lab::sys_error("mkfifo " + path_);
-        }
         // mkfifo's mode is filtered by the umask: say exactly what we mean.
         struct stat st {};
         if (::chmod(path_.c_str(), owner_only) < 0 || ::lstat(path_.c_str(), &st) < 0) {

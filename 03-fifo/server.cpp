@@ -10,11 +10,12 @@
 //    time the last client closes its end.
 // 3. Exchange: poll() the FIFO and the stop pipe; read() whatever came;
 //    split it into lines; each "PID MESSAGE" is logged and answered through
-//    NAME.PID.fifo (replies.hpp: non-blocking open(), one write()).
+//    NAME.PID.fifo (server-replies.cpp: non-blocking open(), one write()).
 // 4. Detach: on SIGINT/SIGTERM the loop ends; the descriptors close.
 // 5. Remove: unlink() NAME.fifo, then release the lock (destructors, in
 //    that order, on every way out).
-#include "replies.hpp"
+#include "server-replies.hpp"
+#include "server-requests.hpp"
 
 #include <array>
 #include <cstring>
@@ -22,54 +23,84 @@
 
 namespace {
 
-// Cuts the byte stream of NAME.fifo into request lines. A line longer than
-// PIPE_BUF cannot be a request: it was not written atomically, so other
-// requests may sit inside it. It is reported once and skipped up to the next
-// newline, where the stream is in step again.
-class RequestLines {
-  public:
-    template <class OnLine, class OnOversized>
-    void feed(std::string_view bytes, OnLine on_line, OnOversized on_oversized) {
-        pending_.append(bytes);
-        std::size_t start = 0;
-        for (std::size_t newline; (newline = pending_.find('\n', start)) != std::string::npos;
-             start = newline + 1) {
-            std::string_view line(pending_.data() + start, newline - start);
-            if (skipping_) {
-                skipping_ = false; // the tail of an oversized line: now in step
-            } else if (line.size() + 1 > fifo_lab::max_request_bytes) {
-                on_oversized();
-            } else {
-                on_line(line);
+void handle_request(std::string_view line, const fifo_lab::Paths& paths,
+                    fifo_lab::Replies& replies);
+std::string preview(std::string_view line);
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options(
+        "[--name NAME]",
+        "Serves clients through the FIFO NAME.fifo: reads \"PID MESSAGE\" lines and\n"
+        "writes each reply into that client's FIFO NAME.PID.fifo. Runs until\n"
+        "SIGINT or SIGTERM, then removes NAME.fifo.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+
+    // 1. Create.
+    lab::InstanceLock lock(fifo_lab::topic, name);
+    lab::ignore_sigpipe(); // a client that closes its FIFO mid-write: EPIPE, not death
+    lab::StopSignals stop;
+    fifo_lab::Paths paths(name);
+    fifo_lab::remove_leftover(paths.server_fifo()); // we hold the lock: a killed server's
+    // 0600: nobody else may inject requests. mkfifo() fails with EEXIST
+    // rather than reuse a file someone put there since.
+    if (::mkfifo(paths.server_fifo().c_str(), fifo_lab::owner_only) < 0) {
+        throw lab::sys_error("mkfifo " + paths.server_fifo());
+    }
+    fifo_lab::FifoNode fifo(paths.server_fifo()); // ours: removed on every way out
+
+    // 2. Attach: the read end first, non-blocking, then the writer we keep.
+    lab::Fd requests(::open(fifo.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!requests) {
+        throw lab::sys_error("open " + fifo.path() + " for reading");
+    }
+    lab::Fd keep_open_writer(::open(fifo.path().c_str(), O_WRONLY | O_CLOEXEC));
+    if (!keep_open_writer) {
+        throw lab::sys_error("open " + fifo.path() + " for writing");
+    }
+    lab::print_ready({{"path", fifo.path()}});
+
+    // 3. Exchange, until SIGINT/SIGTERM.
+    fifo_lab::RequestLines lines;
+    fifo_lab::Replies replies;
+    constexpr std::size_t read_chunk_bytes = std::size_t{64} * 1024; // a pipe's default capacity
+    std::array<char, read_chunk_bytes> buffer;
+    while (!stop.requested()) {
+        std::array<pollfd, 2> fds{{{requests.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+        if (::poll(fds.data(), fds.size(), replies.retry_timeout_ms()) < 0 && errno != EINTR) {
+            throw lab::sys_error("poll");
+        }
+        // Read until the pipe is empty (EAGAIN: the read end is non-blocking).
+        while (fds[0].revents & POLLIN) {
+            ssize_t got = ::read(requests.get(), buffer.data(), buffer.size());
+            if (got < 0 && errno == EINTR) {
+                continue;
             }
+            if (got < 0 && errno == EAGAIN) {
+                lines.drained([](std::string_view tail) {
+                    lab::log_ignored("request without a newline \"" + preview(tail) + "\"");
+                });
+                break;
+            }
+            if (got < 0) {
+                throw lab::sys_error("read " + fifo.path());
+            }
+            lines.feed(
+                std::string_view(buffer.data(), static_cast<std::size_t>(got)),
+                [&](std::string_view line) { handle_request(line, paths, replies); },
+                [] {
+                    lab::log_ignored("request over " + std::to_string(fifo_lab::max_request_bytes) +
+                                     " bytes (PIPE_BUF); skipped to the next newline");
+                });
         }
-        pending_.erase(0, start);
-        if (!skipping_ && pending_.size() >= fifo_lab::max_request_bytes) {
-            on_oversized(); // PIPE_BUF bytes and no newline yet: do not buffer the rest
-            skipping_ = true;
-        }
-        if (skipping_) {
-            pending_.clear();
-        }
+        replies.retry();
     }
-
-    // Called once the pipe is empty. Every honest request is one atomic
-    // write ending in a newline, so it is never split across reads: bytes
-    // still waiting for their newline now came from a writer that broke the
-    // protocol. Dropped, or the next client's request would be glued to them.
-    template <class OnGarbage>
-    void drained(OnGarbage on_garbage) {
-        if (!pending_.empty() && !skipping_) {
-            on_garbage(pending_);
-        }
-        pending_.clear();
-        skipping_ = false;
-    }
-
-  private:
-    std::string pending_; // an incomplete line, waiting for the rest
-    bool skipping_ = false;
-};
+    // 4 and 5: the destructors close both ends, unlink NAME.fifo, drop the lock.
+    return lab::exit_ok;
+}
 
 // The first bytes of a bad request, for the log.
 std::string preview(std::string_view line) {
@@ -99,12 +130,12 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
         }
     } catch (const std::system_error& error) {
         lab::log_ignored(who + "cannot tell whether a server " + namesake +
-                              " runs: " + error.what());
+                         " runs: " + error.what());
         return;
     }
     if (request->message.size() > lab::max_message_bytes) {
         lab::log_ignored(who + "message too long (" + std::to_string(request->message.size()) +
-                              " bytes; at most " + std::to_string(lab::max_message_bytes) + ")");
+                         " bytes; at most " + std::to_string(lab::max_message_bytes) + ")");
         return;
     }
     // Not answered when there is nowhere to answer; checked again, safely,
@@ -117,8 +148,8 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     struct stat st {};
     if (!reply_fifo) {
         lab::log_ignored(who + (errno == ENOENT
-                                         ? "no reply FIFO " + reply_path
-                                         : "open " + reply_path + ": " + std::strerror(errno)));
+                                    ? "no reply FIFO " + reply_path
+                                    : "open " + reply_path + ": " + std::strerror(errno)));
         return;
     }
     if (::fstat(reply_fifo.get(), &st) < 0 || !S_ISFIFO(st.st_mode)) {
@@ -128,77 +159,6 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     lab::log_received(request->message);
     replies.send(request->pid, std::move(reply_path), std::move(reply_fifo),
                  lab::to_upper(request->message) + "\n");
-}
-
-int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options(
-        "[--name NAME]",
-        "Serves clients through the FIFO NAME.fifo: reads \"PID MESSAGE\" lines and\n"
-        "writes each reply into that client's FIFO NAME.PID.fifo. Runs until\n"
-        "SIGINT or SIGTERM, then removes NAME.fifo.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
-
-    // 1. Create.
-    lab::InstanceLock lock(fifo_lab::topic, name);
-    lab::ignore_sigpipe(); // a client that closes its FIFO mid-write: EPIPE, not death
-    lab::StopSignals stop;
-    fifo_lab::Paths paths(name);
-    fifo_lab::remove_leftover(paths.server_fifo()); // we hold the lock: a killed server's
-    fifo_lab::FifoNode fifo(paths.server_fifo());
-
-    // 2. Attach: the read end first, non-blocking, then the writer we keep.
-    lab::Fd requests(::open(fifo.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (!requests) {
-        throw lab::sys_error("open " + fifo.path() + " for reading");
-    }
-    lab::Fd keep_open_writer(::open(fifo.path().c_str(), O_WRONLY | O_CLOEXEC));
-    if (!keep_open_writer) {
-        throw lab::sys_error("open " + fifo.path() + " for writing");
-    }
-    lab::print_ready({{"path", fifo.path()}});
-
-    // 3. Exchange, until SIGINT/SIGTERM.
-    RequestLines lines;
-    fifo_lab::Replies replies;
-    constexpr std::size_t read_chunk_bytes = std::size_t{64} * 1024; // a pipe's default capacity
-    std::array<char, read_chunk_bytes> buffer;
-    while (!stop.requested()) {
-        std::array<pollfd, 2> fds{{{requests.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
-        if (::poll(fds.data(), fds.size(), replies.retry_timeout_ms()) < 0 && errno != EINTR) {
-            throw lab::sys_error("poll");
-        }
-        // Read until the pipe is empty (EAGAIN: the read end is non-blocking).
-        while (fds[0].revents & POLLIN) {
-            ssize_t got = ::read(requests.get(), buffer.data(), buffer.size());
-            if (got < 0 && errno == EINTR) {
-                continue;
-            }
-            if (got < 0 && errno == EAGAIN) {
-                lines.drained([](std::string_view tail) {
-                    lab::log_ignored("request without a newline \"" + preview(tail) + "\"");
-                });
-                break;
-            }
-            if (got < 0) {
-                throw lab::sys_error("read " + fifo.path());
-            }
-            lines.feed(
-                std::string_view(buffer.data(), static_cast<std::size_t>(got)),
-                [&](std::string_view line) { handle_request(line, paths, replies); },
-                [] {
-                    lab::log_ignored("request over " +
-                                          std::to_string(fifo_lab::max_request_bytes) +
-                                          " bytes (PIPE_BUF); skipped to the next newline");
-                });
-        }
-        replies.retry();
-    }
-    // 4 and 5: the destructors close both ends, unlink NAME.fifo, drop the lock.
-    return lab::exit_ok;
 }
 
 } // namespace

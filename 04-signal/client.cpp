@@ -3,9 +3,9 @@
 //   client [--name NAME | --pid PID] [--timeout SECONDS] [MESSAGE...]
 //   client [--name NAME | --pid PID] --signal USR1|USR2 [--count K]
 //
-// 1. Block SIGRTMIN before anything is sent. The reply may come back
-//    before we are ready to wait for it; blocked, it stays pending until
-//    sigtimedwait() takes it. (Unblocked, its default action would kill us;
+// 1. Block SIGRTMIN (sigprocmask) before anything is sent. The reply may
+//    come back before we are ready to wait for it; blocked, it stays
+//    pending until sigtimedwait() takes it. (Unblocked, its default action would kill us;
 //    with a handler and pause(), it could land between the send and the
 //    pause and we would wait forever: the race sigwaitinfo() closes.)
 // 2. Find the server: NAME.pid (or --pid). "not running" at once when there
@@ -17,8 +17,8 @@
 //    SIGRTMIN sent with sigqueue() by the server's own pid.
 // With --signal: kill() K times and exit; standard signals do not queue,
 // so the server may see fewer.
+#include "client-lookup.hpp"
 #include "protocol.hpp"
-#include "server_lookup.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -34,6 +34,93 @@ constexpr long first_backoff_ns = 1'000'000;    // 1 ms
 constexpr long longest_backoff_ns = 32'000'000; // 32 ms
 constexpr long max_signal_count = 1'000'000;
 
+void send_value(pid_t server, int value, const lab::Deadline& deadline);
+std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::Deadline& deadline,
+                          double timeout_seconds);
+void pause_for(long nanoseconds, const lab::Deadline& deadline);
+int parse_plain_signal(const std::string& text);
+void send_plain_signals(pid_t server, int signo, long count);
+void catch_without_running(int signo);
+
+int run(int argc, char** argv) {
+    std::string name = lab::default_name;
+    bool name_given = false;
+    pid_t pid = 0;
+    double timeout_seconds = 0;
+    int plain_signal = 0;
+    long count = 0;
+    lab::Options options(
+        "[--name NAME | --pid PID] [--timeout SECONDS] [MESSAGE...]\n"
+        "       client [--name NAME | --pid PID] --signal USR1|USR2 [--count K]",
+        "Sends each MESSAGE (or each line of stdin) to the server as SIGRTMIN signals,\n"
+        "one per byte, and prints the reply that comes back the same way. With\n"
+        "--signal, sends K plain signals instead and exits.");
+    // --name by hand, not add_name(): we must know whether it was given.
+    options.value("--name", "NAME", "instance name (default demo): 1-40 of A-Z a-z 0-9 _ . -",
+                  [&](const std::string& text) {
+                      lab::validate_name(text);
+                      name = text;
+                      name_given = true;
+                  });
+    options.value("--pid", "PID", "the server's pid, instead of reading NAME.pid",
+                  [&pid](const std::string& text) {
+                      pid = static_cast<pid_t>(lab::parse_integer("--pid", text, 1, INT32_MAX));
+                  });
+    options.add_timeout(timeout_seconds);
+    options.value(
+        "--signal", "USR1|USR2", "send this plain signal instead of messages",
+        [&plain_signal](const std::string& text) { plain_signal = parse_plain_signal(text); });
+    options.value("--count", "K", "with --signal: how many to send (default 1)",
+                  [&count](const std::string& text) {
+                      count = lab::parse_integer("--count", text, 1, max_signal_count);
+                  });
+    std::vector<std::string> messages = options.parse(argc, argv);
+    if (name_given && pid != 0) {
+        throw lab::UsageError("--name and --pid exclude each other");
+    }
+    if (count != 0 && plain_signal == 0) {
+        throw lab::UsageError("--count goes with --signal");
+    }
+    if (plain_signal != 0 && !messages.empty()) {
+        throw lab::UsageError("--signal sends no message: unexpected '" + messages.front() + "'");
+    }
+    lab::ignore_sigpipe();
+
+    // 1. Block first: the reply may come before we wait for it. And catch
+    //    it: the server answers only a process that blocks or catches
+    //    SIGRTMIN (a forged si_pid must not get it killed), and SigBlk in
+    //    /proc/PID/status does not show it while sigtimedwait() waits for it;
+    //    SigCgt always shows a handler. The handler never runs: the signal
+    //    is blocked, and taken by sigtimedwait() when we wait.
+    //    Blocked for the rest of our life: a reply still pending when run()
+    //    returns then never acts.
+    sigset_t message_set;
+    sigemptyset(&message_set);
+    sigaddset(&message_set, signal_lab::message_signal());
+    if (::sigprocmask(SIG_BLOCK, &message_set, nullptr) < 0) {
+        throw lab::sys_error("sigprocmask");
+    }
+    catch_without_running(signal_lab::message_signal());
+
+    // 2. Find the server.
+    const pid_t server =
+        pid != 0 ? signal_lab::check_server_pid(pid) : signal_lab::find_server(name);
+
+    if (plain_signal != 0) {
+        send_plain_signals(server, plain_signal, count != 0 ? count : 1);
+        return lab::exit_ok;
+    }
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::Deadline deadline(timeout_seconds); // one bound per exchange
+        for (unsigned char byte : message) {     // 3. Send.
+            send_value(server, byte, deadline);
+        }
+        send_value(server, end_of_message, deadline);
+        lab::print_line(receive_reply(server, message_set, deadline, timeout_seconds)); // 4.
+    });
+    return lab::exit_ok;
+}
+
 void pause_for(long nanoseconds, const lab::Deadline& deadline) {
     timespec left = deadline.relative();
     timespec pause{0, nanoseconds};
@@ -48,10 +135,12 @@ void pause_for(long nanoseconds, const lab::Deadline& deadline) {
 void send_value(pid_t server, int value, const lab::Deadline& deadline) {
     long backoff_ns = first_backoff_ns;
     for (;;) {
-        int error = signal_lab::queue_value(server, value);
-        if (error == 0) {
+        sigval carried{};
+        carried.sival_int = value;
+        if (::sigqueue(server, signal_lab::message_signal(), carried) == 0) {
             return;
         }
+        const int error = errno;
         if (error == ESRCH) {
             throw lab::Failure("server pid " + std::to_string(server) + " exited: not running");
         }
@@ -123,76 +212,17 @@ void send_plain_signals(pid_t server, int signo, long count) {
     }
 }
 
-int run(int argc, char** argv) {
-    std::string name = lab::default_name;
-    bool name_given = false;
-    pid_t pid = 0;
-    double timeout_seconds = 0;
-    int plain_signal = 0;
-    long count = 0;
-    lab::Options options(
-        "[--name NAME | --pid PID] [--timeout SECONDS] [MESSAGE...]\n"
-        "       client [--name NAME | --pid PID] --signal USR1|USR2 [--count K]",
-        "Sends each MESSAGE (or each line of stdin) to the server as SIGRTMIN signals,\n"
-        "one per byte, and prints the reply that comes back the same way. With\n"
-        "--signal, sends K plain signals instead and exits.");
-    // --name by hand, not add_name(): we must know whether it was given.
-    options.value("--name", "NAME", "instance name (default demo): 1-40 of A-Z a-z 0-9 _ . -",
-                  [&](const std::string& text) {
-                      lab::validate_name(text);
-                      name = text;
-                      name_given = true;
-                  });
-    options.value("--pid", "PID", "the server's pid, instead of reading NAME.pid",
-                  [&pid](const std::string& text) {
-                      pid = static_cast<pid_t>(lab::parse_integer("--pid", text, 1, INT32_MAX));
-                  });
-    options.add_timeout(timeout_seconds);
-    options.value(
-        "--signal", "USR1|USR2", "send this plain signal instead of messages",
-        [&plain_signal](const std::string& text) { plain_signal = parse_plain_signal(text); });
-    options.value("--count", "K", "with --signal: how many to send (default 1)",
-                  [&count](const std::string& text) {
-                      count = lab::parse_integer("--count", text, 1, max_signal_count);
-                  });
-    std::vector<std::string> messages = options.parse(argc, argv);
-    if (name_given && pid != 0) {
-        throw lab::UsageError("--name and --pid exclude each other");
+// Installs a handler for `signo` that does nothing: for a signal that stays
+// blocked and is taken by sigtimedwait(), so the handler never runs, but
+// /proc/PID/status SigCgt shows the server we are ready for it.
+extern "C" void on_message_signal(int /*signo*/) {}
+void catch_without_running(int signo) {
+    struct sigaction action {};
+    action.sa_handler = on_message_signal;
+    sigemptyset(&action.sa_mask);
+    if (::sigaction(signo, &action, nullptr) < 0) {
+        throw lab::sys_error("sigaction " + signal_lab::signal_name(signo));
     }
-    if (count != 0 && plain_signal == 0) {
-        throw lab::UsageError("--count goes with --signal");
-    }
-    if (plain_signal != 0 && !messages.empty()) {
-        throw lab::UsageError("--signal sends no message: unexpected '" + messages.front() + "'");
-    }
-    lab::ignore_sigpipe();
-
-    // 1. Block first: the reply may come before we wait for it. And catch
-    //    it: the server answers only a process that blocks or catches
-    //    SIGRTMIN (a forged si_pid must not get it killed), and SigBlk in
-    //    /proc/PID/status does not show it while sigtimedwait() waits for it;
-    //    SigCgt always shows a handler. The handler never runs: the signal
-    //    is blocked, and taken by sigtimedwait() when we wait.
-    const sigset_t message_set = signal_lab::block_signals({signal_lab::message_signal()});
-    signal_lab::catch_without_running(signal_lab::message_signal());
-
-    // 2. Find the server.
-    const pid_t server =
-        pid != 0 ? signal_lab::check_server_pid(pid) : signal_lab::find_server(name);
-
-    if (plain_signal != 0) {
-        send_plain_signals(server, plain_signal, count != 0 ? count : 1);
-        return lab::exit_ok;
-    }
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::Deadline deadline(timeout_seconds); // one bound per exchange
-        for (unsigned char byte : message) {
-            send_value(server, byte, deadline);
-        }
-        send_value(server, end_of_message, deadline);
-        lab::print_line(receive_reply(server, message_set, deadline, timeout_seconds));
-    });
-    return lab::exit_ok;
 }
 
 } // namespace

@@ -11,9 +11,10 @@
 //                      one with value 256 to end it. The reply comes back
 //                      the same way, from the server's pid.
 //
-// Every signal the programs wait for is blocked first and taken with
-// sigwaitinfo()/sigtimedwait() or signalfd(): it waits, pending, in the
-// kernel until asked for, so it can neither be missed nor run a handler.
+// Every signal the programs wait for is blocked first (sigprocmask(), each
+// program at its step 1) and taken with sigtimedwait() or signalfd(): it
+// waits, pending, in the kernel until asked for, so it can neither be missed
+// nor run a handler. Each program sends with its own sigqueue() call.
 #pragma once
 
 #include "lab.hpp"
@@ -22,7 +23,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring> // sigabbrev_np (GNU)
-#include <initializer_list>
 #include <string>
 #include <unistd.h>
 
@@ -52,45 +52,6 @@ inline std::string signal_name(int signo) {
 
 inline std::string pid_file_path(const std::string& name) {
     return lab::object_path(topic, name, pid_file_extension);
-}
-
-// Blocks `signals` for the rest of the process's life and returns them as a
-// set, for sigwaitinfo()/signalfd(). Blocked, a signal is not lost and does
-// not act: it stays pending until taken. We never unblock: a SIGUSR1 still
-// pending when main returns would then run its default action (death, exit
-// status 138) instead of the clean return we chose.
-inline sigset_t block_signals(std::initializer_list<int> signals) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int signo : signals) {
-        sigaddset(&set, signo);
-    }
-    if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0) {
-        throw lab::sys_error("sigprocmask");
-    }
-    return set;
-}
-
-// Installs a handler for `signo` that does nothing: for a signal that stays
-// blocked and is taken by sigtimedwait(), so the handler never runs, but
-// /proc/PID/status SigCgt shows the process is ready for it.
-extern "C" inline void on_message_signal(int /*signo*/) {}
-inline void catch_without_running(int signo) {
-    struct sigaction action {};
-    action.sa_handler = on_message_signal;
-    sigemptyset(&action.sa_mask);
-    if (::sigaction(signo, &action, nullptr) < 0) {
-        throw lab::sys_error("sigaction " + signal_name(signo));
-    }
-}
-
-// One value to `pid` as SIGRTMIN with sigqueue(). Returns 0 or the errno:
-// EAGAIN (the receiver's queue is full, RLIMIT_SIGPENDING), ESRCH (no such
-// process), EPERM (not ours). The caller decides what each one means.
-inline int queue_value(pid_t pid, int value) {
-    sigval carried{};
-    carried.sival_int = value;
-    return ::sigqueue(pid, message_signal(), carried) == 0 ? 0 : errno;
 }
 
 } // namespace signal_lab

@@ -16,13 +16,13 @@
 //    place, so a client never reads half a number.
 // 4. Exchange: SIGUSR1/SIGUSR2 are logged with their sender. SIGRTMIN
 //    values are bytes (0-255) and message ends (256), collected per sender
-//    pid (senders.cpp); each message is answered with sigqueue(), the same
-//    way, byte by byte.
+//    pid (server-senders.cpp); each message is answered with sigqueue(),
+//    the same way, byte by byte.
 // 5. A stop signal makes stop.fd() readable, polled in the same loop:
 //    print the summary and return; the destructors remove NAME.pid and the
 //    instance lock.
 #include "protocol.hpp"
-#include "senders.hpp"
+#include "server-senders.hpp"
 
 #include <array>
 #include <fcntl.h>
@@ -43,25 +43,8 @@ constexpr std::size_t signals_per_read = 64;
 // NAME.pid: the server's address. Removed by whoever made it, on every way out.
 class PidFile {
   public:
-    explicit PidFile(std::string path) : path_(std::move(path)) {
-        // We hold the instance lock, so whatever is here is a killed
-        // server's leftover: replace it.
-        const std::string draft = path_ + ".new";
-        ::unlink(draft.c_str());
-        lab::Fd fd(::open(draft.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-        if (!fd) {
-            throw lab::sys_error("open " + draft);
-        }
-        lab::OwnedPath owned_draft(draft);  // every failure below removes it (a full disk)
-        if (::fchmod(fd.get(), 0600) < 0) { // the umask only narrows; say exactly 0600
-            throw lab::sys_error("fchmod " + draft);
-        }
-        lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");
-        if (::rename(draft.c_str(), path_.c_str()) < 0) {
-            throw lab::sys_error("rename " + draft + " to " + path_);
-        }
-        owned_draft.release(); // it is NAME.pid now, removed by ~PidFile
-    }
+    // Writes our pid aside and rename()s it into place.
+    explicit PidFile(std::string path);
     ~PidFile() { ::unlink(path_.c_str()); }
     PidFile(const PidFile&) = delete;
     PidFile& operator=(const PidFile&) = delete;
@@ -78,20 +61,7 @@ struct Counts {
 };
 
 // Handles one signal.
-void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts) {
-    const int signo = static_cast<int>(info.ssi_signo);
-    const auto sender = static_cast<pid_t>(info.ssi_pid);
-    if (signo == SIGUSR1 || signo == SIGUSR2) {
-        ++(signo == SIGUSR1 ? counts.usr1 : counts.usr2);
-        lab::print_line("signal: " + signal_name(signo) + " from pid=" + std::to_string(sender));
-    } else if (info.ssi_code != SI_QUEUE) {
-        // kill() sends no value: ssi_int is just 0, not a byte.
-        lab::log_ignored(signal_name(signo) + " from pid=" + std::to_string(sender) +
-                        " carries no value (sent with kill, not sigqueue)");
-    } else {
-        senders.take(sender, info.ssi_int);
-    }
-}
+void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts);
 
 int run(int argc, char** argv) {
     std::string name;
@@ -112,7 +82,17 @@ int run(int argc, char** argv) {
     //    common handler; every other stray signal is ignored, but not ours.
     const int message_signal = signal_lab::message_signal();
     lab::StopSignals stop(lab::keeping, {SIGUSR1, SIGUSR2, message_signal});
-    sigset_t taken = signal_lab::block_signals({SIGUSR1, SIGUSR2, message_signal});
+    sigset_t taken;
+    sigemptyset(&taken);
+    sigaddset(&taken, SIGUSR1);
+    sigaddset(&taken, SIGUSR2);
+    sigaddset(&taken, message_signal);
+    // For the rest of our life: a SIGUSR1 still pending when run() returns
+    // would, unblocked, run its default action (death, exit status 138)
+    // instead of the clean return we chose.
+    if (::sigprocmask(SIG_BLOCK, &taken, nullptr) < 0) {
+        throw lab::sys_error("sigprocmask");
+    }
 
     // 2. The blocked signals, as a descriptor we can poll with a timeout.
     lab::Fd signals(::signalfd(-1, &taken, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -162,6 +142,42 @@ int run(int argc, char** argv) {
                     " SIGUSR2=" + std::to_string(counts.usr2) +
                     " messages=" + std::to_string(senders.messages()));
     return lab::exit_ok;
+}
+
+PidFile::PidFile(std::string path) : path_(std::move(path)) {
+    // We hold the instance lock, so whatever is here is a killed
+    // server's leftover: replace it.
+    const std::string draft = path_ + ".new";
+    ::unlink(draft.c_str());
+    lab::Fd fd(::open(draft.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) {
+        throw lab::sys_error("open " + draft);
+    }
+    lab::OwnedPath owned_draft(draft);  // every failure below removes it (a full disk)
+    if (::fchmod(fd.get(), 0600) < 0) { // the umask only narrows; say exactly 0600
+        throw lab::sys_error("fchmod " + draft);
+    }
+    lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");
+    if (::rename(draft.c_str(), path_.c_str()) < 0) {
+        throw lab::sys_error("rename " + draft + " to " + path_);
+    }
+    owned_draft.release(); // it is NAME.pid now, removed by ~PidFile
+}
+
+// Handles one signal.
+void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts) {
+    const int signo = static_cast<int>(info.ssi_signo);
+    const auto sender = static_cast<pid_t>(info.ssi_pid);
+    if (signo == SIGUSR1 || signo == SIGUSR2) {
+        ++(signo == SIGUSR1 ? counts.usr1 : counts.usr2);
+        lab::print_line("signal: " + signal_name(signo) + " from pid=" + std::to_string(sender));
+    } else if (info.ssi_code != SI_QUEUE) {
+        // kill() sends no value: ssi_int is just 0, not a byte.
+        lab::log_ignored(signal_name(signo) + " from pid=" + std::to_string(sender) +
+                         " carries no value (sent with kill, not sigqueue)");
+    } else {
+        senders.take(sender, info.ssi_int);
+    }
 }
 
 } // namespace

@@ -7,9 +7,14 @@ setup() {
     lab_setup
     BACKGROUND=()
     CHECKED=()
+    NAMESPACE_JOB=
 }
 teardown() {
     local pid
+    if [[ -n $NAMESPACE_JOB ]]; then # timeout passes SIGTERM on; unshare's
+        kill -TERM "$NAMESPACE_JOB" 2>/dev/null || true # death kills the namespace
+        wait "$NAMESPACE_JOB" 2>/dev/null || true
+    fi
     for pid in "${SERVER_PIDS[@]}"; do # a server left stopped would never see SIGTERM
         kill -CONT "$pid" 2>/dev/null || true
     done
@@ -446,6 +451,77 @@ PY
     assert_output 1
     run grep -c -e '^received: LOOP$' -e '^ignored: reply to' "$SERVER_LOG"
     assert_output 1
+}
+
+# host_pid_of NS_PID ROOT: the pid the host sees for the process that is
+# NS_PID in a pid namespace made below process ROOT (NSpid in /proc/PID/status
+# lists a process's pid in each namespace, outermost first), or nothing.
+host_pid_of() {
+    local want=$1 queue=("$2") pid ids children
+    while ((${#queue[@]} > 0)); do
+        pid=${queue[0]}
+        queue=("${queue[@]:1}")
+        ids=$(sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
+        if [[ $ids == *[[:space:]]* && ${ids##*[[:space:]]} == "$want" ]]; then
+            echo "$pid"
+            return 0
+        fi
+        read -ra children < <(cat "/proc/$pid/task/"*/children 2>/dev/null | tr '\n' ' ')
+        queue+=("${children[@]}")
+    done
+}
+
+@test "sender pid 0 (outside the server's pid namespace) or 1: ignored, nobody signalled" {
+    require_pid_namespace
+    # Inside: pid 1 is this script, which catches SIGRTMIN and notes it (a
+    # namespace's init gets from inside only the signals it catches); the
+    # server is its child, a sentinel shares their process group, which
+    # kill(0, ...) would hit. The host's sender shows as si_pid 0 in there.
+    # shellcheck disable=SC2016 # expanded by the namespace's bash
+    local script='
+        trap ": >>\"$T/init-signalled\"" RTMIN
+        log=$T/ns-server.out
+        "$(bin 04-signal/server)" --name "$NAME" >"$log" 2>"$T/ns-server.err" </dev/null &
+        server=$!
+        sleep 1000 &
+        sentinel=$!
+        wait_for_line "$log" "^ready pid=$server "
+        # The host client has sent (its bytes may come apart in the log: pid 0
+        # never names a live sender, so its buffer is dropped as departed).
+        wait_for_line "$log" "^ignored: reply to pid=0: " || echo "pid 0: no ignored line"
+        forge "$server" 1 init # from inside: pid 1 is this script
+        wait_for_line "$log" "^ignored: reply to pid=1: " || echo "pid 1: no ignored line"
+        timeout "$READY_LIMIT" "$(bin 04-signal/client)" --name "$NAME" hello
+        kill -0 "$sentinel" && echo "sentinel alive"
+        kill -TERM "$server"
+        status=0
+        wait "$server" || status=$?
+        echo "server exit $status"
+        [[ -e $T/init-signalled ]] && echo "pid 1 was signalled"
+        exit 0'
+    export T NAME IPC_LAB_DIR LAB_BIN_ROOT READY_LIMIT STOP_LIMIT
+    export -f bin wait_for_line wait_until wait_for_exit forge
+    timeout -k 2 "$((30 * LAB_TIME_SCALE))" unshare --pid --fork --mount-proc --kill-child \
+        bash -euo pipefail -c "$script" >"$T/ns.out" 2>"$T/ns.err" </dev/null 3>&- &
+    NAMESPACE_JOB=$!
+    wait_for_line "$T/ns-server.out" '^ready '
+    server=$(host_pid_of "$(sed -n 's/^ready pid=\([0-9]*\) .*/\1/p' "$T/ns-server.out")" \
+        "$NAMESPACE_JOB")
+    [[ -n $server ]]
+    client_timeout=$((1 * LAB_TIME_SCALE))
+    run_client 04-signal/client --pid "$server" --timeout "$client_timeout" outside
+    assert_failure 1
+    assert_regex "$stderr" "timed out"
+    wait_for_exit "$NAMESPACE_JOB" "$CLIENT_LIMIT"
+    status=0
+    wait "$NAMESPACE_JOB" || status=$?
+    NAMESPACE_JOB=
+    cat "$T/ns.err" "$T/ns-server.err" "$T/ns-server.out" >&2
+    assert_equal "namespace exit $status" "namespace exit 0"
+    run cat "$T/ns.out"
+    assert_output "$(printf '%s\n' HELLO "sentinel alive" "server exit 0")"
+    run grep -c -e '^received: init$' -e '^received: hello$' "$T/ns-server.out"
+    assert_output 2
 }
 
 @test "full runtime dir: writing NAME.pid fails, exit 1, nothing left (no NAME.pid.new)" {

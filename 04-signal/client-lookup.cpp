@@ -1,7 +1,6 @@
-// server_lookup.cpp - see server_lookup.hpp.
-#include "server_lookup.hpp"
+// client-lookup.cpp - see client-lookup.hpp.
+#include "client-lookup.hpp"
 
-#include "procfs.hpp"
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -24,7 +23,7 @@ pid_t check_server_pid(pid_t pid) {
         }
         throw lab::sys_error("kill " + about(pid));
     }
-    if (!process_start_time(pid)) { // kill(pid, 0) succeeds on a zombie too
+    if (!lab::process_alive(pid)) { // kill(pid, 0) succeeds on a zombie too
         throw lab::Failure(about(pid) + " has exited: server not running");
     }
     return pid;

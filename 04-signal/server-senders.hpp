@@ -1,16 +1,19 @@
-// senders.hpp - the server's book of who is sending what.
+// server-senders.hpp - the server's book of who is sending what
+// (server-senders.cpp holds the code).
 //
 // Real-time signals from every client arrive interleaved in one queue; only
 // si_pid says whose byte each one is. So the server keeps, per sender pid:
 //   - the message being assembled (bytes until the value 256);
-//   - who that pid was when the message began: its start time from
-//     /proc/PID/stat. A pid names a process only while it lives; once a
+//   - who that pid was when the message began: a lab::ProcessIdentity, its
+//     start time from /proc/PID/stat. A pid names a process only while it lives; once a
 //     client dies its pid can be handed to a new process (pid_max is 32768
 //     on many systems), which must never inherit the dead one's bytes or
 //     receive its reply;
 //   - the replies not yet sent: a full receiver queue says EAGAIN, and the
 //     server retries later instead of blocking everyone else.
 #pragma once
+
+#include "lab.hpp"
 
 #include <cstddef>
 #include <deque>
@@ -30,7 +33,8 @@ class Senders {
     // exited (or whose pid now belongs to another process).
     void forget_departed();
 
-    // Queues reply values until done or a receiver's queue is full.
+    // Queues reply values with sigqueue() until done or a receiver's queue
+    // is full.
     // Returns true while some reply is still waiting for room.
     bool send_replies();
 
@@ -39,9 +43,9 @@ class Senders {
 
   private:
     struct Sender {
-        unsigned long long start_time = 0; // who the pid was at the first byte
-        bool receiving = false;            // inside a message (bytes since the last 256)
-        bool discarding = false;           // the rest of this message is dropped
+        lab::ProcessIdentity identity; // who the pid was at the first byte
+        bool receiving = false;        // inside a message (bytes since the last 256)
+        bool discarding = false;       // the rest of this message is dropped
         std::string message;
         std::deque<std::string> replies;
         std::size_t reply_values_sent = 0; // of replies.front(), its end value included

@@ -1,0 +1,233 @@
+// server-senders.cpp - per-sender message buffers and replies for the
+// 04-signal server: see server-senders.hpp.
+#include "server-senders.hpp"
+
+#include "protocol.hpp"
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace signal_lab {
+
+namespace {
+
+std::optional<unsigned long long> start_time_of(pid_t pid);
+std::optional<std::string> why_not_a_client(pid_t pid, int message_signal);
+
+std::string from(pid_t pid) {
+    return "pid=" + std::to_string(pid);
+}
+
+} // namespace
+
+void Senders::take(pid_t pid, int value) {
+    auto it = senders_.try_emplace(pid).first;
+    Sender& sender = it->second;
+    if (!sender.receiving) { // the first value of a message
+        sender.receiving = true;
+        sender.discarding = false;
+        sender.message.clear();
+        if (sender.replies.empty()) {
+            sender.identity = {pid, start_time_of(pid).value_or(0)};
+        }
+    }
+    if (value == end_of_message) {
+        finish_message(pid, sender);
+        forget_if_idle(it);
+        return;
+    }
+    if (sender.discarding) {
+        return; // until the end of the message that went wrong
+    }
+    if (value < 0 || value > max_byte_value) {
+        lab::log_ignored("value " + std::to_string(value) + " from " + from(pid) +
+                         " is neither a byte (0-255) nor the end (256); message dropped");
+        sender.discarding = true;
+    } else if (sender.message.size() == lab::max_message_bytes) {
+        lab::log_ignored("message from " + from(pid) + " over " +
+                         std::to_string(lab::max_message_bytes) + " bytes; dropped");
+        sender.discarding = true;
+    } else {
+        sender.message.push_back(static_cast<char>(value));
+    }
+    if (sender.discarding) {
+        sender.message.clear(); // free it now, not at the end that may never come
+    }
+}
+
+void Senders::finish_message(pid_t pid, Sender& sender) {
+    sender.receiving = false;
+    if (std::exchange(sender.discarding, false)) {
+        return;
+    }
+    std::string message = std::move(sender.message);
+    sender.message.clear();
+    auto now = start_time_of(pid);
+    if (now && *now != sender.identity.start_time) {
+        // The pid changed hands while the message was coming in: its first
+        // bytes are a dead process's, its last ones another's.
+        lab::log_ignored("message from " + from(pid) + " began in another process; dropped");
+        return;
+    }
+    ++messages_;
+    lab::log_received(message);
+    if (auto why = why_not_a_client(pid, message_signal())) {
+        lab::log_ignored("reply to " + from(pid) + ": " + *why);
+        return;
+    }
+    sender.replies.push_back(lab::to_upper(message));
+}
+
+Senders::Book::iterator Senders::forget_if_idle(Book::iterator it) {
+    const Sender& sender = it->second;
+    if (!sender.receiving && sender.replies.empty()) {
+        return senders_.erase(it);
+    }
+    return std::next(it);
+}
+
+void Senders::forget_departed() {
+    for (auto it = senders_.begin(); it != senders_.end();) {
+        const auto& [pid, sender] = *it;
+        if (sender.identity.alive()) {
+            ++it;
+            continue;
+        }
+        if (sender.receiving) {
+            lab::log_ignored("partial message from " + from(pid) + " (" +
+                             std::to_string(sender.message.size()) + " bytes): sender exited");
+        }
+        if (!sender.replies.empty()) {
+            lab::log_ignored("reply to " + from(pid) + ": sender exited");
+        }
+        it = senders_.erase(it);
+    }
+}
+
+bool Senders::send_replies() {
+    bool waiting_for_room = false;
+    for (auto it = senders_.begin(); it != senders_.end(); it = forget_if_idle(it)) {
+        const pid_t pid = it->first;
+        Sender& sender = it->second;
+        while (!sender.replies.empty()) {
+            const std::string& reply = sender.replies.front();
+            const std::size_t next = sender.reply_values_sent;
+            // Checked before each reply: SIGRTMIN's default action is to
+            // terminate, and a dead client's pid may name an innocent
+            // process by now.
+            int error = next == 0 && !sender.identity.alive() ? ESRCH : 0;
+            if (error == 0) {
+                // The reply goes back the way the message came: one value per
+                // byte, then 256. EAGAIN: the client's queue is full
+                // (RLIMIT_SIGPENDING); ESRCH: it is gone; EPERM: not ours.
+                sigval value{};
+                value.sival_int =
+                    next < reply.size() ? static_cast<unsigned char>(reply[next]) : end_of_message;
+                error = ::sigqueue(pid, message_signal(), value) == 0 ? 0 : errno;
+            }
+            if (error == 0) {
+                if (++sender.reply_values_sent > reply.size()) { // its end went too
+                    sender.replies.pop_front();
+                    sender.reply_values_sent = 0;
+                }
+            } else if (error == EAGAIN) {
+                waiting_for_room = true; // its queue is full: try again later
+                break;
+            } else if (error == ESRCH || error == EPERM) {
+                lab::log_ignored("reply to " + from(pid) + ": sender exited");
+                sender.replies.clear();
+                sender.reply_values_sent = 0;
+            } else {
+                throw lab::sys_error(error, "sigqueue to " + from(pid));
+            }
+        }
+    }
+    return waiting_for_room;
+}
+
+namespace {
+
+// When `pid` started (/proc/PID/stat field 22, clock ticks after boot), or
+// nothing if there is no such process or it is a zombie. lab::ProcessIdentity
+// asks this only of the calling process (ProcessIdentity::self()); a sender
+// is another process, whose start time is read here, once, at its first byte.
+// From then on lab::ProcessIdentity::alive() says whether the pid still
+// names that process (neither gone, zombie nor exiting, nor a new one).
+std::optional<unsigned long long> start_time_of(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) {
+        return std::nullopt; // no such process (any more)
+    }
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')', so the
+    // fields are counted from the last ')'.
+    auto comm_end = line.rfind(')');
+    if (comm_end == std::string::npos) {
+        return std::nullopt;
+    }
+    std::istringstream fields(line.substr(comm_end + 1));
+    std::string state;
+    fields >> state;
+    if (state == "Z" || state == "X") {
+        return std::nullopt;
+    }
+    std::string skipped;
+    for (int field = 4; field < 22; ++field) { // STATE was field 3; starttime is 22
+        fields >> skipped;
+    }
+    unsigned long long start_time = 0;
+    if (!(fields >> start_time)) {
+        return std::nullopt;
+    }
+    return start_time;
+}
+
+// Why `pid` cannot be a client we may answer, or nothing if it can. si_pid
+// is written by the sender (rt_sigqueueinfo() takes a whole siginfo_t), so
+// a forger can name any process: never ourselves (we would answer our own
+// reply forever) or pid 1 and below (0 is also what a sender outside our
+// pid namespace shows as); only a process of our own uid (the owner of
+// /proc/PID: si_uid is forged as easily) that blocks or catches SIGRTMIN,
+// which a real client does before sending (SIGRTMIN's default action would
+// kill anyone else). SigBlk alone would not do: it loses the waited-for
+// signals while a process sits in sigwaitinfo()/sigtimedwait(), which
+// unblock them for the length of the wait; SigCgt has no such gap, which is
+// why the client also catches SIGRTMIN (client.cpp, step 1).
+std::optional<std::string> why_not_a_client(pid_t pid, int message_signal) {
+    if (pid <= 1) {
+        return "no client has that pid";
+    }
+    if (pid == ::getpid()) {
+        return "that is this server's own pid (forged)";
+    }
+    const std::string dir = "/proc/" + std::to_string(pid);
+    struct stat owner {};
+    if (::stat(dir.c_str(), &owner) < 0) {
+        return "sender exited";
+    }
+    if (owner.st_uid != ::getuid()) {
+        return "owned by uid " + std::to_string(owner.st_uid) + ", not ours";
+    }
+    // "SigBlk:\t0000000200000000": hex, bit N-1 for signal N.
+    std::ifstream status(dir + "/status");
+    unsigned long long blocked = 0;
+    unsigned long long caught = 0;
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("SigBlk:", 0) == 0) {
+            blocked = std::stoull(line.substr(7), nullptr, 16);
+        } else if (line.rfind("SigCgt:", 0) == 0) {
+            caught = std::stoull(line.substr(7), nullptr, 16);
+        }
+    }
+    const unsigned long long bit = 1ULL << (message_signal - 1);
+    if (((blocked | caught) & bit) == 0) {
+        return "it neither blocks nor catches SIGRTMIN, so it is no client (forged pid?)";
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+} // namespace signal_lab
