@@ -7,12 +7,12 @@
 //    them; we only look them up).
 // 2. Wait (bounded) until the set's sem_otime is set: only then has the
 //    server given the semaphores their values.
-// 3. Attach: shmat().
+// 3. Attach: shmat() (the Attachment owns the detach).
 // 4. Per message, every wait bounded by --timeout: semtimedop() -1 on the
 //    mutex with SEM_UNDO; write the request; +1 on request; semtimedop() -1
 //    on reply until the reply carries our sequence number; copy it out; +1 on
 //    the mutex; print it.
-// 5. Detach: shmdt() (the Attachment's destructor).
+// 5. Detach: shmdt() (the Attachment's destructor, protocol.hpp).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -23,6 +23,80 @@
 namespace {
 
 using namespace shm_lab;
+
+void wait_until_initialised(int semid, const lab::Deadline& deadline);
+std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
+                         const lab::Deadline& deadline);
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options(
+        "[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+        "Sends each MESSAGE (or each line of stdin) to the server through System V\n"
+        "shared memory and prints each reply.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    // 1. Find the server's objects.
+    if (!lab::server_running(sysv_topic, name)) {
+        not_running(name, "no server holds its instance lock");
+    }
+    std::string key_path = lab::object_path(sysv_topic, name, "key");
+    key_t key = ::ftok(key_path.c_str(), key_project_id);
+    if (key == -1) {
+        not_running(name, "ftok " + key_path + ": " + std::strerror(errno));
+    }
+    int shmid = ::shmget(key, sizeof(SysvSegment), 0); // EINVAL: smaller than ours
+    if (shmid < 0) {
+        if (errno == ENOENT) {
+            not_running(name, "no segment under key " + key_hex(key));
+        }
+        throw lab::sys_error("shmget " + key_hex(key));
+    }
+    int semid = ::semget(key, 0, 0);
+    if (semid < 0) {
+        if (errno == ENOENT) {
+            not_running(name, "no semaphore set under key " + key_hex(key));
+        }
+        throw lab::sys_error("semget " + key_hex(key));
+    }
+
+    // 2. Wait until the server has given the semaphores their values.
+    wait_until_initialised(semid, lab::Deadline(timeout_seconds));
+
+    // 3. Attach.
+    void* address = ::shmat(shmid, nullptr, 0);
+    // shmat() reports failure as (void*)-1, not NULL.
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
+    if (address == reinterpret_cast<void*>(-1)) {
+        throw lab::sys_error("shmat " + std::to_string(shmid));
+    }
+    Attachment attachment(address);
+    auto& exchange = static_cast<SysvSegment*>(address)->exchange;
+
+    // 4. One exchange per message.
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::Deadline deadline(timeout_seconds);
+        std::string reply_text;
+        try {
+            reply_text = exchange_one(semid, exchange, message, deadline);
+        } catch (const std::system_error& e) {
+            // EIDRM (removed while we waited) or EINVAL (already gone): the
+            // server stopped and removed its set, or a new one took over.
+            if (e.code().value() == EIDRM || e.code().value() == EINVAL) {
+                not_running(name, "its semaphore set " + std::to_string(semid) + " was removed");
+            }
+            throw;
+        }
+        // Printed after the mutex is given back: a slow stdout (a full pipe)
+        // must not hold up the other clients.
+        lab::print_line(reply_text);
+    });
+    // 5. Detach: ~Attachment (shmdt).
+    return lab::exit_ok;
+}
 
 // Step 2 has no event to wait on, only a field to watch: a bounded poll.
 constexpr long initialised_poll_ns = 10'000'000;
@@ -98,68 +172,13 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
     }
 }
 
-int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options(
-        "[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-        "Sends each MESSAGE (or each line of stdin) to the server through System V\n"
-        "shared memory and prints each reply.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
-
-    // 1. Find the server's objects.
-    if (!lab::server_running(sysv_topic, name)) {
-        not_running(name, "no server holds its instance lock");
-    }
-    std::string key_path = lab::object_path(sysv_topic, name, "key");
-    key_t key = ::ftok(key_path.c_str(), key_project_id);
-    if (key == -1) {
-        not_running(name, "ftok " + key_path + ": " + std::strerror(errno));
-    }
-    int shmid = ::shmget(key, sizeof(SysvSegment), 0); // EINVAL: smaller than ours
-    if (shmid < 0) {
-        if (errno == ENOENT) {
-            not_running(name, "no segment under key " + key_hex(key));
-        }
-        throw lab::sys_error("shmget " + key_hex(key));
-    }
-    int semid = ::semget(key, 0, 0);
-    if (semid < 0) {
-        if (errno == ENOENT) {
-            not_running(name, "no semaphore set under key " + key_hex(key));
-        }
-        throw lab::sys_error("semget " + key_hex(key));
-    }
-
-    // 2. and 3.
-    wait_until_initialised(semid, lab::Deadline(timeout_seconds));
-    Attachment attachment(shmid);
-    auto& exchange = static_cast<SysvSegment*>(attachment.address())->exchange;
-
-    // 4. One exchange per message.
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::Deadline deadline(timeout_seconds);
-        std::string reply_text;
-        try {
-            Turn turn(semid, deadline);
-            std::uint64_t sequence = write_request(exchange, message);
-            semaphore_post(semid, request, 0, "post request");
-            reply_text = wait_for_reply(semid, exchange, sequence, deadline);
-        } catch (const std::system_error& e) {
-            // EIDRM (removed while we waited) or EINVAL (already gone): the
-            // server stopped and removed its set, or a new one took over.
-            if (e.code().value() == EIDRM || e.code().value() == EINVAL) {
-                not_running(name, "its semaphore set " + std::to_string(semid) + " was removed");
-            }
-            throw;
-        }
-        // Printed after the mutex is given back: a slow stdout (a full pipe)
-        // must not hold up the other clients.
-        lab::print_line(reply_text);
-    });
-    return lab::exit_ok;
+// Step 4 for one message: in turn (the mutex), the request in, the reply out.
+std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
+                         const lab::Deadline& deadline) {
+    Turn turn(semid, deadline);
+    std::uint64_t sequence = write_request(exchange, message);
+    semaphore_post(semid, request, 0, "post request");
+    return wait_for_reply(semid, exchange, sequence, deadline);
 }
 
 } // namespace

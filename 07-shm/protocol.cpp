@@ -1,14 +1,12 @@
-// protocol.cpp - the exchange through shared memory, and the attach/map
-// objects both variants' servers and clients use. See protocol.hpp.
+// protocol.cpp - how a request and its reply travel through the shared
+// memory, which both sides must agree on. See protocol.hpp.
 #include "protocol.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/mman.h>
 #include <sys/sem.h>
-#include <sys/shm.h>
 
 namespace shm_lab {
 
@@ -127,30 +125,6 @@ void semaphore_post(int semid, Semaphore which, short flags, const char* what) {
     if (::semop(semid, &operation, 1) < 0) {
         throw lab::sys_error(std::string(what) + " (semop)");
     }
-}
-
-Attachment::Attachment(int shmid) : address_(::shmat(shmid, nullptr, 0)) {
-    // shmat() reports failure as (void*)-1, not NULL.
-    // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
-    if (address_ == reinterpret_cast<void*>(-1)) {
-        throw lab::sys_error("shmat " + std::to_string(shmid));
-    }
-}
-
-Attachment::~Attachment() {
-    ::shmdt(address_);
-}
-
-Mapping::Mapping(int fd, std::size_t bytes, const std::string& name)
-    : address_(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)), bytes_(bytes) {
-    // mmap() reports failure as MAP_FAILED, not NULL.
-    if (address_ == MAP_FAILED) {
-        throw lab::sys_error("mmap " + name);
-    }
-}
-
-Mapping::~Mapping() {
-    ::munmap(address_, bytes_);
 }
 
 } // namespace shm_lab

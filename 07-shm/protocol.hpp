@@ -24,8 +24,11 @@
 #include <semaphore.h>
 #include <string>
 #include <string_view>
+#include <sys/mman.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/types.h>
+#include <utility>
 
 namespace shm_lab {
 
@@ -138,11 +141,18 @@ Waited semaphore_op(int semid, Semaphore which, short delta, short flags, const 
 // One semop() of +1: a post never blocks, so it needs no bound.
 void semaphore_post(int semid, Semaphore which, short flags, const char* what);
 
-// shmat()/shmdt(): the segment mapped into this process while it lives.
+// --- what a program made or mapped, released when its owner goes ---
+//
+// Each program makes the call that acquires (shmget, shmat, shm_open, mmap)
+// itself, at its numbered step, where a reader looks for it; it hands the
+// result to one of these the moment the call succeeded, so that every way
+// out - a return, an exception, a stop signal - releases it exactly once.
+
+// A segment attached with shmat(): shmdt() when it goes.
 class Attachment {
   public:
-    explicit Attachment(int shmid);
-    ~Attachment();
+    explicit Attachment(void* address) : address_(address) {}
+    ~Attachment() { ::shmdt(address_); }
     Attachment(const Attachment&) = delete;
     Attachment& operator=(const Attachment&) = delete;
     void* address() const { return address_; }
@@ -151,13 +161,39 @@ class Attachment {
     void* address_;
 };
 
-// --- POSIX helpers both sides use ---
+// A segment the server made with shmget(): IPC_RMID when it goes. Only a
+// mark: the kernel frees the memory once the last process has detached.
+class OwnedSegment {
+  public:
+    explicit OwnedSegment(int shmid) : shmid_(shmid) {}
+    ~OwnedSegment() { ::shmctl(shmid_, IPC_RMID, nullptr); }
+    OwnedSegment(const OwnedSegment&) = delete;
+    OwnedSegment& operator=(const OwnedSegment&) = delete;
+    int id() const { return shmid_; }
 
-// mmap(MAP_SHARED)/munmap() of a whole shared memory object.
+  private:
+    int shmid_;
+};
+
+// A semaphore set the server made with semget(): IPC_RMID when it goes, at
+// once (a client waiting on it wakes with EIDRM).
+class OwnedSemaphoreSet {
+  public:
+    explicit OwnedSemaphoreSet(int semid) : semid_(semid) {}
+    ~OwnedSemaphoreSet() { ::semctl(semid_, 0, IPC_RMID); }
+    OwnedSemaphoreSet(const OwnedSemaphoreSet&) = delete;
+    OwnedSemaphoreSet& operator=(const OwnedSemaphoreSet&) = delete;
+    int id() const { return semid_; }
+
+  private:
+    int semid_;
+};
+
+// A POSIX object mapped with mmap(MAP_SHARED): munmap() when it goes.
 class Mapping {
   public:
-    Mapping(int fd, std::size_t bytes, const std::string& name);
-    ~Mapping();
+    Mapping(void* address, std::size_t bytes) : address_(address), bytes_(bytes) {}
+    ~Mapping() { ::munmap(address_, bytes_); }
     Mapping(const Mapping&) = delete;
     Mapping& operator=(const Mapping&) = delete;
     void* address() const { return address_; }
@@ -165,6 +201,21 @@ class Mapping {
   private:
     void* address_;
     std::size_t bytes_;
+};
+
+// A POSIX object the server made with shm_open(O_CREAT): shm_unlink() when
+// it goes. A client that still has it mapped keeps the memory until it
+// unmaps.
+class OwnedSharedMemoryName {
+  public:
+    explicit OwnedSharedMemoryName(std::string name) : name_(std::move(name)) {}
+    ~OwnedSharedMemoryName() { ::shm_unlink(name_.c_str()); }
+    OwnedSharedMemoryName(const OwnedSharedMemoryName&) = delete;
+    OwnedSharedMemoryName& operator=(const OwnedSharedMemoryName&) = delete;
+    const std::string& name() const { return name_; }
+
+  private:
+    std::string name_;
 };
 
 } // namespace shm_lab
