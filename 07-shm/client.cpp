@@ -130,16 +130,19 @@ void wait_until_initialised(int semid, const lab::Deadline& deadline) {
 class Turn {
   public:
     Turn(int semid, const lab::Deadline& deadline) : semid_(semid) {
+        sembuf take{mutex, -1, SEM_UNDO};
         for (;;) {
-            timespec left = deadline.relative();
-            switch (semaphore_op(semid, mutex, -1, SEM_UNDO, &left, "take the mutex")) {
-            case Waited::done:
+            timespec left = deadline.relative(); // semtimedop() takes a relative time
+            if (::semtimedop(semid, &take, 1, &left) == 0) {
                 return;
-            case Waited::timed_out:
-                throw lab::Failure("timed out waiting for the mutex (held by another client?)");
-            case Waited::interrupted:
-                continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
             }
+            if (errno == EAGAIN) {
+                throw lab::Failure("timed out waiting for the mutex (held by another client?)");
+            }
+            if (errno != EINTR) { // EIDRM/EINVAL: the set is gone (see run())
+                throw lab::sys_error("take the mutex (semtimedop)");
+            }
+            // EINTR: stopped and continued (SIGSTOP/SIGCONT): wait on.
         }
     }
     ~Turn() {
@@ -155,15 +158,17 @@ class Turn {
 
 std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t sequence,
                            const lab::Deadline& deadline) {
+    sembuf take{reply, -1, 0};
     for (;;) {
         timespec left = deadline.relative();
-        switch (semaphore_op(semid, reply, -1, 0, &left, "wait for reply")) {
-        case Waited::done:
-            break;
-        case Waited::timed_out:
-            throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
-        case Waited::interrupted:
-            continue;
+        if (::semtimedop(semid, &take, 1, &left) < 0) {
+            if (errno == EINTR) {
+                continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
+            }
+            if (errno == EAGAIN) {
+                throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
+            }
+            throw lab::sys_error("wait for reply (semtimedop)");
         }
         if (auto text = take_reply(exchange, sequence)) {
             return *text;
@@ -177,7 +182,10 @@ std::string exchange_one(int semid, Exchange& exchange, const std::string& messa
                          const lab::Deadline& deadline) {
     Turn turn(semid, deadline);
     std::uint64_t sequence = write_request(exchange, message);
-    semaphore_post(semid, request, 0, "post request");
+    sembuf post_request{request, 1, 0};
+    if (::semop(semid, &post_request, 1) < 0) {
+        throw lab::sys_error("post request (semop)");
+    }
     return wait_for_reply(semid, exchange, sequence, deadline);
 }
 

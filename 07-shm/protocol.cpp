@@ -3,10 +3,8 @@
 #include "protocol.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/sem.h>
 
 namespace shm_lab {
 
@@ -96,35 +94,6 @@ std::string key_hex(key_t key) {
     char text[16];
     std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(key));
     return text;
-}
-
-Waited semaphore_op(int semid, Semaphore which, short delta, short flags, const timespec* timeout,
-                    const char* what) {
-    sembuf operation{};
-    operation.sem_num = which;
-    operation.sem_op = delta;
-    operation.sem_flg = flags;
-    if (::semtimedop(semid, &operation, 1, timeout) == 0) {
-        return Waited::done;
-    }
-    if (errno == EAGAIN) {
-        return Waited::timed_out;
-    }
-    if (errno == EINTR) {
-        return Waited::interrupted;
-    }
-    // EIDRM/EINVAL: the set was removed under us (its server stopped, or ipcrm).
-    throw lab::sys_error(std::string(what) + " (semtimedop)");
-}
-
-void semaphore_post(int semid, Semaphore which, short flags, const char* what) {
-    sembuf operation{};
-    operation.sem_num = which;
-    operation.sem_op = 1;
-    operation.sem_flg = flags;
-    if (::semop(semid, &operation, 1) < 0) {
-        throw lab::sys_error(std::string(what) + " (semop)");
-    }
 }
 
 } // namespace shm_lab

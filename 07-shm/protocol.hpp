@@ -116,7 +116,8 @@ struct Request {
 // or its request was answered already. Such a request comes back `ignored`.
 Request read_request(Exchange& exchange, std::uint64_t last_answered);
 
-// Writes the reply for `request` (its sequence number, then the post).
+// Writes the reply for `request`: the bytes, then its sequence number (the
+// caller posts it).
 void write_reply(Exchange& exchange, const Request& request);
 
 // --- System V helpers both sides use ---
@@ -130,16 +131,6 @@ union semun {
     struct semid_ds* buf;
     unsigned short* array;
 };
-
-enum class Waited { done, timed_out, interrupted };
-
-// One semtimedop() on one semaphore of `semid`, bounded by `timeout` (null:
-// no bound). EAGAIN (time up) and EINTR (a signal) are answers, not errors.
-Waited semaphore_op(int semid, Semaphore which, short delta, short flags, const timespec* timeout,
-                    const char* what);
-
-// One semop() of +1: a post never blocks, so it needs no bound.
-void semaphore_post(int semid, Semaphore which, short flags, const char* what);
 
 // --- what a program made or mapped, released when its owner goes ---
 //

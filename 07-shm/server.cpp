@@ -92,8 +92,12 @@ int run(int argc, char** argv) {
         throw lab::sys_error("semctl SETALL " + std::to_string(semid));
     }
 
-    // 4. Open the mutex: from here on clients may come.
-    semaphore_post(semid, mutex, 0, "open the mutex");
+    // 4. Open the mutex: from here on clients may come. This first semop()
+    // also sets sem_otime, which clients wait for.
+    sembuf open_mutex{mutex, 1, 0};
+    if (::semop(semid, &open_mutex, 1) < 0) {
+        throw lab::sys_error("open the mutex (semop)");
+    }
     lab::print_ready({{"key", key_hex(key)},
                       {"shmid", std::to_string(shmid)},
                       {"semid", std::to_string(semid)},
@@ -104,8 +108,13 @@ int run(int argc, char** argv) {
     const timespec tick{0, lab::stop_check_interval_ms * 1'000'000L};
     std::uint64_t last_answered = 0;
     while (!stop.requested()) {
-        if (semaphore_op(semid, request, -1, 0, &tick, "wait for request") != Waited::done) {
-            continue;
+        sembuf take_request{request, -1, 0};
+        if (::semtimedop(semid, &take_request, 1, &tick) < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                continue; // a tick went by, or a signal came: look at the stop flag
+            }
+            // EIDRM/EINVAL: the set was removed under us (ipcrm).
+            throw lab::sys_error("wait for request (semtimedop)");
         }
         Request incoming = read_request(exchange, last_answered);
         if (!incoming.ignored.empty()) {
@@ -152,7 +161,10 @@ int drain_stale_posts(int semid) {
 void answer(int semid, Exchange& exchange, const Request& incoming) {
     lab::log_received(incoming.message);
     write_reply(exchange, incoming);
-    semaphore_post(semid, reply, 0, "post reply");
+    sembuf post_reply{reply, 1, 0}; // a post never blocks: no bound needed
+    if (::semop(semid, &post_reply, 1) < 0) {
+        throw lab::sys_error("post reply (semop)");
+    }
 }
 
 } // namespace
