@@ -1,5 +1,7 @@
 // protocol.hpp - what the 07-shm programs agree on: names, the layout of the
-// shared memory, and how a request and its reply travel through it.
+// shared memory, and how a request and its reply travel through it; and the
+// small owners that release (shmdt, munmap, IPC_RMID, shm_unlink) what the
+// programs acquire themselves.
 //
 // Both variants carry the message the same way, in an `Exchange` placed in
 // the shared memory; they differ in how the sides say "now":

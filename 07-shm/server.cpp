@@ -4,7 +4,8 @@
 //   server [--name NAME]
 //
 // 1. Key: the instance lock first (one live server per NAME), then the key
-//    file RUNTIME/shm/NAME.key and ftok() of it.
+//    file RUNTIME/shm/NAME.key (KeyFile, server-takeover.cpp) and ftok() of
+//    it.
 // 2. Take over (server-takeover.cpp): a segment or semaphore set that a killed
 //    server left under the key is removed (IPC_RMID) - unless a live process
 //    owns it, which means another program's key collided with ours (ftok is
