@@ -7,12 +7,12 @@
 //    them; we only look them up).
 // 2. Wait (bounded) until the set's sem_otime is set: only then has the
 //    server given the semaphores their values.
-// 3. Attach: shmat().
+// 3. Attach: shmat() (the Attachment owns the detach).
 // 4. Per message, every wait bounded by --timeout: semtimedop() -1 on the
 //    mutex with SEM_UNDO; write the request; +1 on request; semtimedop() -1
 //    on reply until the reply carries our sequence number; copy it out; +1 on
 //    the mutex; print it.
-// 5. Detach: shmdt() (the Attachment's destructor).
+// 5. Detach: shmdt() (the Attachment's destructor, protocol.hpp).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -24,79 +24,9 @@ namespace {
 
 using namespace shm_lab;
 
-// Step 2 has no event to wait on, only a field to watch: a bounded poll.
-constexpr long initialised_poll_ns = 10'000'000;
-
-void wait_until_initialised(int semid, const lab::Deadline& deadline) {
-    semid_ds info{};
-    semun arg{};
-    arg.buf = &info;
-    for (;;) {
-        if (::semctl(semid, 0, IPC_STAT, arg) < 0) {
-            throw lab::sys_error("semctl IPC_STAT " + std::to_string(semid));
-        }
-        if (info.sem_nsems != semaphore_count) {
-            throw lab::Failure("semaphore set " + std::to_string(semid) + " has " +
-                               std::to_string(info.sem_nsems) + " semaphores, not " +
-                               std::to_string(semaphore_count) + ": not this chapter's");
-        }
-        if (info.sem_otime != 0) {
-            return;
-        }
-        if (deadline.expired()) {
-            throw lab::Failure("timed out waiting for the server to set up its semaphores");
-        }
-        const timespec pause{0, initialised_poll_ns};
-        ::nanosleep(&pause, nullptr);
-    }
-}
-
-// The mutex, held for one whole exchange. SEM_UNDO: if we are killed while
-// holding it, the kernel adds the 1 back, so the next client is not stuck.
-class Turn {
-  public:
-    Turn(int semid, const lab::Deadline& deadline) : semid_(semid) {
-        for (;;) {
-            timespec left = deadline.relative();
-            switch (semaphore_op(semid, mutex, -1, SEM_UNDO, &left, "take the mutex")) {
-            case Waited::done:
-                return;
-            case Waited::timed_out:
-                throw lab::Failure("timed out waiting for the mutex (held by another client?)");
-            case Waited::interrupted:
-                continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
-            }
-        }
-    }
-    ~Turn() {
-        sembuf release{mutex, 1, SEM_UNDO}; // cancels the -1's undo entry too
-        ::semop(semid_, &release, 1);       // fails only if the set is gone: nothing to give back
-    }
-    Turn(const Turn&) = delete;
-    Turn& operator=(const Turn&) = delete;
-
-  private:
-    int semid_;
-};
-
-std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t sequence,
-                           const lab::Deadline& deadline) {
-    for (;;) {
-        timespec left = deadline.relative();
-        switch (semaphore_op(semid, reply, -1, 0, &left, "wait for reply")) {
-        case Waited::done:
-            break;
-        case Waited::timed_out:
-            throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
-        case Waited::interrupted:
-            continue;
-        }
-        if (auto text = take_reply(exchange, sequence)) {
-            return *text;
-        }
-        // A post for a client that was killed or gave up: not ours, drop it.
-    }
-}
+void wait_until_initialised(int semid, const lab::Deadline& deadline);
+std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
+                         const lab::Deadline& deadline);
 
 int run(int argc, char** argv) {
     std::string name;
@@ -133,20 +63,25 @@ int run(int argc, char** argv) {
         throw lab::sys_error("semget " + key_hex(key));
     }
 
-    // 2. and 3.
+    // 2. Wait until the server has given the semaphores their values.
     wait_until_initialised(semid, lab::Deadline(timeout_seconds));
-    Attachment attachment(shmid);
-    auto& exchange = static_cast<SysvSegment*>(attachment.address())->exchange;
+
+    // 3. Attach.
+    void* address = ::shmat(shmid, nullptr, 0);
+    // shmat() reports failure as (void*)-1, not NULL.
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
+    if (address == reinterpret_cast<void*>(-1)) {
+        throw lab::sys_error("shmat " + std::to_string(shmid));
+    }
+    Attachment attachment(address);
+    auto& exchange = static_cast<SysvSegment*>(address)->exchange;
 
     // 4. One exchange per message.
     lab::for_each_message(messages, [&](const std::string& message) {
         lab::Deadline deadline(timeout_seconds);
         std::string reply_text;
         try {
-            Turn turn(semid, deadline);
-            std::uint64_t sequence = write_request(exchange, message);
-            semaphore_post(semid, request, 0, "post request");
-            reply_text = wait_for_reply(semid, exchange, sequence, deadline);
+            reply_text = exchange_one(semid, exchange, message, deadline);
         } catch (const std::system_error& e) {
             // EIDRM (removed while we waited) or EINVAL (already gone): the
             // server stopped and removed its set, or a new one took over.
@@ -159,7 +94,99 @@ int run(int argc, char** argv) {
         // must not hold up the other clients.
         lab::print_line(reply_text);
     });
+    // 5. Detach: ~Attachment (shmdt).
     return lab::exit_ok;
+}
+
+// Step 2 has no event to wait on, only a field to watch: a bounded poll.
+constexpr long initialised_poll_ns = 10'000'000;
+
+void wait_until_initialised(int semid, const lab::Deadline& deadline) {
+    semid_ds info{};
+    semun arg{};
+    arg.buf = &info;
+    for (;;) {
+        if (::semctl(semid, 0, IPC_STAT, arg) < 0) {
+            throw lab::sys_error("semctl IPC_STAT " + std::to_string(semid));
+        }
+        if (info.sem_nsems != semaphore_count) {
+            throw lab::Failure("semaphore set " + std::to_string(semid) + " has " +
+                               std::to_string(info.sem_nsems) + " semaphores, not " +
+                               std::to_string(semaphore_count) + ": not this chapter's");
+        }
+        if (info.sem_otime != 0) {
+            return;
+        }
+        if (deadline.expired()) {
+            throw lab::Failure("timed out waiting for the server to set up its semaphores");
+        }
+        const timespec pause{0, initialised_poll_ns};
+        ::nanosleep(&pause, nullptr);
+    }
+}
+
+// The mutex, held for one whole exchange. SEM_UNDO: if we are killed while
+// holding it, the kernel adds the 1 back, so the next client is not stuck.
+class Turn {
+  public:
+    Turn(int semid, const lab::Deadline& deadline) : semid_(semid) {
+        sembuf take{mutex, -1, SEM_UNDO};
+        for (;;) {
+            timespec left = deadline.relative(); // semtimedop() takes a relative time
+            if (::semtimedop(semid, &take, 1, &left) == 0) {
+                return;
+            }
+            if (errno == EAGAIN) {
+                throw lab::Failure("timed out waiting for the mutex (held by another client?)");
+            }
+            if (errno != EINTR) { // EIDRM/EINVAL: the set is gone (see run())
+                throw lab::sys_error("take the mutex (semtimedop)");
+            }
+            // EINTR: stopped and continued (SIGSTOP/SIGCONT): wait on.
+        }
+    }
+    ~Turn() {
+        sembuf release{mutex, 1, SEM_UNDO}; // cancels the -1's undo entry too
+        ::semop(semid_, &release, 1);       // fails only if the set is gone: nothing to give back
+    }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+
+  private:
+    int semid_;
+};
+
+std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t sequence,
+                           const lab::Deadline& deadline) {
+    sembuf take{reply, -1, 0};
+    for (;;) {
+        timespec left = deadline.relative();
+        if (::semtimedop(semid, &take, 1, &left) < 0) {
+            if (errno == EINTR) {
+                continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
+            }
+            if (errno == EAGAIN) {
+                throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
+            }
+            throw lab::sys_error("wait for reply (semtimedop)");
+        }
+        if (auto text = take_reply(exchange, sequence)) {
+            return *text;
+        }
+        // A post for a client that was killed or gave up: not ours, drop it.
+    }
+}
+
+// Step 4 for one message: in turn (the mutex), the request in, the reply out.
+std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
+                         const lab::Deadline& deadline) {
+    Turn turn(semid, deadline);
+    std::uint64_t sequence = write_request(exchange, message);
+    sembuf post_request{request, 1, 0};
+    if (::semop(semid, &post_request, 1) < 0) {
+        throw lab::sys_error("post request (semop)");
+    }
+    return wait_for_reply(semid, exchange, sequence, deadline);
 }
 
 } // namespace

@@ -12,7 +12,7 @@
 //    the request; sem_post() request; sem_timedwait() reply until it carries
 //    our sequence number; copy it out; pthread_mutex_unlock(); print it.
 //    Every wait wakes each tick to see whether the object was truncated.
-// 4. Unmap: munmap() (the Mapping's destructor).
+// 4. Unmap: munmap() (the Mapping's destructor, protocol.hpp).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -23,6 +23,69 @@
 namespace {
 
 using namespace shm_lab;
+
+void check_intact(const std::string& object);
+std::string exchange_one(PosixSegment& segment, const std::string& object,
+                         const std::string& message, const lab::Deadline& deadline);
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+                         "Sends each MESSAGE (or each line of stdin) to the server through POSIX\n"
+                         "shared memory and prints each reply.");
+    options.add_name(name);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    // 1. Find the object.
+    if (!lab::server_running(posix_topic, name)) {
+        not_running(name, "no server holds its instance lock");
+    }
+    std::string object = lab::posix_ipc_name(posix_topic, name);
+    lab::Fd fd(::shm_open(object.c_str(), O_RDWR, 0));
+    if (!fd) {
+        if (errno == ENOENT) {
+            not_running(name, "no shared memory object " + object);
+        }
+        throw lab::sys_error("shm_open " + object);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) {
+        throw lab::sys_error("fstat " + object);
+    }
+    if (st.st_size != static_cast<off_t>(sizeof(PosixSegment))) {
+        // 0 while the server is between shm_open() and posix_fallocate().
+        not_running(name, object + " is " + std::to_string(st.st_size) + " bytes, not " +
+                              std::to_string(sizeof(PosixSegment)));
+    }
+
+    // 2. Map; the mapping outlives the descriptor.
+    void* address =
+        ::mmap(nullptr, sizeof(PosixSegment), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (address == MAP_FAILED) { // not NULL
+        throw lab::sys_error("mmap " + object);
+    }
+    Mapping mapping(address, sizeof(PosixSegment));
+    lab::SigbusGuard guard(address, sizeof(PosixSegment));
+    fd.reset();
+    auto& segment = *static_cast<PosixSegment*>(address);
+    if (segment.initialised.load(std::memory_order_acquire) != initialised_magic) {
+        check_intact(object);
+        not_running(name, "its server is still setting up " + object);
+    }
+
+    // 3. One exchange per message.
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::Deadline deadline(timeout_seconds);
+        std::string reply_text = exchange_one(segment, object, message, deadline);
+        // Printed after the mutex is given back: a slow stdout (a full pipe)
+        // must not hold up the other clients.
+        lab::print_line(reply_text);
+    });
+    // 4. Unmap: ~Mapping (munmap).
+    return lab::exit_ok;
+}
 
 // Someone of our uid truncated the object: the memory we shared with the
 // server is gone (the SigbusGuard put private zeros in its place).
@@ -96,65 +159,15 @@ std::string wait_for_reply(PosixSegment& segment, const std::string& object, std
     }
 }
 
-int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-                         "Sends each MESSAGE (or each line of stdin) to the server through POSIX\n"
-                         "shared memory and prints each reply.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
-
-    // 1. Find the object.
-    if (!lab::server_running(posix_topic, name)) {
-        not_running(name, "no server holds its instance lock");
+// Step 3 for one message: in turn (the mutex), the request in, the reply out.
+std::string exchange_one(PosixSegment& segment, const std::string& object,
+                         const std::string& message, const lab::Deadline& deadline) {
+    Turn turn(segment.turn, object, deadline);
+    std::uint64_t sequence = write_request(segment.exchange, message);
+    if (::sem_post(&segment.request) < 0) {
+        throw lab::sys_error("sem_post (request)");
     }
-    std::string object = lab::posix_ipc_name(posix_topic, name);
-    lab::Fd fd(::shm_open(object.c_str(), O_RDWR, 0));
-    if (!fd) {
-        if (errno == ENOENT) {
-            not_running(name, "no shared memory object " + object);
-        }
-        throw lab::sys_error("shm_open " + object);
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) {
-        throw lab::sys_error("fstat " + object);
-    }
-    if (st.st_size != static_cast<off_t>(sizeof(PosixSegment))) {
-        // 0 while the server is between shm_open() and ftruncate().
-        not_running(name, object + " is " + std::to_string(st.st_size) + " bytes, not " +
-                              std::to_string(sizeof(PosixSegment)));
-    }
-
-    // 2. Map; the mapping outlives the descriptor.
-    Mapping mapping(fd.get(), sizeof(PosixSegment), object);
-    lab::SigbusGuard guard(mapping.address(), sizeof(PosixSegment));
-    fd.reset();
-    auto& segment = *static_cast<PosixSegment*>(mapping.address());
-    if (segment.initialised.load(std::memory_order_acquire) != initialised_magic) {
-        check_intact(object);
-        not_running(name, "its server is still setting up " + object);
-    }
-
-    // 3. One exchange per message.
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::Deadline deadline(timeout_seconds);
-        std::string reply_text;
-        {
-            Turn turn(segment.turn, object, deadline);
-            std::uint64_t sequence = write_request(segment.exchange, message);
-            if (::sem_post(&segment.request) < 0) {
-                throw lab::sys_error("sem_post (request)");
-            }
-            reply_text = wait_for_reply(segment, object, sequence, deadline);
-        }
-        // Printed after the mutex is given back: a slow stdout (a full pipe)
-        // must not hold up the other clients.
-        lab::print_line(reply_text);
-    });
-    return lab::exit_ok;
+    return wait_for_reply(segment, object, sequence, deadline);
 }
 
 } // namespace

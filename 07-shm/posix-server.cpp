@@ -18,7 +18,8 @@
 //    write the reply, sem_post() on reply. A post with no new request
 //    behind it is stale: take out any others at once, log them once.
 // 6. Unmap and remove on SIGINT/SIGTERM: munmap(), shm_unlink() (the
-//    destructors). The memory itself goes when the last client unmaps it.
+//    owners' destructors, protocol.hpp). The memory itself goes when the
+//    last client unmaps it.
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -31,51 +32,73 @@ namespace {
 
 using namespace shm_lab;
 
-// The shared memory object's name, removed when the server goes. A client
-// that still has the object mapped keeps the memory until it unmaps.
-class SharedMemoryName {
-  public:
-    explicit SharedMemoryName(std::string name) : name_(std::move(name)) {
-        fd_.reset(::shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
-        if (!fd_ && errno == EEXIST) {
-            // We hold the instance lock: no live server of this NAME made it.
-            // Another program cannot own this name either (it holds our uid,
-            // topic and NAME), so it is a killed server's: take it over.
-            if (::shm_unlink(name_.c_str()) < 0 && errno != ENOENT) {
-                throw lab::sys_error("shm_unlink " + name_);
-            }
-            fd_.reset(::shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
-        }
-        if (!fd_) {
-            throw lab::sys_error("shm_open " + name_);
-        }
-        if (::fchmod(fd_.get(), owner_only) < 0) { // shm_open's mode is cut by the umask
-            throw lab::sys_error("fchmod " + name_);
-        }
+void check(int result, const std::string& what);
+void check_intact(const std::string& object);
+bool wait_for_request(PosixSegment& segment, const std::string& object,
+                      const lab::StopSignals& stop);
+void answer(PosixSegment& segment, const Request& incoming);
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options(
+        "[--name NAME]",
+        "Serves clients through a POSIX shared memory object that holds the\n"
+        "message and its own semaphores and robust mutex, until SIGINT or SIGTERM.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
     }
-    ~SharedMemoryName() { ::shm_unlink(name_.c_str()); }
-    SharedMemoryName(const SharedMemoryName&) = delete;
-    SharedMemoryName& operator=(const SharedMemoryName&) = delete;
 
-    const std::string& name() const { return name_; }
-    lab::Fd& fd() { return fd_; }
+    // 1. One live server per NAME; then the object's name.
+    lab::InstanceLock instance(posix_topic, name);
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
+    lab::StopSignals stop;
+    const std::string object = lab::posix_ipc_name(posix_topic, name);
 
-  private:
-    std::string name_;
-    lab::Fd fd_;
-};
-
-void check(int result, const std::string& what) {
-    if (result != 0) { // the pthread calls return the error number, errno stays
-        throw lab::sys_error(result, what);
+    // 2. Create, taking over.
+    lab::Fd fd(::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
+    if (!fd && errno == EEXIST) {
+        // We hold the instance lock: no live server of this NAME made it.
+        // Another program cannot own this name either (it holds our uid,
+        // topic and NAME), so it is a killed server's: take it over.
+        if (::shm_unlink(object.c_str()) < 0 && errno != ENOENT) {
+            throw lab::sys_error("shm_unlink " + object);
+        }
+        fd.reset(::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
     }
-}
+    if (!fd) {
+        throw lab::sys_error("shm_open " + object);
+    }
+    OwnedSharedMemoryName owned_name(object); // from here on, every way out unlinks it
+    if (::fchmod(fd.get(), owner_only) < 0) { // shm_open's mode is cut by the umask
+        throw lab::sys_error("fchmod " + object);
+    }
 
-// Step 4. No sem_destroy()/pthread_mutex_destroy() at the end, on purpose:
-// destroying a semaphore or mutex another process still waits on is
-// undefined, and a client may be waiting right now. They need no cleanup
-// beyond their memory, which goes with the last mapping.
-void initialise(PosixSegment& segment) {
+    // 3. Size and map. A new object has size 0: without a size every access
+    // to the mapping would be SIGBUS. ftruncate() would set the size but
+    // take no pages, and on a full /dev/shm the first store would be SIGBUS
+    // too; posix_fallocate() takes them now (it returns the error, not
+    // errno). The new bytes read as zero.
+    if (int error = ::posix_fallocate(fd.get(), 0, sizeof(PosixSegment)); error != 0) {
+        throw lab::sys_error(error, "posix_fallocate " + object);
+    }
+    void* address =
+        ::mmap(nullptr, sizeof(PosixSegment), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (address == MAP_FAILED) { // not NULL
+        throw lab::sys_error("mmap " + object);
+    }
+    Mapping mapping(address, sizeof(PosixSegment));
+    fd.reset(); // the mapping stays without the descriptor
+    // Anyone of our uid can still truncate the object: from here on that is
+    // an error line (check_intact), not a SIGBUS death.
+    lab::SigbusGuard guard(address, sizeof(PosixSegment));
+    PosixSegment& segment = *std::construct_at(static_cast<PosixSegment*>(address));
+
+    // 4. Initialise inside the memory. No sem_destroy()/
+    // pthread_mutex_destroy() at the end, on purpose: destroying a semaphore
+    // or mutex another process still waits on is undefined, and a client may
+    // be waiting right then. They need no cleanup beyond their memory, which
+    // goes with the last mapping.
     if (::sem_init(&segment.request, 1, 0) < 0 || ::sem_init(&segment.reply, 1, 0) < 0) {
         throw lab::sys_error("sem_init");
     }
@@ -94,6 +117,41 @@ void initialise(PosixSegment& segment) {
     check(made, "pthread_mutex_init");
     // Release: a client that sees the magic also sees everything above.
     segment.initialised.store(initialised_magic, std::memory_order_release);
+    check_intact(object);
+    lab::print_ready({{"posix", object}});
+
+    // 5.
+    std::uint64_t last_answered = 0;
+    while (wait_for_request(segment, object, stop)) {
+        Request incoming = read_request(segment.exchange, last_answered);
+        if (!incoming.ignored.empty()) {
+            // No reply: nobody waits for one. Other posts counted now are
+            // stale too (or written by someone not a client): take them all
+            // out and log them in this one line, rather than a turn and a
+            // line each.
+            std::uint64_t more = lab::drain_stale_posts(segment.request, "(request)");
+            lab::log_ignored(
+                incoming.ignored +
+                (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
+            // A client that wrote its request and posted during the drain
+            // lost its post with the rest: look at the buffer once more.
+            incoming = read_request(segment.exchange, last_answered);
+            if (!incoming.ignored.empty()) {
+                continue;
+            }
+        }
+        answer(segment, incoming);
+        last_answered = incoming.sequence;
+    }
+    // 6. Unmap and remove: ~Mapping (munmap), ~OwnedSharedMemoryName
+    // (shm_unlink), ~InstanceLock.
+    return lab::exit_ok;
+}
+
+void check(int result, const std::string& what) {
+    if (result != 0) { // the pthread calls return the error number, errno stays
+        throw lab::sys_error(result, what);
+    }
 }
 
 // Someone of our uid truncated the object: the memory we shared with the
@@ -130,70 +188,6 @@ void answer(PosixSegment& segment, const Request& incoming) {
     if (::sem_post(&segment.reply) < 0) {
         throw lab::sys_error("sem_post (reply)");
     }
-}
-
-int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options(
-        "[--name NAME]",
-        "Serves clients through a POSIX shared memory object that holds the\n"
-        "message and its own semaphores and robust mutex, until SIGINT or SIGTERM.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
-
-    // 1. and 2.
-    lab::InstanceLock instance(posix_topic, name);
-    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
-    lab::StopSignals stop;
-    SharedMemoryName object(lab::posix_ipc_name(posix_topic, name));
-
-    // 3. A new object has size 0: without a size every access to the
-    // mapping would be SIGBUS. ftruncate() would set the size but take no
-    // pages, and on a full /dev/shm the first store would be SIGBUS too;
-    // posix_fallocate() takes them now (it returns the error, not errno).
-    // The new bytes read as zero.
-    if (int error = ::posix_fallocate(object.fd().get(), 0, sizeof(PosixSegment)); error != 0) {
-        throw lab::sys_error(error, "posix_fallocate " + object.name());
-    }
-    Mapping mapping(object.fd().get(), sizeof(PosixSegment), object.name());
-    object.fd().reset();
-    // Anyone of our uid can still truncate the object: from here on that is
-    // an error line (check_intact), not a SIGBUS death.
-    lab::SigbusGuard guard(mapping.address(), sizeof(PosixSegment));
-    PosixSegment& segment = *std::construct_at(static_cast<PosixSegment*>(mapping.address()));
-
-    // 4.
-    initialise(segment);
-    check_intact(object.name());
-    lab::print_ready({{"posix", object.name()}});
-
-    // 5.
-    std::uint64_t last_answered = 0;
-    while (wait_for_request(segment, object.name(), stop)) {
-        Request incoming = read_request(segment.exchange, last_answered);
-        if (!incoming.ignored.empty()) {
-            // No reply: nobody waits for one. Other posts counted now are
-            // stale too (or written by someone not a client): take them all
-            // out and log them in this one line, rather than a turn and a
-            // line each.
-            std::uint64_t more = lab::drain_stale_posts(segment.request, "(request)");
-            lab::log_ignored(
-                incoming.ignored +
-                (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
-            // A client that wrote its request and posted during the drain
-            // lost its post with the rest: look at the buffer once more.
-            incoming = read_request(segment.exchange, last_answered);
-            if (!incoming.ignored.empty()) {
-                continue;
-            }
-        }
-        answer(segment, incoming);
-        last_answered = incoming.sequence;
-    }
-    // 6. The destructors unmap and shm_unlink, then drop the instance lock.
-    return lab::exit_ok;
 }
 
 } // namespace

@@ -1,14 +1,10 @@
-// protocol.cpp - the exchange through shared memory, and the attach/map
-// objects both variants' servers and clients use. See protocol.hpp.
+// protocol.cpp - how a request and its reply travel through the shared
+// memory, which both sides must agree on. See protocol.hpp.
 #include "protocol.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/mman.h>
-#include <sys/sem.h>
-#include <sys/shm.h>
 
 namespace shm_lab {
 
@@ -98,59 +94,6 @@ std::string key_hex(key_t key) {
     char text[16];
     std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(key));
     return text;
-}
-
-Waited semaphore_op(int semid, Semaphore which, short delta, short flags, const timespec* timeout,
-                    const char* what) {
-    sembuf operation{};
-    operation.sem_num = which;
-    operation.sem_op = delta;
-    operation.sem_flg = flags;
-    if (::semtimedop(semid, &operation, 1, timeout) == 0) {
-        return Waited::done;
-    }
-    if (errno == EAGAIN) {
-        return Waited::timed_out;
-    }
-    if (errno == EINTR) {
-        return Waited::interrupted;
-    }
-    // EIDRM/EINVAL: the set was removed under us (its server stopped, or ipcrm).
-    throw lab::sys_error(std::string(what) + " (semtimedop)");
-}
-
-void semaphore_post(int semid, Semaphore which, short flags, const char* what) {
-    sembuf operation{};
-    operation.sem_num = which;
-    operation.sem_op = 1;
-    operation.sem_flg = flags;
-    if (::semop(semid, &operation, 1) < 0) {
-        throw lab::sys_error(std::string(what) + " (semop)");
-    }
-}
-
-Attachment::Attachment(int shmid) : address_(::shmat(shmid, nullptr, 0)) {
-    // shmat() reports failure as (void*)-1, not NULL.
-    // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
-    if (address_ == reinterpret_cast<void*>(-1)) {
-        throw lab::sys_error("shmat " + std::to_string(shmid));
-    }
-}
-
-Attachment::~Attachment() {
-    ::shmdt(address_);
-}
-
-Mapping::Mapping(int fd, std::size_t bytes, const std::string& name)
-    : address_(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)), bytes_(bytes) {
-    // mmap() reports failure as MAP_FAILED, not NULL.
-    if (address_ == MAP_FAILED) {
-        throw lab::sys_error("mmap " + name);
-    }
-}
-
-Mapping::~Mapping() {
-    ::munmap(address_, bytes_);
 }
 
 } // namespace shm_lab

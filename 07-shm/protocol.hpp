@@ -1,5 +1,7 @@
 // protocol.hpp - what the 07-shm programs agree on: names, the layout of the
-// shared memory, and how a request and its reply travel through it.
+// shared memory, and how a request and its reply travel through it; and the
+// small owners that release (shmdt, munmap, IPC_RMID, shm_unlink) what the
+// programs acquire themselves.
 //
 // Both variants carry the message the same way, in an `Exchange` placed in
 // the shared memory; they differ in how the sides say "now":
@@ -24,8 +26,11 @@
 #include <semaphore.h>
 #include <string>
 #include <string_view>
+#include <sys/mman.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/types.h>
+#include <utility>
 
 namespace shm_lab {
 
@@ -113,7 +118,8 @@ struct Request {
 // or its request was answered already. Such a request comes back `ignored`.
 Request read_request(Exchange& exchange, std::uint64_t last_answered);
 
-// Writes the reply for `request` (its sequence number, then the post).
+// Writes the reply for `request`: the bytes, then its sequence number (the
+// caller posts it).
 void write_reply(Exchange& exchange, const Request& request);
 
 // --- System V helpers both sides use ---
@@ -128,21 +134,18 @@ union semun {
     unsigned short* array;
 };
 
-enum class Waited { done, timed_out, interrupted };
+// --- what a program made or mapped, released when its owner goes ---
+//
+// Each program makes the call that acquires (shmget, shmat, shm_open, mmap)
+// itself, at its numbered step, where a reader looks for it; it hands the
+// result to one of these the moment the call succeeded, so that every way
+// out - a return, an exception, a stop signal - releases it exactly once.
 
-// One semtimedop() on one semaphore of `semid`, bounded by `timeout` (null:
-// no bound). EAGAIN (time up) and EINTR (a signal) are answers, not errors.
-Waited semaphore_op(int semid, Semaphore which, short delta, short flags, const timespec* timeout,
-                    const char* what);
-
-// One semop() of +1: a post never blocks, so it needs no bound.
-void semaphore_post(int semid, Semaphore which, short flags, const char* what);
-
-// shmat()/shmdt(): the segment mapped into this process while it lives.
+// A segment attached with shmat(): shmdt() when it goes.
 class Attachment {
   public:
-    explicit Attachment(int shmid);
-    ~Attachment();
+    explicit Attachment(void* address) : address_(address) {}
+    ~Attachment() { ::shmdt(address_); }
     Attachment(const Attachment&) = delete;
     Attachment& operator=(const Attachment&) = delete;
     void* address() const { return address_; }
@@ -151,13 +154,39 @@ class Attachment {
     void* address_;
 };
 
-// --- POSIX helpers both sides use ---
+// A segment the server made with shmget(): IPC_RMID when it goes. Only a
+// mark: the kernel frees the memory once the last process has detached.
+class OwnedSegment {
+  public:
+    explicit OwnedSegment(int shmid) : shmid_(shmid) {}
+    ~OwnedSegment() { ::shmctl(shmid_, IPC_RMID, nullptr); }
+    OwnedSegment(const OwnedSegment&) = delete;
+    OwnedSegment& operator=(const OwnedSegment&) = delete;
+    int id() const { return shmid_; }
 
-// mmap(MAP_SHARED)/munmap() of a whole shared memory object.
+  private:
+    int shmid_;
+};
+
+// A semaphore set the server made with semget(): IPC_RMID when it goes, at
+// once (a client waiting on it wakes with EIDRM).
+class OwnedSemaphoreSet {
+  public:
+    explicit OwnedSemaphoreSet(int semid) : semid_(semid) {}
+    ~OwnedSemaphoreSet() { ::semctl(semid_, 0, IPC_RMID); }
+    OwnedSemaphoreSet(const OwnedSemaphoreSet&) = delete;
+    OwnedSemaphoreSet& operator=(const OwnedSemaphoreSet&) = delete;
+    int id() const { return semid_; }
+
+  private:
+    int semid_;
+};
+
+// A POSIX object mapped with mmap(MAP_SHARED): munmap() when it goes.
 class Mapping {
   public:
-    Mapping(int fd, std::size_t bytes, const std::string& name);
-    ~Mapping();
+    Mapping(void* address, std::size_t bytes) : address_(address), bytes_(bytes) {}
+    ~Mapping() { ::munmap(address_, bytes_); }
     Mapping(const Mapping&) = delete;
     Mapping& operator=(const Mapping&) = delete;
     void* address() const { return address_; }
@@ -165,6 +194,21 @@ class Mapping {
   private:
     void* address_;
     std::size_t bytes_;
+};
+
+// A POSIX object the server made with shm_open(O_CREAT): shm_unlink() when
+// it goes. A client that still has it mapped keeps the memory until it
+// unmaps.
+class OwnedSharedMemoryName {
+  public:
+    explicit OwnedSharedMemoryName(std::string name) : name_(std::move(name)) {}
+    ~OwnedSharedMemoryName() { ::shm_unlink(name_.c_str()); }
+    OwnedSharedMemoryName(const OwnedSharedMemoryName&) = delete;
+    OwnedSharedMemoryName& operator=(const OwnedSharedMemoryName&) = delete;
+    const std::string& name() const { return name_; }
+
+  private:
+    std::string name_;
 };
 
 } // namespace shm_lab

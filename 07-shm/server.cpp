@@ -4,8 +4,9 @@
 //   server [--name NAME]
 //
 // 1. Key: the instance lock first (one live server per NAME), then the key
-//    file RUNTIME/shm/NAME.key and ftok() of it.
-// 2. Take over (takeover.cpp): a segment or semaphore set that a killed
+//    file RUNTIME/shm/NAME.key (KeyFile, server-takeover.cpp) and ftok() of
+//    it.
+// 2. Take over (server-takeover.cpp): a segment or semaphore set that a killed
 //    server left under the key is removed (IPC_RMID) - unless a live process
 //    owns it, which means another program's key collided with ours (ftok is
 //    not unique).
@@ -20,93 +21,124 @@
 //    (one semop() of -N), log them once.
 // 6. Detach and remove on SIGINT/SIGTERM: IPC_RMID the set (a client still
 //    waiting on it wakes with EIDRM), shmdt(), IPC_RMID the segment, unlink
-//    the key file - the destructors below, in reverse order of creation.
+//    the key file - the owners' destructors (protocol.hpp), in reverse order
+//    of creation, so every way out of run() goes the same way.
 #include "protocol.hpp"
-#include "takeover.hpp"
+#include "server-takeover.hpp"
 
 #include <cerrno>
 #include <csignal>
-#include <fcntl.h>
 #include <memory>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/stat.h>
 
 namespace {
 
 using namespace shm_lab;
 
-// RUNTIME/shm/NAME.key: the file whose inode ftok() turns into our key.
-class KeyFile {
-  public:
-    explicit KeyFile(std::string path) : path_(std::move(path)) {
-        // No O_EXCL here, on purpose: a killed server's key file must keep its
-        // inode, or the key changes and its leftovers are never found again.
-        // O_NOFOLLOW and the 0700 directory keep anyone else's file out.
-        lab::Fd fd(::open(path_.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, owner_only));
-        struct stat st {};
-        if (!fd || ::fstat(fd.get(), &st) < 0) {
-            throw lab::sys_error("open " + path_);
-        }
-        if (!S_ISREG(st.st_mode)) {
-            throw lab::Failure("key file " + path_ + ": not a regular file");
-        }
-        if (::fchmod(fd.get(), owner_only) < 0) { // open's mode is cut by the umask
-            throw lab::sys_error("chmod " + path_);
-        }
-        key_ = ::ftok(path_.c_str(), key_project_id);
-        if (key_ == -1) {
-            throw lab::sys_error("ftok " + path_);
-        }
+int drain_stale_posts(int semid);
+void answer(int semid, Exchange& exchange, const Request& incoming);
+
+int run(int argc, char** argv) {
+    std::string name;
+    lab::Options options("[--name NAME]",
+                         "Serves clients through a System V shared memory segment and a\n"
+                         "semaphore set (mutex, request, reply) until SIGINT or SIGTERM.");
+    options.add_name(name);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
     }
-    ~KeyFile() { ::unlink(path_.c_str()); }
-    KeyFile(const KeyFile&) = delete;
-    KeyFile& operator=(const KeyFile&) = delete;
 
-    const std::string& path() const { return path_; }
-    key_t key() const { return key_; }
-
-  private:
-    std::string path_;
-    key_t key_ = -1;
-};
-
-// A segment this server made; IPC_RMID when it goes. The kernel frees the
-// memory once the last process has detached.
-class Segment {
-  public:
-    Segment(key_t key, std::size_t bytes)
-        : id_(::shmget(key, bytes, IPC_CREAT | IPC_EXCL | owner_only)) {
-        if (id_ < 0) {
-            throw lab::sys_error("shmget " + key_hex(key));
-        }
+    // 1. One live server per NAME; then the key.
+    lab::InstanceLock instance(sysv_topic, name);
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
+    lab::StopSignals stop;
+    KeyFile key_file(lab::object_path(sysv_topic, name, "key"));
+    const key_t key = ::ftok(key_file.path().c_str(), key_project_id);
+    if (key == -1) {
+        throw lab::sys_error("ftok " + key_file.path());
     }
-    ~Segment() { ::shmctl(id_, IPC_RMID, nullptr); }
-    Segment(const Segment&) = delete;
-    Segment& operator=(const Segment&) = delete;
-    int id() const { return id_; }
 
-  private:
-    int id_;
-};
+    // 2. Take over what a killed server left.
+    remove_leftovers(key);
 
-// A semaphore set this server made; IPC_RMID (immediate) when it goes.
-class SemaphoreSet {
-  public:
-    explicit SemaphoreSet(key_t key)
-        : id_(::semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | owner_only)) {
-        if (id_ < 0) {
-            throw lab::sys_error("semget " + key_hex(key));
-        }
+    // 3. Create and attach. A new segment is zero-filled by the kernel.
+    // Each object goes to its owner the moment it exists: a later failure
+    // must not leave it behind.
+    int shmid = ::shmget(key, sizeof(SysvSegment), IPC_CREAT | IPC_EXCL | owner_only);
+    if (shmid < 0) {
+        throw lab::sys_error("shmget " + key_hex(key));
     }
-    ~SemaphoreSet() { ::semctl(id_, 0, IPC_RMID); }
-    SemaphoreSet(const SemaphoreSet&) = delete;
-    SemaphoreSet& operator=(const SemaphoreSet&) = delete;
-    int id() const { return id_; }
+    OwnedSegment segment(shmid);
+    void* address = ::shmat(shmid, nullptr, 0);
+    // shmat() reports failure as (void*)-1, not NULL.
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
+    if (address == reinterpret_cast<void*>(-1)) {
+        throw lab::sys_error("shmat " + std::to_string(shmid));
+    }
+    Attachment attachment(address);
+    SysvSegment& shared = *std::construct_at(static_cast<SysvSegment*>(address));
+    Exchange& exchange = shared.exchange;
 
-  private:
-    int id_;
-};
+    int semid = ::semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | owner_only);
+    if (semid < 0) {
+        throw lab::sys_error("semget " + key_hex(key));
+    }
+    OwnedSemaphoreSet semaphores(semid);
+    shared.semid.store(semid); // for a successor's takeover (server-takeover.cpp)
+    unsigned short initial[semaphore_count] = {0, 0, 0};
+    semun values{};
+    values.array = initial;
+    if (::semctl(semid, 0, SETALL, values) < 0) {
+        throw lab::sys_error("semctl SETALL " + std::to_string(semid));
+    }
+
+    // 4. Open the mutex: from here on clients may come. This first semop()
+    // also sets sem_otime, which clients wait for.
+    sembuf open_mutex{mutex, 1, 0};
+    if (::semop(semid, &open_mutex, 1) < 0) {
+        throw lab::sys_error("open the mutex (semop)");
+    }
+    lab::print_ready({{"key", key_hex(key)},
+                      {"shmid", std::to_string(shmid)},
+                      {"semid", std::to_string(semid)},
+                      {"path", key_file.path()}});
+
+    // 5. Serve. The wait wakes every tick to look at the stop flag: a signal
+    // that lands just before semtimedop() would otherwise go unnoticed.
+    const timespec tick{0, lab::stop_check_interval_ms * 1'000'000L};
+    std::uint64_t last_answered = 0;
+    while (!stop.requested()) {
+        sembuf take_request{request, -1, 0};
+        if (::semtimedop(semid, &take_request, 1, &tick) < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                continue; // a tick went by, or a signal came: look at the stop flag
+            }
+            // EIDRM/EINVAL: the set was removed under us (ipcrm).
+            throw lab::sys_error("wait for request (semtimedop)");
+        }
+        Request incoming = read_request(exchange, last_answered);
+        if (!incoming.ignored.empty()) {
+            // No reply: nobody waits for one. Other posts counted now are
+            // stale too: take them all out and log them in this one line.
+            int more = drain_stale_posts(semid);
+            lab::log_ignored(
+                incoming.ignored +
+                (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
+            // A client that wrote its request and posted during the drain
+            // lost its post with the rest: look at the segment once more.
+            incoming = read_request(exchange, last_answered);
+            if (!incoming.ignored.empty()) {
+                continue;
+            }
+        }
+        answer(semid, exchange, incoming);
+        last_answered = incoming.sequence;
+    }
+    // 6. Detach and remove: ~OwnedSemaphoreSet (IPC_RMID), ~Attachment
+    // (shmdt), ~OwnedSegment (IPC_RMID), ~KeyFile, ~InstanceLock.
+    return lab::exit_ok;
+}
 
 // Takes out every post counted on `request` now and returns how many: one
 // semop() of -N with IPC_NOWAIT, as System V can take N at once. Nobody
@@ -130,80 +162,10 @@ int drain_stale_posts(int semid) {
 void answer(int semid, Exchange& exchange, const Request& incoming) {
     lab::log_received(incoming.message);
     write_reply(exchange, incoming);
-    semaphore_post(semid, reply, 0, "post reply");
-}
-
-int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options("[--name NAME]",
-                         "Serves clients through a System V shared memory segment and a\n"
-                         "semaphore set (mutex, request, reply) until SIGINT or SIGTERM.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    sembuf post_reply{reply, 1, 0}; // a post never blocks: no bound needed
+    if (::semop(semid, &post_reply, 1) < 0) {
+        throw lab::sys_error("post reply (semop)");
     }
-
-    // 1. One live server per NAME; then the key.
-    lab::InstanceLock instance(sysv_topic, name);
-    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
-    lab::StopSignals stop;
-    KeyFile key_file(lab::object_path(sysv_topic, name, "key"));
-    const key_t key = key_file.key();
-
-    // 2. Take over what a killed server left.
-    remove_leftovers(key);
-
-    // 3. Create and attach. A new segment is zero-filled by the kernel.
-    Segment segment(key, sizeof(SysvSegment));
-    Attachment attachment(segment.id());
-    SysvSegment& shared = *std::construct_at(static_cast<SysvSegment*>(attachment.address()));
-    Exchange& exchange = shared.exchange;
-    SemaphoreSet semaphores(key);
-    shared.semid.store(semaphores.id());
-    unsigned short initial[semaphore_count] = {0, 0, 0};
-    semun values{};
-    values.array = initial;
-    if (::semctl(semaphores.id(), 0, SETALL, values) < 0) {
-        throw lab::sys_error("semctl SETALL " + std::to_string(semaphores.id()));
-    }
-
-    // 4. Open the mutex: from here on clients may come.
-    semaphore_post(semaphores.id(), mutex, 0, "open the mutex");
-    lab::print_ready({{"key", key_hex(key)},
-                      {"shmid", std::to_string(segment.id())},
-                      {"semid", std::to_string(semaphores.id())},
-                      {"path", key_file.path()}});
-
-    // 5. Serve. The wait wakes every tick to look at the stop flag: a signal
-    // that lands just before semtimedop() would otherwise go unnoticed.
-    const timespec tick{0, lab::stop_check_interval_ms * 1'000'000L};
-    std::uint64_t last_answered = 0;
-    while (!stop.requested()) {
-        if (semaphore_op(semaphores.id(), request, -1, 0, &tick, "wait for request") !=
-            Waited::done) {
-            continue;
-        }
-        Request incoming = read_request(exchange, last_answered);
-        if (!incoming.ignored.empty()) {
-            // No reply: nobody waits for one. Other posts counted now are
-            // stale too: take them all out and log them in this one line.
-            int more = drain_stale_posts(semaphores.id());
-            lab::log_ignored(
-                incoming.ignored +
-                (more == 0 ? "" : "; " + std::to_string(more) + " more stale posts taken out"));
-            // A client that wrote its request and posted during the drain
-            // lost its post with the rest: look at the segment once more.
-            incoming = read_request(exchange, last_answered);
-            if (!incoming.ignored.empty()) {
-                continue;
-            }
-        }
-        answer(semaphores.id(), exchange, incoming);
-        last_answered = incoming.sequence;
-    }
-    // 6. The destructors remove the set, detach, remove the segment and the
-    // key file, and drop the instance lock.
-    return lab::exit_ok;
 }
 
 } // namespace

@@ -1,12 +1,16 @@
-// takeover.cpp - see takeover.hpp.
-#include "takeover.hpp"
+// server-takeover.cpp - the System V server's key file and its takeover of
+// a killed server's leftovers. See server-takeover.hpp.
+#include "server-takeover.hpp"
 
 #include "protocol.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <fcntl.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace shm_lab {
 
@@ -19,6 +23,27 @@ namespace {
 }
 
 } // namespace
+
+KeyFile::KeyFile(std::string path) : path_(std::move(path)) {
+    // No O_EXCL here, on purpose: a killed server's key file must keep its
+    // inode, or the key changes and its leftovers are never found again.
+    // O_NOFOLLOW and the 0700 directory keep anyone else's file out.
+    lab::Fd fd(::open(path_.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, owner_only));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) < 0) {
+        throw lab::sys_error("open " + path_);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw lab::Failure("key file " + path_ + ": not a regular file");
+    }
+    if (::fchmod(fd.get(), owner_only) < 0) { // open's mode is cut by the umask
+        throw lab::sys_error("chmod " + path_);
+    }
+}
+
+KeyFile::~KeyFile() {
+    ::unlink(path_.c_str());
+}
 
 // We hold the instance lock, so no live server of this NAME made
 // what is under our key: it is a killed one's leftover - or a collision.
@@ -47,8 +72,14 @@ void remove_leftovers(key_t key) {
             refuse_collision(key, "segment " + std::to_string(shmid), info.shm_cpid);
         }
         if (info.shm_segsz == sizeof(SysvSegment)) {
-            Attachment leftover(shmid);
-            predecessor_semid = static_cast<SysvSegment*>(leftover.address())->semid.load();
+            void* address = ::shmat(shmid, nullptr, 0);
+            // shmat() reports failure as (void*)-1, not NULL.
+            // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
+            if (address == reinterpret_cast<void*>(-1)) {
+                throw lab::sys_error("shmat " + std::to_string(shmid));
+            }
+            Attachment leftover(address);
+            predecessor_semid = static_cast<SysvSegment*>(address)->semid.load();
         }
     }
     if (semid >= 0 && semid != predecessor_semid) {
