@@ -17,8 +17,7 @@ teardown() {
     for pid in "${SERVER_PIDS[@]}"; do
         kill -CONT "$pid" 2>/dev/null || true # a failed test may leave one stopped
     done
-    remove_leftovers
-    lab_teardown
+    lab_teardown remove_leftovers
 }
 
 # SERVER_WAIT: the kernel wait channel (/proc/PID/wchan) of the server

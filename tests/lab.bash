@@ -317,6 +317,11 @@ with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
     print(struct.unpack("<I", m[int(sys.argv[2]):int(sys.argv[2]) + 4])[0])' "$@"
 }
 
+# lab_teardown [COMMAND...]: stops what the test started, then runs COMMAND
+# (a chapter's removal of what a failed test left), then judges the
+# valgrind logs and removes $T. COMMAND comes after the servers are gone: a
+# server whose object is removed under it exits on its own (exit 1), and the
+# SIGTERM meant to stop it would then land in the middle of its cleanup.
 lab_teardown() {
     local pid failed=0
     for pid in "${HELPER_PIDS[@]}"; do
@@ -327,6 +332,9 @@ lab_teardown() {
             stop_server "$pid" || failed=1
         fi
     done
+    if (($# > 0)); then
+        "$@" || failed=1
+    fi
     if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
         lab_check_valgrind_logs || failed=1
     fi
