@@ -48,7 +48,7 @@ int run(int argc, char** argv) {
     // 1. FILE, ours to lock.
     lab::Fd fd = open_demo_file(path);
 
-    // 2. The lock at once, or say who cannot be named and wait for it.
+    // 2. The lock at once; if busy, say so, then give up (--try) or wait.
     if (::flock(fd.get(), operation | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK) {
             throw lab::sys_error("flock " + path);
@@ -64,8 +64,9 @@ int run(int argc, char** argv) {
             throw lab::timed_out(timeout_seconds, "flock " + operation_name + " on " + path);
         }
     }
-    // 3. Hold it. Stop signals are installed only now: while we wait, SIGINT/SIGTERM keep their
-    // default action and simply end us (there is no lock to give back yet).
+    // 3. Hold it. Stop signals are installed only now: while we wait,
+    //    SIGINT/SIGTERM keep their default action and simply end us (there
+    //    is no lock to give back yet).
     lab::StopSignals stop;
     lab::print_line("locked " + path + " (flock " + operation_name + ", pid " +
                     std::to_string(::getpid()) + ")");
