@@ -4,14 +4,19 @@
 //   client [--name NAME] [--try] [--timeout SECONDS]
 //   client [--name NAME] [--try] [--timeout SECONDS] --increment COUNT [--no-lock]
 //
-// Reading: fcntl(F_SETLK, F_RDLCK) over all of NAME.txt. If a writer holds
-// a conflicting lock, fcntl(F_GETLK) names it ("locked by pid=PID"), then we
-// wait in fcntl(F_SETLKW) - bounded by --timeout - or, with --try, exit 3.
-// Readers share the lock with each other; a writer excludes them all.
-//
-// Incrementing: COUNT times, write-lock NAME.count, read the number, write
-// it plus one, unlock. Without the lock (--no-lock) two clients can read the
-// same number and both write it plus one: one increment is lost.
+// 1. Open the server's file: NAME.txt to read it, NAME.count with
+//    --increment. No live server (its instance lock is free): "not
+//    running", at once.
+// 2. Reading: fcntl(F_SETLK, F_RDLCK) over all of NAME.txt. If a writer
+//    holds a conflicting lock, fcntl(F_GETLK) names it ("locked by
+//    pid=PID"), then we wait in fcntl(F_SETLKW) - bounded by --timeout -
+//    or, with --try, exit 3. Read it all, fcntl(F_SETLK, F_UNLCK), then
+//    print it. Readers share the lock with each other; a writer excludes
+//    them all.
+// 3. Incrementing: COUNT times, write-lock NAME.count the same way, read
+//    the number, write it plus one, unlock. Without the lock (--no-lock)
+//    two clients can read the same number and both write it plus one: one
+//    increment is lost.
 #include "protocol.hpp"
 
 #include <array>
@@ -28,21 +33,113 @@ struct Settings {
     bool try_only = false;
 };
 
+// Below run(), in the order run() needs them.
+lab::Fd open_server_file(const Settings& settings, const std::string& path, int flags);
+void print_document(int fd, const std::string& path, const Settings& settings);
+void increment(int fd, const std::string& path, const Settings& settings, long count,
+               bool use_locks);
+pid_t lock_whole_file(int fd, short type, const std::string& path, const Settings& settings,
+                      bool report_holder);
+void unlock_whole_file(int fd, const std::string& path);
+long read_counter(int fd, const std::string& path);
+void write_counter(int fd, long value, const std::string& path);
+
+int run(int argc, char** argv) {
+    lab::Options options(
+        "[--name NAME] [--try] [--timeout SECONDS] [--increment COUNT [--no-lock]]",
+        "Prints NAME.txt read under a shared fcntl lock (first 'locked by pid=PID'\n"
+        "if a writer holds it), or with --increment adds 1 to NAME.count COUNT\n"
+        "times, each under an exclusive lock, and prints the last value written.");
+    Settings settings;
+    long count = 0;
+    bool no_lock = false;
+    options.add_name(settings.name);
+    options.add_timeout(settings.timeout_seconds);
+    options.flag("--try", "do not wait: exit 3 at once when the file is locked", settings.try_only);
+    options.value("--increment", "COUNT", "add 1 to NAME.count COUNT times (1-1000000000)",
+                  [&](const std::string& text) {
+                      count = lab::parse_integer("--increment", text, 1, 1'000'000'000);
+                  });
+    options.flag("--no-lock", "with --increment: skip the locks, to see updates get lost", no_lock);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
+    if (no_lock && count == 0) {
+        throw lab::UsageError("--no-lock goes with --increment COUNT");
+    }
+    lab::ignore_sigpipe(); // `client | head -c1` must give EPIPE, not a silent death
+
+    // 1. The server's file, or "not running".
+    const bool incrementing = count > 0;
+    const std::string path = lab::object_path(
+        topic, settings.name, incrementing ? counter_extension : document_extension);
+    lab::Fd fd = open_server_file(settings, path, incrementing ? O_RDWR : O_RDONLY);
+
+    if (!incrementing) {
+        // 2. Read under a read lock over the whole file; print after unlocking.
+        print_document(fd.get(), path, settings);
+    } else {
+        // 3. COUNT times: write lock, read, write plus one, unlock.
+        increment(fd.get(), path, settings, count, !no_lock);
+    }
+    return lab::exit_ok;
+}
+
 // Opens one of the server's files, or says the server is not there. The
 // instance lock tells a live server from a killed one's leftovers at once.
-lab::Fd open_server_file(const Settings& settings, std::string_view extension, int flags) {
+lab::Fd open_server_file(const Settings& settings, const std::string& path, int flags) {
     if (!lab::server_running(topic, settings.name)) {
-        throw lab::Failure(settings.name + ": server not running");
+        throw lab::not_running(settings.name);
     }
-    std::string path = lab::object_path(topic, settings.name, extension);
     lab::Fd fd(::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) { // the server is exiting right now
-            throw lab::Failure(settings.name + ": server not running (" + path + " is gone)");
+            throw lab::not_running(settings.name, path + " is gone");
         }
         throw lab::sys_error("open " + path);
     }
     return fd;
+}
+
+// Prints NAME.txt as it was while we held a read lock: whole, never half of
+// the server's writes. Read under the lock, print after releasing it, so a
+// slow reader of our stdout never keeps the writer waiting.
+void print_document(int fd, const std::string& path, const Settings& settings) {
+    pid_t writer = lock_whole_file(fd, F_RDLCK, path, settings, true);
+    // A write lock also goes when its holder is killed mid-document: the lock
+    // we now hold proves nobody is writing, not that the writing was finished.
+    // A server that is gone says the document may be half-written. Ask about
+    // the writer itself too: a killed process drops its fcntl locks before
+    // its instance lock (an open file description lock, released last).
+    if (!lab::server_running(topic, settings.name) || (writer > 0 && !lab::process_alive(writer))) {
+        throw lab::not_running(settings.name,
+                               "it ended while we waited; " + path + " may be incomplete");
+    }
+    std::string text;
+    std::array<char, 4096> buffer;
+    while (std::size_t got = lab::read_some(fd, buffer, "read document")) {
+        text.append(buffer.data(), got);
+    }
+    unlock_whole_file(fd, path);
+    lab::write_all(STDOUT_FILENO, text, "write stdout");
+}
+
+void increment(int fd, const std::string& path, const Settings& settings, long count,
+               bool use_locks) {
+    long value = 0;
+    for (long i = 0; i < count; ++i) {
+        if (use_locks) {
+            lock_whole_file(fd, F_WRLCK, path, settings, false);
+        }
+        // Read, add, write: three steps another process can come between
+        // unless the lock keeps it out.
+        value = read_counter(fd, path) + 1;
+        write_counter(fd, value, path);
+        if (use_locks) {
+            unlock_whole_file(fd, path);
+        }
+    }
+    lab::print_line(std::to_string(value));
 }
 
 // Takes a lock of `type` over all of the file. If someone holds a
@@ -82,9 +179,8 @@ pid_t lock_whole_file(int fd, short type, const std::string& path, const Setting
     lab::Deadline deadline(settings.timeout_seconds);
     if (!wait_for_lock(deadline, "fcntl F_SETLKW " + path,
                        [&] { return ::fcntl(fd, F_SETLKW, &lock); })) {
-        throw lab::Failure("timed out after " + seconds_text(settings.timeout_seconds) +
-                           " s waiting for a lock on " + path + " (held by pid " + holder_text +
-                           ")");
+        throw lab::timed_out(settings.timeout_seconds,
+                             "a lock on " + path + " (held by pid " + holder_text + ")");
     }
     return holder;
 }
@@ -94,31 +190,6 @@ void unlock_whole_file(int fd, const std::string& path) {
     if (::fcntl(fd, F_SETLK, &unlock) < 0) {
         throw lab::sys_error("fcntl F_SETLK F_UNLCK " + path);
     }
-}
-
-// Prints NAME.txt as it was while we held a read lock: whole, never half of
-// the server's writes. Read under the lock, print after releasing it, so a
-// slow reader of our stdout never keeps the writer waiting.
-void print_document(const Settings& settings) {
-    const std::string path = lab::object_path(topic, settings.name, document_extension);
-    lab::Fd fd = open_server_file(settings, document_extension, O_RDONLY);
-    pid_t writer = lock_whole_file(fd.get(), F_RDLCK, path, settings, true);
-    // A write lock also goes when its holder is killed mid-document: the lock
-    // we now hold proves nobody is writing, not that the writing was finished.
-    // A server that is gone says the document may be half-written. Ask about
-    // the writer itself too: a killed process drops its fcntl locks before
-    // its instance lock (an open file description lock, released last).
-    if (!lab::server_running(topic, settings.name) || (writer > 0 && !lab::process_alive(writer))) {
-        throw lab::Failure(settings.name + ": server not running (it ended while we waited; " +
-                           path + " may be incomplete)");
-    }
-    std::string text;
-    std::array<char, 4096> buffer;
-    while (std::size_t got = lab::read_some(fd.get(), buffer, "read document")) {
-        text.append(buffer.data(), got);
-    }
-    unlock_whole_file(fd.get(), path);
-    lab::write_all(STDOUT_FILENO, text, "write stdout");
 }
 
 long read_counter(int fd, const std::string& path) {
@@ -148,58 +219,6 @@ void write_counter(int fd, long value, const std::string& path) {
     if (::ftruncate(fd, static_cast<off_t>(text.size())) < 0) {
         throw lab::sys_error("ftruncate " + path);
     }
-}
-
-void increment(const Settings& settings, long count, bool use_locks) {
-    const std::string path = lab::object_path(topic, settings.name, counter_extension);
-    lab::Fd fd = open_server_file(settings, counter_extension, O_RDWR);
-    long value = 0;
-    for (long i = 0; i < count; ++i) {
-        if (use_locks) {
-            lock_whole_file(fd.get(), F_WRLCK, path, settings, false);
-        }
-        // Read, add, write: three steps another process can come between
-        // unless the lock keeps it out.
-        value = read_counter(fd.get(), path) + 1;
-        write_counter(fd.get(), value, path);
-        if (use_locks) {
-            unlock_whole_file(fd.get(), path);
-        }
-    }
-    lab::print_line(std::to_string(value));
-}
-
-int run(int argc, char** argv) {
-    lab::Options options(
-        "[--name NAME] [--try] [--timeout SECONDS] [--increment COUNT [--no-lock]]",
-        "Prints NAME.txt read under a shared fcntl lock (first 'locked by pid=PID'\n"
-        "if a writer holds it), or with --increment adds 1 to NAME.count COUNT\n"
-        "times, each under an exclusive lock, and prints the last value written.");
-    Settings settings;
-    long count = 0;
-    bool no_lock = false;
-    options.add_name(settings.name);
-    options.add_timeout(settings.timeout_seconds);
-    options.flag("--try", "do not wait: exit 3 at once when the file is locked", settings.try_only);
-    options.value("--increment", "COUNT", "add 1 to NAME.count COUNT times (1-1000000000)",
-                  [&](const std::string& text) {
-                      count = lab::parse_integer("--increment", text, 1, 1'000'000'000);
-                  });
-    options.flag("--no-lock", "with --increment: skip the locks, to see updates get lost", no_lock);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
-    if (no_lock && count == 0) {
-        throw lab::UsageError("--no-lock goes with --increment COUNT");
-    }
-    lab::ignore_sigpipe(); // `client | head -c1` must give EPIPE, not a silent death
-
-    if (count > 0) {
-        increment(settings, count, !no_lock);
-    } else {
-        print_document(settings);
-    }
-    return lab::exit_ok;
 }
 
 } // namespace

@@ -13,6 +13,12 @@
 // util-linux flock(1) takes the same locks from a shell, so it is our
 // peer: while this holds LOCK_EX, `flock -n FILE true` fails, and while
 // `flock FILE sleep 60` runs, `flock-demo --try FILE` exits 3.
+//
+// 1. Open FILE read-write (made 0600 if missing).
+// 2. flock(LOCK_EX or LOCK_SH | LOCK_NB). Busy: say so; with --try exit 3,
+//    else wait in flock() without LOCK_NB, bounded by --timeout.
+// 3. Say "locked", hold it --hold seconds or until SIGINT/SIGTERM.
+// 4. flock(LOCK_UN), say "unlocked".
 #include "protocol.hpp"
 
 #include <sys/file.h>
@@ -39,7 +45,10 @@ int run(int argc, char** argv) {
     const int operation = shared ? LOCK_SH : LOCK_EX;
     const std::string operation_name = shared ? "LOCK_SH" : "LOCK_EX";
 
+    // 1. FILE, ours to lock.
     lab::Fd fd = open_demo_file(path);
+
+    // 2. The lock at once; if busy, say so, then give up (--try) or wait.
     if (::flock(fd.get(), operation | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK) {
             throw lab::sys_error("flock " + path);
@@ -52,16 +61,18 @@ int run(int argc, char** argv) {
         lab::Deadline deadline(timeout_seconds);
         if (!wait_for_lock(deadline, "flock " + path,
                            [&] { return ::flock(fd.get(), operation); })) {
-            throw lab::Failure("timed out after " + seconds_text(timeout_seconds) +
-                               " s waiting for flock " + operation_name + " on " + path);
+            throw lab::timed_out(timeout_seconds, "flock " + operation_name + " on " + path);
         }
     }
-    // Installed only now: while we wait, SIGINT/SIGTERM keep their default
-    // action and simply end us (there is no lock to give back yet).
+    // 3. Hold it. Stop signals are installed only now: while we wait,
+    //    SIGINT/SIGTERM keep their default action and simply end us (there
+    //    is no lock to give back yet).
     lab::StopSignals stop;
     lab::print_line("locked " + path + " (flock " + operation_name + ", pid " +
                     std::to_string(::getpid()) + ")");
     pause_unless_stopped(stop, hold_seconds);
+
+    // 4. Give it back.
     if (::flock(fd.get(), LOCK_UN) < 0) {
         throw lab::sys_error("flock LOCK_UN " + path);
     }

@@ -23,6 +23,58 @@ namespace {
 
 using namespace file_locking;
 
+// Below run(): what A, P and B do.
+std::string try_write_lock(int fd, int command);
+std::string probe(int fd);
+void open_and_close_another(const std::string& path);
+
+int run(int argc, char** argv) {
+    lab::Options options(
+        "[--hold SECONDS] FILE",
+        "Shows, step by step, that classic fcntl locks belong to the process (and\n"
+        "vanish when ANY descriptor of the file is closed) while OFD locks belong to\n"
+        "the open file description. FILE is made 0600 if missing.");
+    double hold_seconds = 0;
+    add_hold_option(options, hold_seconds,
+                    "at the end, hold the OFD lock this long (default 0; SIGINT/SIGTERM end it)");
+    const std::string path = the_file_operand(options.parse(argc, argv));
+    lab::StopSignals stop;
+    lab::Fd a = open_demo_file(path);
+    lab::Fd p = open_demo_file(path);
+
+    // 1. Classic locks: P does not conflict; closing B drops A's lock.
+    lab::print_line("1. classic fcntl locks belong to the process (pid " +
+                    std::to_string(::getpid()) + ")");
+    lab::print_line("   A F_SETLK write:     " + try_write_lock(a.get(), F_SETLK));
+    lab::print_line("   P F_SETLK write:     " + try_write_lock(p.get(), F_SETLK) +
+                    " (a process never conflicts with itself)");
+    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()));
+    open_and_close_another(path);
+    lab::print_line("   B open() + close()");
+    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()) +
+                    " (closing ANY descriptor dropped the process's locks)");
+
+    // 2. OFD locks: closing B leaves A's lock; P conflicts with it.
+    lab::print_line("2. OFD locks belong to the open file description");
+    lab::print_line("   A F_OFD_SETLK write: " + try_write_lock(a.get(), F_OFD_SETLK));
+    open_and_close_another(path);
+    lab::print_line("   B open() + close()");
+    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()) +
+                    " (still there; an OFD lock has no pid)");
+    lab::print_line("   P F_OFD_SETLK write: " + try_write_lock(p.get(), F_OFD_SETLK) +
+                    " (same process, other description: a conflict)");
+
+    // 3. With --hold, A's OFD lock stays a while, for /proc/locks.
+    if (hold_seconds > 0) {
+        lab::print_line("3. holding A's OFD lock for " + lab::seconds_text(hold_seconds) +
+                        ": /proc/locks shows it as OFDLCK");
+        pause_unless_stopped(stop, hold_seconds);
+    }
+    // A's lock goes when its open file description does: with the close()
+    // of its last descriptor, in the destructor.
+    return lab::exit_ok;
+}
+
 // fcntl(F_SETLK or F_OFD_SETLK) for a write lock on all of the file:
 // "locked" or why not.
 std::string try_write_lock(int fd, int command) {
@@ -55,50 +107,6 @@ std::string probe(int fd) {
 void open_and_close_another(const std::string& path) {
     lab::Fd b = open_demo_file(path);
     b.reset(); // close()
-}
-
-int run(int argc, char** argv) {
-    lab::Options options(
-        "[--hold SECONDS] FILE",
-        "Shows, step by step, that classic fcntl locks belong to the process (and\n"
-        "vanish when ANY descriptor of the file is closed) while OFD locks belong to\n"
-        "the open file description. FILE is made 0600 if missing.");
-    double hold_seconds = 0;
-    add_hold_option(options, hold_seconds,
-                    "at the end, hold the OFD lock this long (default 0; SIGINT/SIGTERM end it)");
-    const std::string path = the_file_operand(options.parse(argc, argv));
-    lab::StopSignals stop;
-    lab::Fd a = open_demo_file(path);
-    lab::Fd p = open_demo_file(path);
-
-    lab::print_line("1. classic fcntl locks belong to the process (pid " +
-                    std::to_string(::getpid()) + ")");
-    lab::print_line("   A F_SETLK write:     " + try_write_lock(a.get(), F_SETLK));
-    lab::print_line("   P F_SETLK write:     " + try_write_lock(p.get(), F_SETLK) +
-                    " (a process never conflicts with itself)");
-    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()));
-    open_and_close_another(path);
-    lab::print_line("   B open() + close()");
-    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()) +
-                    " (closing ANY descriptor dropped the process's locks)");
-
-    lab::print_line("2. OFD locks belong to the open file description");
-    lab::print_line("   A F_OFD_SETLK write: " + try_write_lock(a.get(), F_OFD_SETLK));
-    open_and_close_another(path);
-    lab::print_line("   B open() + close()");
-    lab::print_line("   P F_OFD_GETLK:       " + probe(p.get()) +
-                    " (still there; an OFD lock has no pid)");
-    lab::print_line("   P F_OFD_SETLK write: " + try_write_lock(p.get(), F_OFD_SETLK) +
-                    " (same process, other description: a conflict)");
-
-    if (hold_seconds > 0) {
-        lab::print_line("3. holding A's OFD lock for " + seconds_text(hold_seconds) +
-                        " s: /proc/locks shows it as OFDLCK");
-        pause_unless_stopped(stop, hold_seconds);
-    }
-    // A's lock goes when its open file description does: with the close()
-    // of its last descriptor, in the destructor.
-    return lab::exit_ok;
 }
 
 } // namespace

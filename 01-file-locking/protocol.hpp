@@ -29,7 +29,6 @@ inline constexpr std::string_view counter_extension = "count";
 
 inline constexpr double default_hold_seconds = 2.0;
 inline constexpr const char* default_server_message = "hello from server";
-inline constexpr mode_t owner_only = 0600;
 inline constexpr int exit_locked = 3; // client --try: the lock was busy
 
 // A request for a lock of `type` (F_RDLCK, F_WRLCK, F_UNLCK) over the whole
@@ -48,13 +47,6 @@ inline struct flock whole_file(short type) {
 // POSIX allows EACCES too: portable code checks both.
 inline bool lock_is_busy(int error_number) {
     return error_number == EAGAIN || error_number == EACCES;
-}
-
-// "0.5", "2": seconds as a person would write them, for messages.
-inline std::string seconds_text(double seconds) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", seconds);
-    return text;
 }
 
 // The counter file's contents: "42\n".
@@ -79,12 +71,16 @@ inline std::string the_file_operand(const std::vector<std::string>& operands) {
 
 // The demos' FILE, opened read-write (write locks need it) and made 0600 if missing.
 inline lab::Fd open_demo_file(const std::string& path) {
-    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, owner_only));
+    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, lab::owner_only));
     if (!fd) {
         throw lab::sys_error("open " + path);
     }
     return fd;
 }
+
+// Defined in protocol.cpp, which every program of the chapter links: the
+// bounded waits around the lock calls (the lock calls themselves are the
+// programs').
 
 // Waits for a lock with a call that blocks and has no timeout of its own
 // (fcntl F_SETLKW, flock without LOCK_NB), bounded by `deadline`: a periodic

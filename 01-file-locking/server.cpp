@@ -15,84 +15,15 @@
 // 5. Run on, unlocked, until SIGINT/SIGTERM; then unlink both files (the
 //    destructors) and exit 0.
 #include "protocol.hpp"
-
-#include <cerrno>
-#include <sys/stat.h>
+#include "server-file.hpp"
 
 namespace {
 
 using namespace file_locking;
 
-// One of the server's files: made under a temporary name, given its own
-// name by publish(), and unlinked when the server goes (the server that
-// made an object removes it). Its descriptor is the only one the server
-// ever opens on the file: closing ANY descriptor of a file drops all of the
-// process's fcntl locks on it.
-class ServerFile {
-  public:
-    explicit ServerFile(std::string path)
-        : path_(std::move(path)), temporary_path_(path_ + ".new") {
-        // A killed server's files, the half-made one included: stale text
-        // must not be served while we build the new one.
-        remove_leftover(path_);
-        remove_leftover(temporary_path_);
-        // O_EXCL|O_NOFOLLOW: never open something planted under our name.
-        fd_.reset(::open(temporary_path_.c_str(),
-                         O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, owner_only));
-        if (!fd_) {
-            throw lab::sys_error("open " + temporary_path_);
-        }
-        // The umask may have taken bits away: say exactly what we mean.
-        if (::fchmod(fd_.get(), owner_only) < 0) {
-            throw lab::sys_error("fchmod " + temporary_path_);
-        }
-    }
-    ~ServerFile() { ::unlink(published_ ? path_.c_str() : temporary_path_.c_str()); }
-    ServerFile(const ServerFile&) = delete;
-    ServerFile& operator=(const ServerFile&) = delete;
-
-    int fd() const { return fd_.get(); }
-    const std::string& path() const { return path_; }
-
-    // rename() is atomic: a client finds no file, or one already locked or
-    // filled. (It renames our open descriptor too: /proc/PID/fd and lslocks
-    // show NAME.txt.)
-    void publish() {
-        if (::rename(temporary_path_.c_str(), path_.c_str()) < 0) {
-            throw lab::sys_error("rename " + temporary_path_ + " to " + path_);
-        }
-        published_ = true;
-    }
-
-  private:
-    static void remove_leftover(const std::string& path) {
-        if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
-            throw lab::sys_error("unlink " + path);
-        }
-    }
-
-    std::string path_;
-    std::string temporary_path_;
-    lab::Fd fd_;
-    bool published_ = false;
-};
-
-// Writes each message as a line, pausing after each so that the writes
-// take `hold_seconds` in all. False if SIGINT/SIGTERM cut it short.
+// Below run(): each MESSAGE as a line, spread over --hold seconds.
 bool write_slowly(const ServerFile& document, const std::vector<std::string>& messages,
-                  double hold_seconds, const lab::StopSignals& stop) {
-    const double pause_seconds = hold_seconds / static_cast<double>(messages.size());
-    for (const auto& message : messages) {
-        lab::write_all(document.fd(), message + "\n", "write document");
-        lab::print_line("wrote: " + message);
-        // The pause IS the demonstration (a writer busy for a while), not a
-        // way to wait for someone: and it still ends at once on a stop.
-        if (!pause_unless_stopped(stop, pause_seconds)) {
-            break;
-        }
-    }
-    return !stop.requested();
-}
+                  double hold_seconds, const lab::StopSignals& stop);
 
 int run(int argc, char** argv) {
     lab::Options options(
@@ -153,6 +84,23 @@ int run(int argc, char** argv) {
     // 5. Keep the files there for clients until told to stop.
     pause_unless_stopped(stop, -1);
     return lab::exit_ok;
+}
+
+// Writes each message as a line, pausing after each so that the writes
+// take `hold_seconds` in all. False if SIGINT/SIGTERM cut it short.
+bool write_slowly(const ServerFile& document, const std::vector<std::string>& messages,
+                  double hold_seconds, const lab::StopSignals& stop) {
+    const double pause_seconds = hold_seconds / static_cast<double>(messages.size());
+    for (const auto& message : messages) {
+        lab::write_all(document.fd(), message + "\n", "write document");
+        lab::print_line("wrote: " + message);
+        // The pause IS the demonstration (a writer busy for a while), not a
+        // way to wait for someone: and it still ends at once on a stop.
+        if (!pause_unless_stopped(stop, pause_seconds)) {
+            break;
+        }
+    }
+    return !stop.requested();
 }
 
 } // namespace

@@ -5,6 +5,10 @@
 // It knows nothing about pipes: the server hands it one as stdin and one as
 // stdout (dup2), exactly as a shell does for `cat file | client | less`.
 // Any size and any bytes go through; nothing is held back but one chunk.
+//
+// 1. read() a chunk of stdin: whatever the pipe holds, up to 64 KiB.
+// 2. Turn its a-z to A-Z and write() all of it to stdout.
+// 3. End of file (every write end of our stdin closed): exit 0.
 #include "protocol.hpp"
 
 #include <array>
@@ -25,10 +29,13 @@ int run(int argc, char** argv) {
 
     std::array<char, pipe_lab::chunk_bytes> buffer;
     for (;;) {
+        // 1. A chunk of stdin.
         std::size_t got = lab::read_some(STDIN_FILENO, buffer, "read stdin");
         if (got == 0) {
-            return lab::exit_ok; // EOF: every write end of our stdin is closed
+            // 3. End of file: every write end of our stdin is closed.
+            return lab::exit_ok;
         }
+        // 2. Uppercased, all of it to stdout.
         std::span<char> chunk(buffer.data(), got);
         lab::to_upper_in_place(chunk);
         lab::write_all(STDOUT_FILENO, {chunk.data(), chunk.size()}, "write stdout");

@@ -6,6 +6,11 @@
 // ONE direction only: "w" gives us the child's stdin while its stdout stays
 // ours, so its replies go straight to our stdout. pclose() closes the pipe
 // (the child's end of file) and waits for the child, returning its status.
+//
+// 1. popen(CLIENT, "we"): the client runs with a pipe from us as its stdin.
+// 2. Write each MESSAGE (or each line of stdin) to it as a line.
+// 3. pclose(): the client reads end of file, exits, and is reaped; its
+//    status is ours to report.
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -14,14 +19,8 @@
 
 namespace {
 
-// '/dir/client' quoted for /bin/sh, which popen() runs the command through.
-std::string shell_quote(const std::string& word) {
-    std::string quoted = "'";
-    for (char c : word) {
-        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    return quoted + "'";
-}
+// Below run(): WORD quoted for /bin/sh.
+std::string shell_quote(const std::string& word);
 
 int run(int argc, char** argv) {
     lab::Options options(
@@ -32,12 +31,14 @@ int run(int argc, char** argv) {
     lab::ignore_sigpipe();
     const std::string command = shell_quote(pipe_lab::client_path());
 
+    // 1. The child, with a pipe to its stdin.
     std::fflush(stdout); // the child shares our stdout: nothing buffered may be written twice
     // NOLINTNEXTLINE(cert-env33-c): running a command through the shell is what popen() is
     FILE* child_input = ::popen(command.c_str(), "we"); // e: O_CLOEXEC on our end
     if (child_input == nullptr) {
         throw lab::sys_error("popen " + command);
     }
+    // 2. The messages, as lines into the pipe.
     bool write_failed = false;
     int write_errno = 0;
     auto send = [&](const std::string& line) {
@@ -57,7 +58,7 @@ int run(int argc, char** argv) {
             send(message);
         }
     }
-    // pclose() always runs, so the child is reaped on every path.
+    // 3. pclose() always runs, so the child is reaped on every path.
     int status = ::pclose(child_input);
     if (status < 0) {
         throw lab::sys_error("pclose");
@@ -69,6 +70,15 @@ int run(int argc, char** argv) {
         throw lab::sys_error(write_errno, "write to child");
     }
     return lab::exit_ok;
+}
+
+// '/dir/client' quoted for /bin/sh, which popen() runs the command through.
+std::string shell_quote(const std::string& word) {
+    std::string quoted = "'";
+    for (char c : word) {
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return quoted + "'";
 }
 
 } // namespace

@@ -25,6 +25,72 @@ struct Pipe {
     lab::Fd write_end;
 };
 
+// The child process: reaped exactly once, even when we leave by an exception.
+class Child {
+  public:
+    explicit Child(pid_t pid) : pid_(pid) {}
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    ~Child(); // leaving early: kill it and reap it, no running child, no zombie
+    pid_t pid() const { return pid_; }
+    int wait(); // waitpid(): its status, once it has exited
+
+  private:
+    pid_t pid_;
+};
+
+// Below run(), in the order run() needs them.
+Pipe make_pipe();
+[[noreturn]] void become_client(Pipe& to_child, Pipe& from_child, const std::string& client);
+void exchange(lab::Fd& to_child, lab::Fd& from_child, std::string pending, bool read_stdin,
+              const lab::StopSignals& stop);
+
+int run(int argc, char** argv) {
+    lab::Options options("[MESSAGE...]",
+                         "Runs the client as a child with a pipe to it and a pipe from it, sends\n"
+                         "each MESSAGE as a line (or, given none, its own stdin) and prints what\n"
+                         "comes back. Exit 0 when the child exited 0, else 1.");
+    std::vector<std::string> messages = options.parse(argc, argv);
+    lab::ignore_sigpipe(); // a child that dies early must give EPIPE, not kill us
+    lab::StopSignals stop;
+    const std::string client = pipe_lab::client_path();
+
+    // 1. Two pipes: one to the child, one from it.
+    Pipe to_child = make_pipe();
+    Pipe from_child = make_pipe();
+    // 2. The child: the pipe ends become its stdin and stdout, then it execs.
+    std::fflush(stdout); // else the child may flush our buffered output again
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        throw lab::sys_error("fork");
+    }
+    if (pid == 0) {
+        become_client(to_child, from_child, client);
+    }
+    Child child(pid);
+
+    // 3. Close the ends the child uses (while we hold its write end, our
+    //    read of its output would never see end of file), then send and
+    //    receive at the same time.
+    to_child.read_end.reset();
+    from_child.write_end.reset();
+    lab::print_ready({{"child", std::to_string(child.pid())}});
+
+    std::string lines;
+    for (const auto& message : messages) {
+        lines += message + "\n";
+    }
+    exchange(to_child.write_end, from_child.read_end, lines, messages.empty(), stop);
+
+    // 4. exchange() closed the child's input and read its output to the
+    //    end: reap it.
+    int status = child.wait();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw lab::Failure("child " + client + " " + pipe_lab::describe_status(status));
+    }
+    return lab::exit_ok;
+}
+
 Pipe make_pipe() {
     int ends[2];
     // O_CLOEXEC: the child must not inherit stray ends, or its input never
@@ -35,34 +101,23 @@ Pipe make_pipe() {
     return {lab::Fd(ends[0]), lab::Fd(ends[1])};
 }
 
-// The child process: reaped exactly once, even when we leave by an exception.
-class Child {
-  public:
-    explicit Child(pid_t pid) : pid_(pid) {}
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-    ~Child() {
-        if (pid_ > 0) { // leaving early: do not leave a running child or a zombie
-            ::kill(pid_, SIGTERM);
-            wait();
+Child::~Child() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGTERM);
+        wait();
+    }
+}
+
+int Child::wait() {
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0) {
+        if (errno != EINTR) {
+            throw lab::sys_error("waitpid");
         }
     }
-    pid_t pid() const { return pid_; }
-
-    int wait() {
-        int status = 0;
-        while (::waitpid(pid_, &status, 0) < 0) {
-            if (errno != EINTR) {
-                throw lab::sys_error("waitpid");
-            }
-        }
-        pid_ = -1;
-        return status;
-    }
-
-  private:
-    pid_t pid_;
-};
+    pid_ = -1;
+    return status;
+}
 
 [[noreturn]] void become_client(Pipe& to_child, Pipe& from_child, const std::string& client) {
     // dup2 gives the new descriptor no O_CLOEXEC, so 0 and 1 survive exec;
@@ -138,46 +193,6 @@ void exchange(lab::Fd& to_child, lab::Fd& from_child, std::string pending, bool 
             }
         }
     }
-}
-
-int run(int argc, char** argv) {
-    lab::Options options("[MESSAGE...]",
-                         "Runs the client as a child with a pipe to it and a pipe from it, sends\n"
-                         "each MESSAGE as a line (or, given none, its own stdin) and prints what\n"
-                         "comes back. Exit 0 when the child exited 0, else 1.");
-    std::vector<std::string> messages = options.parse(argc, argv);
-    lab::ignore_sigpipe(); // a child that dies early must give EPIPE, not kill us
-    lab::StopSignals stop;
-    const std::string client = pipe_lab::client_path();
-
-    Pipe to_child = make_pipe();
-    Pipe from_child = make_pipe();
-    std::fflush(stdout); // else the child may flush our buffered output again
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        throw lab::sys_error("fork");
-    }
-    if (pid == 0) {
-        become_client(to_child, from_child, client);
-    }
-    Child child(pid);
-    // Close the ends the child uses: while we hold its write end, our read
-    // of its output would never see end of file.
-    to_child.read_end.reset();
-    from_child.write_end.reset();
-    lab::print_ready({{"child", std::to_string(child.pid())}});
-
-    std::string lines;
-    for (const auto& message : messages) {
-        lines += message + "\n";
-    }
-    exchange(to_child.write_end, from_child.read_end, lines, messages.empty(), stop);
-
-    int status = child.wait();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        throw lab::Failure("child " + client + " " + pipe_lab::describe_status(status));
-    }
-    return lab::exit_ok;
 }
 
 } // namespace

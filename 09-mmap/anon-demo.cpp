@@ -33,6 +33,84 @@ struct Buffer {
     char bytes[lab::max_message_bytes];
 };
 
+// If run() leaves before step 5 has reaped the child (an exception), the
+// child is killed and reaped on the way out: never a zombie, never an
+// orphan left waiting on a semaphore.
+struct KillOnExit {
+    pid_t pid; // 0 once step 5 reaped it
+    ~KillOnExit();
+};
+
+// Below run(), in the order run() needs them.
+mmap_lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what);
+[[noreturn]] void be_child(Control& control, Buffer& buffer, pid_t parent);
+void wait_for_child(Control& control, double timeout_seconds);
+
+int run(int argc, char** argv) {
+    bool private_buffer = false;
+    double timeout_seconds = lab::default_timeout_seconds;
+    lab::Options options("[--private] [--timeout SECONDS] [MESSAGE...]",
+                         "Forks a child that shares an anonymous mapping with us and uppercases\n"
+                         "each MESSAGE (or line of stdin) we put there; prints what we then see.");
+    options.flag("--private",
+                 "map the message buffer MAP_PRIVATE: the child's change stays its own",
+                 private_buffer);
+    options.add_timeout(timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    // 1. The control block, shared, and its two process-shared semaphores.
+    mmap_lab::Mapping control_mapping = map_anonymous(sizeof(Control), MAP_SHARED, "control");
+    auto& control = control_mapping.as<Control>();
+    if (::sem_init(&control.work_ready, 1, 0) < 0 || ::sem_init(&control.work_done, 1, 0) < 0) {
+        throw lab::sys_error("sem_init");
+    }
+    // 2. The message buffer: shared, or (--private) copy-on-write after fork().
+    mmap_lab::Mapping buffer_mapping =
+        map_anonymous(sizeof(Buffer), private_buffer ? MAP_PRIVATE : MAP_SHARED, "buffer");
+    auto& buffer = buffer_mapping.as<Buffer>();
+
+    // 3. The child inherits both mappings.
+    std::fflush(stdout); // the child must not inherit (and flush again) our buffered output
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        throw lab::sys_error("fork");
+    }
+    if (pid == 0) {
+        be_child(control, buffer, parent);
+    }
+    KillOnExit child{pid};
+
+    // 4. Per message: into the buffer, post, wait, print what we see.
+    lab::for_each_message(messages, [&](const std::string& message) {
+        buffer.length = static_cast<std::uint32_t>(message.size());
+        std::memcpy(buffer.bytes, message.data(), message.size());
+        if (::sem_post(&control.work_ready) < 0) {
+            throw lab::sys_error("sem_post work_ready");
+        }
+        wait_for_child(control, timeout_seconds);
+        lab::print_line({buffer.bytes, buffer.length});
+    });
+
+    // 5. Tell the child to stop, reap it; the Mappings' destructors munmap().
+    control.stop = 1;
+    if (::sem_post(&control.work_ready) < 0) {
+        throw lab::sys_error("sem_post work_ready");
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            throw lab::sys_error("waitpid");
+        }
+    }
+    child.pid = 0; // reaped: nothing left to kill
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw lab::Failure("child " + std::to_string(pid) + " ended with wait status " +
+                           std::to_string(status));
+    }
+    return lab::exit_ok;
+}
+
 mmap_lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what) {
     // fd -1, offset 0: nothing to map but fresh zero-filled pages.
     void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS, -1, 0);
@@ -41,34 +119,6 @@ mmap_lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what
     }
     return {address, bytes};
 }
-
-// The child, reaped exactly once, even when the parent leaves by an exception.
-class Child {
-  public:
-    explicit Child(pid_t pid) : pid_(pid) {}
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-    ~Child() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            wait();
-        }
-    }
-
-    int wait() {
-        int status = 0;
-        while (::waitpid(pid_, &status, 0) < 0) {
-            if (errno != EINTR) {
-                throw lab::sys_error("waitpid");
-            }
-        }
-        pid_ = -1;
-        return status;
-    }
-
-  private:
-    pid_t pid_;
-};
 
 // The child's whole life. It never returns into the parent's code (whose
 // destructors would then run twice): it ends in _exit().
@@ -106,7 +156,7 @@ void wait_for_child(Control& control, double timeout_seconds) {
             return;
         }
         if (errno == ETIMEDOUT) {
-            throw lab::Failure("timed out waiting for the child");
+            throw lab::timed_out(timeout_seconds, "the child");
         }
         if (errno != EINTR) {
             throw lab::sys_error("sem_timedwait work_done");
@@ -114,58 +164,12 @@ void wait_for_child(Control& control, double timeout_seconds) {
     }
 }
 
-int run(int argc, char** argv) {
-    bool private_buffer = false;
-    double timeout_seconds = 0;
-    lab::Options options("[--private] [--timeout SECONDS] [MESSAGE...]",
-                         "Forks a child that shares an anonymous mapping with us and uppercases\n"
-                         "each MESSAGE (or line of stdin) we put there; prints what we then see.");
-    options.flag("--private",
-                 "map the message buffer MAP_PRIVATE: the child's change stays its own",
-                 private_buffer);
-    options.add_timeout(timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
-
-    mmap_lab::Mapping control_mapping = map_anonymous(sizeof(Control), MAP_SHARED, "control");
-    mmap_lab::Mapping buffer_mapping =
-        map_anonymous(sizeof(Buffer), private_buffer ? MAP_PRIVATE : MAP_SHARED, "buffer");
-    auto& control = control_mapping.as<Control>();
-    auto& buffer = buffer_mapping.as<Buffer>();
-    if (::sem_init(&control.work_ready, 1, 0) < 0 || ::sem_init(&control.work_done, 1, 0) < 0) {
-        throw lab::sys_error("sem_init");
-    }
-
-    std::fflush(stdout); // the child must not inherit (and flush again) our buffered output
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        throw lab::sys_error("fork");
-    }
-    if (pid == 0) {
-        be_child(control, buffer, parent);
-    }
-    Child child(pid);
-
-    lab::for_each_message(messages, [&](const std::string& message) {
-        buffer.length = static_cast<std::uint32_t>(message.size());
-        std::memcpy(buffer.bytes, message.data(), message.size());
-        if (::sem_post(&control.work_ready) < 0) {
-            throw lab::sys_error("sem_post work_ready");
+KillOnExit::~KillOnExit() {
+    if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
         }
-        wait_for_child(control, timeout_seconds);
-        lab::print_line({buffer.bytes, buffer.length});
-    });
-
-    control.stop = 1;
-    if (::sem_post(&control.work_ready) < 0) {
-        throw lab::sys_error("sem_post work_ready");
     }
-    int status = child.wait();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        throw lab::Failure("child " + std::to_string(pid) + " ended with wait status " +
-                           std::to_string(status));
-    }
-    return lab::exit_ok;
 }
 
 } // namespace

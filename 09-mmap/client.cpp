@@ -18,119 +18,139 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <memory>
+#include <functional>
 #include <sys/stat.h>
 
 namespace {
 
 using mmap_lab::MapLayout;
 
-class Session {
-  public:
-    explicit Session(std::string name) : name_(std::move(name)) {
-        if (!lab::server_running(mmap_lab::topic, name_)) {
-            throw lab::Failure("server '" + name_ + "' not running");
-        }
-        std::string path = mmap_lab::map_path(name_);
-        lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
-        if (!fd) {
-            if (errno == ENOENT) { // the server is just starting or just leaving
-                throw lab::Failure("server '" + name_ + "' not running (no " + path + ")");
-            }
-            throw lab::sys_error("open " + path);
-        }
-        check_file(fd.get(), path);
-        void* address =
-            ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-        if (address == MAP_FAILED) {
-            throw lab::sys_error("mmap " + path);
-        }
-        mapping_ = std::make_unique<mmap_lab::Mapping>(address, mmap_lab::map_bytes);
-        guard_ = std::make_unique<lab::SigbusGuard>(address, mmap_lab::map_bytes);
-        check_header(path);
+// Below run(), in the order run() needs them.
+void check_file(int fd, const std::string& path);
+void check_header(MapLayout& map, const std::string& name, const std::string& path);
+std::string exchange(MapLayout& map, const std::string& name, const std::string& message,
+                     double timeout_seconds);
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = lab::default_timeout_seconds;
+    lab::Options options = lab::client_options(
+        "Sends each MESSAGE (or each line of stdin) through RUNTIME/mmap/NAME.map\n"
+        "and prints the server's reply to it.",
+        name, timeout_seconds);
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    // 1. A live server holds its instance lock; leftovers alone are not one.
+    if (!lab::server_running(mmap_lab::topic, name)) {
+        throw lab::not_running(name);
     }
 
-    MapLayout& map() const { return mapping_->as<MapLayout>(); }
+    // 2. The file, and its size: exactly the layout's.
+    const std::string path = mmap_lab::map_path(name);
+    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+        if (errno == ENOENT) { // the server is just starting or just leaving
+            throw lab::not_running(name, "no " + path);
+        }
+        throw lab::sys_error("open " + path);
+    }
+    check_file(fd.get(), path);
 
-    // Runs one timed wait in ticks until it returns 0 or EOWNERDEAD (which it
-    // returns). Between ticks: "timed out" past the deadline, "not running"
-    // once the server is gone, a clean failure if the file was truncated.
-    template <typename TimedWait>
-    int wait(const lab::Deadline& deadline, const char* call, const std::string& waiting_for,
-             TimedWait attempt) {
-        for (;;) {
-            timespec tick_end =
-                lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
-                    .absolute_realtime();
-            int result = attempt(tick_end);
-            if (lab::SigbusGuard::tripped()) {
-                throw lab::Failure(mmap_lab::map_path(name_) + ": truncated while mapped");
-            }
-            if (result == 0 || result == EOWNERDEAD) {
-                return result;
-            }
-            if (result != ETIMEDOUT && result != EINTR) {
-                throw lab::sys_error(result, call);
-            }
-            if (deadline.expired()) {
-                throw lab::Failure("timed out waiting for " + waiting_for);
-            }
-            if (!lab::server_running(mmap_lab::topic, name_)) {
-                throw lab::Failure("server '" + name_ + "' not running (it went away)");
-            }
+    // 3. Map it; the descriptor is no longer needed (the mapping keeps the file).
+    void* address =
+        ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (address == MAP_FAILED) {
+        throw lab::sys_error("mmap " + path);
+    }
+    mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
+    fd.reset();
+    lab::SigbusGuard guard(address, mmap_lab::map_bytes);
+    auto& map = mapping.as<MapLayout>();
+    check_header(map, name, path);
+
+    // 4. Per message: our turn, the request, the reply with our sequence.
+    lab::for_each_message(messages, [&](const std::string& message) {
+        lab::print_line(exchange(map, name, message, timeout_seconds));
+    });
+    // 5. munmap() in the Mapping's destructor.
+    return lab::exit_ok;
+}
+
+void check_file(int fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) < 0) {
+        throw lab::sys_error("fstat " + path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw lab::Failure(path + ": not a regular file");
+    }
+    // Pages wholly past the end of a file have nothing behind them: a
+    // load or store there is SIGBUS, not a zero or an error code.
+    if (st.st_size != static_cast<off_t>(mmap_lab::map_bytes)) {
+        throw lab::Failure(path + ": " + std::to_string(st.st_size) + " bytes, want " +
+                           std::to_string(mmap_lab::map_bytes) +
+                           " (a shorter file would raise SIGBUS when touched)");
+    }
+}
+
+void check_header(MapLayout& map, const std::string& name, const std::string& path) {
+    // The version is stored last: once it is there, so is the rest.
+    std::uint32_t version =
+        std::atomic_ref<std::uint32_t>(map.version).load(std::memory_order_acquire);
+    if (version == 0) {
+        throw lab::not_running(name, "still setting up " + path);
+    }
+    if (std::memcmp(map.magic, mmap_lab::magic_text, sizeof map.magic) != 0) {
+        throw lab::Failure(path + ": not an ipc-lab mmap file (bad magic)");
+    }
+    if (version != mmap_lab::layout_version || map.layout_bytes != mmap_lab::map_bytes) {
+        throw lab::Failure(path + ": layout version " + std::to_string(version) + " of " +
+                           std::to_string(map.layout_bytes) + " bytes, want version " +
+                           std::to_string(mmap_lab::layout_version) + " of " +
+                           std::to_string(mmap_lab::map_bytes));
+    }
+}
+
+// Runs one timed wait in ticks until it returns 0 or EOWNERDEAD (which it
+// returns). Between ticks: "timed out" past the deadline, "not running"
+// once the server is gone, a clean failure if the file was truncated.
+int wait_in_ticks(const std::string& name, const lab::Deadline& deadline, double timeout_seconds,
+                  const char* call, const std::string& waiting_for,
+                  const std::function<int(const timespec&)>& attempt) {
+    for (;;) {
+        timespec tick_end =
+            lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
+                .absolute_realtime();
+        int result = attempt(tick_end);
+        if (lab::SigbusGuard::tripped()) {
+            throw lab::Failure(mmap_lab::map_path(name) + ": truncated while mapped");
+        }
+        if (result == 0 || result == EOWNERDEAD) {
+            return result;
+        }
+        if (result != ETIMEDOUT && result != EINTR) {
+            throw lab::sys_error(result, call);
+        }
+        if (deadline.expired()) {
+            throw lab::timed_out(timeout_seconds, waiting_for);
+        }
+        if (!lab::server_running(mmap_lab::topic, name)) {
+            throw lab::not_running(name, "it went away");
         }
     }
-
-  private:
-    static void check_file(int fd, const std::string& path) {
-        struct stat st {};
-        if (::fstat(fd, &st) < 0) {
-            throw lab::sys_error("fstat " + path);
-        }
-        if (!S_ISREG(st.st_mode)) {
-            throw lab::Failure(path + ": not a regular file");
-        }
-        // Pages wholly past the end of a file have nothing behind them: a
-        // load or store there is SIGBUS, not a zero or an error code.
-        if (st.st_size != static_cast<off_t>(mmap_lab::map_bytes)) {
-            throw lab::Failure(path + ": " + std::to_string(st.st_size) + " bytes, want " +
-                               std::to_string(mmap_lab::map_bytes) +
-                               " (a shorter file would raise SIGBUS when touched)");
-        }
-    }
-
-    void check_header(const std::string& path) const {
-        const MapLayout& layout = map();
-        // The version is stored last: once it is there, so is the rest.
-        std::uint32_t version =
-            std::atomic_ref<std::uint32_t>(map().version).load(std::memory_order_acquire);
-        if (version == 0) {
-            throw lab::Failure("server '" + name_ + "' not running (still setting up " + path +
-                               ")");
-        }
-        if (std::memcmp(layout.magic, mmap_lab::magic_text, sizeof layout.magic) != 0) {
-            throw lab::Failure(path + ": not an ipc-lab mmap file (bad magic)");
-        }
-        if (version != mmap_lab::layout_version || layout.layout_bytes != mmap_lab::map_bytes) {
-            throw lab::Failure(path + ": layout version " + std::to_string(version) + " of " +
-                               std::to_string(layout.layout_bytes) + " bytes, want version " +
-                               std::to_string(mmap_lab::layout_version) + " of " +
-                               std::to_string(mmap_lab::map_bytes));
-        }
-    }
-
-    std::string name_;
-    std::unique_ptr<mmap_lab::Mapping> mapping_;
-    std::unique_ptr<lab::SigbusGuard> guard_;
-};
+}
 
 // Our turn at the request slot: client_turn, held for one exchange.
 class Turn {
   public:
-    Turn(Session& session, const lab::Deadline& deadline) : mutex_(session.map().client_turn) {
-        int result = session.wait(
-            deadline, "pthread_mutex_timedlock client_turn", "our turn (another client holds it)",
-            [this](const timespec& until) { return ::pthread_mutex_timedlock(&mutex_, &until); });
+    Turn(MapLayout& map, const std::string& name, const lab::Deadline& deadline,
+         double timeout_seconds)
+        : mutex_(map.client_turn) {
+        int result =
+            wait_in_ticks(name, deadline, timeout_seconds, "pthread_mutex_timedlock client_turn",
+                          "our turn (another client holds it)", [this](const timespec& until) {
+                              return ::pthread_mutex_timedlock(&mutex_, &until);
+                          });
         if (result == EOWNERDEAD) {
             // The holder died inside its exchange. We own the mutex now; marking
             // it consistent lets it be used again after we unlock. What that
@@ -150,10 +170,10 @@ class Turn {
     pthread_mutex_t& mutex_;
 };
 
-std::string exchange(Session& session, const std::string& message, double timeout_seconds) {
+std::string exchange(MapLayout& map, const std::string& name, const std::string& message,
+                     double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
-    MapLayout& map = session.map();
-    Turn turn(session, deadline);
+    Turn turn(map, name, deadline, timeout_seconds);
     // Unique across all clients: only the holder of client_turn counts.
     std::uint64_t sequence = ++map.next_sequence;
     mmap_lab::write_slot(map.request, sequence, message);
@@ -161,34 +181,16 @@ std::string exchange(Session& session, const std::string& message, double timeou
         throw lab::sys_error("sem_post request_ready");
     }
     for (;;) {
-        session.wait(deadline, "sem_timedwait reply_ready", "the reply",
-                     [&map](const timespec& until) {
-                         return ::sem_timedwait(&map.reply_ready, &until) == 0 ? 0 : errno;
-                     });
+        wait_in_ticks(name, deadline, timeout_seconds, "sem_timedwait reply_ready", "the reply",
+                      [&map](const timespec& until) {
+                          return ::sem_timedwait(&map.reply_ready, &until) == 0 ? 0 : errno;
+                      });
         std::optional<mmap_lab::SlotContents> reply = mmap_lab::read_slot(map.reply);
         if (reply && reply->sequence == sequence) {
             return reply->message;
         }
         // A post for a request of a client that died or gave up: not ours.
     }
-}
-
-int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options(
-        "[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-        "Sends each MESSAGE (or each line of stdin) through RUNTIME/mmap/NAME.map\n"
-        "and prints the server's reply to it.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
-
-    Session session(name);
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::print_line(exchange(session, message, timeout_seconds));
-    });
-    return lab::exit_ok;
 }
 
 } // namespace

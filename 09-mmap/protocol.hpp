@@ -38,7 +38,6 @@
 namespace mmap_lab {
 
 inline constexpr const char* topic = "mmap";
-inline constexpr mode_t map_file_mode = 0600;
 
 // The first bytes of the file, which is also the first line `strings` shows.
 inline constexpr char magic_text[16] = "ipc-lab mmap";

@@ -27,43 +27,83 @@ namespace {
 
 using mmap_lab::MapLayout;
 
-// NAME.map, made by this server: unlinked when it goes, unless kept.
-class MapFile {
-  public:
-    explicit MapFile(std::string path) : path_(std::move(path)) {
-        // Only called under the instance lock: no live server owns a file of
-        // this name, so one that is there is a killed server's leftover.
-        if (::unlink(path_.c_str()) < 0 && errno != ENOENT) {
-            throw lab::sys_error("unlink leftover " + path_);
-        }
-        // O_EXCL: if anything appeared there since, fail rather than share it.
-        fd_.reset(
-            ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mmap_lab::map_file_mode));
-        if (!fd_) {
-            throw lab::sys_error("open " + path_);
-        }
-        // open()'s mode is filtered by the umask: say exactly what we mean.
-        if (::fchmod(fd_.get(), mmap_lab::map_file_mode) < 0) {
-            throw lab::sys_error("fchmod " + path_);
-        }
-    }
-    MapFile(const MapFile&) = delete;
-    MapFile& operator=(const MapFile&) = delete;
-    ~MapFile() {
-        if (!keep_) {
-            ::unlink(path_.c_str());
-        }
+// Below run().
+void set_up(MapLayout& map);
+void check_intact(int fd, const std::string& path);
+void serve(MapLayout& map, const mmap_lab::Mapping& mapping, int fd, const std::string& path,
+           const lab::StopSignals& stop);
+bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const std::string& path,
+            std::uint64_t& last_served);
+void check_pthread(int error_number, const char* what);
+
+int run(int argc, char** argv) {
+    std::string name;
+    bool keep = false;
+    lab::Options options("[--name NAME] [--keep]",
+                         "Serves clients through RUNTIME/mmap/NAME.map, a file both sides map\n"
+                         "MAP_SHARED, until SIGINT or SIGTERM; then removes it (unless --keep).");
+    options.add_name(name);
+    options.flag("--keep", "leave NAME.map behind on exit, to inspect it", keep);
+    if (auto operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
     }
 
-    int fd() const { return fd_.get(); }
-    const std::string& path() const { return path_; }
-    void keep_on_exit(bool keep) { keep_ = keep; }
+    // 1. Create: one server per NAME; a NAME.map there now is a killed
+    //    server's leftover, ours to replace.
+    lab::InstanceLock instance(mmap_lab::topic, name);
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, files removed
+    lab::StopSignals stop;
+    const std::string path = mmap_lab::map_path(name);
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
+        throw lab::sys_error("unlink leftover " + path);
+    }
+    // O_EXCL: if anything appeared there since, fail rather than share it.
+    lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, lab::owner_only));
+    if (!fd) {
+        throw lab::sys_error("open " + path);
+    }
+    lab::OwnedPath map_file(path); // ours from here: every way out removes it
+    // open()'s mode is filtered by the umask: say exactly what we mean.
+    if (::fchmod(fd.get(), lab::owner_only) < 0) {
+        throw lab::sys_error("fchmod " + path);
+    }
+    // The file's size is fixed here, once, and its blocks taken: every page
+    // of the mapping then has file behind it. (ftruncate() would set the
+    // size and take no blocks; on a full file system the first store into
+    // the mapping would then be SIGBUS.) posix_fallocate() returns the
+    // error, not errno. Fresh bytes read as zero.
+    if (int error = ::posix_fallocate(fd.get(), 0, mmap_lab::map_bytes); error != 0) {
+        throw lab::sys_error(error, "posix_fallocate " + path);
+    }
 
-  private:
-    std::string path_;
-    bool keep_ = false;
-    lab::Fd fd_;
-};
+    // 2. Attach, and set up what the clients share.
+    void* address =
+        ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (address == MAP_FAILED) { // not nullptr: mmap's failure value is MAP_FAILED
+        throw lab::sys_error("mmap " + path);
+    }
+    mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
+    // From here on a file truncated under us is an error line, not a crash.
+    lab::SigbusGuard guard(mapping.address(), mapping.bytes());
+    auto& map = mapping.as<MapLayout>();
+    set_up(map);
+    check_intact(fd.get(), path);
+    if (keep) {
+        map_file.release(); // --keep: a whole file stays, however we leave; a half-made one did not
+    }
+    lab::print_ready({{"path", path}});
+
+    // 3. Exchange, until SIGINT/SIGTERM.
+    serve(map, mapping, fd.get(), path, stop);
+    // The mutex and semaphores are not destroyed: a client may still be
+    // blocked on them, which sem_destroy(3) calls undefined. They vanish
+    // with the file's last mapping.
+
+    // 4. Detach: munmap() in the Mapping's destructor.
+    // 5. Remove: unlink() NAME.map in the OwnedPath's destructor (unless
+    //    --keep), then the instance lock goes.
+    return lab::exit_ok;
+}
 
 void check_pthread(int error_number, const char* what) {
     if (error_number != 0) {
@@ -98,15 +138,15 @@ void set_up(MapLayout& map) {
 
 // Someone of our uid truncated the file: what the clients and we shared is
 // gone (a partial last page reads as zeros, whole pages past the end SIGBUS).
-void check_intact(const MapFile& file) {
+void check_intact(int fd, const std::string& path) {
     struct stat st {};
-    if (::fstat(file.fd(), &st) < 0) {
-        throw lab::sys_error("fstat " + file.path());
+    if (::fstat(fd, &st) < 0) {
+        throw lab::sys_error("fstat " + path);
     }
     const auto want = static_cast<off_t>(mmap_lab::map_bytes);
     if (lab::SigbusGuard::tripped() || st.st_size != want) {
-        throw lab::Failure(file.path() + ": " + (st.st_size < want ? "truncated" : "resized") +
-                           " to " + std::to_string(st.st_size) + " bytes while mapped; giving up");
+        throw lab::Failure(path + ": " + (st.st_size < want ? "truncated" : "resized") + " to " +
+                           std::to_string(st.st_size) + " bytes while mapped; giving up");
     }
 }
 
@@ -114,7 +154,7 @@ void check_intact(const MapFile& file) {
 // a stale post: no request, or one already answered (a post left by a client
 // that died or gave up after posting, whose slot a newer client has
 // rewritten since; that client posts again for its own request).
-bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file,
+bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const std::string& path,
             std::uint64_t& last_served) {
     std::optional<mmap_lab::SlotContents> request = mmap_lab::read_slot(map.request);
     if (!request || request->sequence == last_served) {
@@ -122,8 +162,8 @@ bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& fil
     }
     last_served = request->sequence;
     if (request->length > lab::max_message_bytes) {
-        lab::log_ignored("request of " + std::to_string(request->length) +
-                        " bytes (at most " + std::to_string(lab::max_message_bytes) + ")");
+        lab::log_ignored("request of " + std::to_string(request->length) + " bytes (at most " +
+                         std::to_string(lab::max_message_bytes) + ")");
         return true;
     }
     lab::log_received(request->message);
@@ -134,17 +174,17 @@ bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& fil
     // After the post, so the client does not wait for the disk. MS_SYNC
     // returns once the dirty pages are written to the file.
     if (::msync(mapping.address(), mapping.bytes(), MS_SYNC) < 0) {
-        throw lab::sys_error("msync " + file.path());
+        throw lab::sys_error("msync " + path);
     }
     return true;
 }
 
-void serve(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file,
+void serve(MapLayout& map, const mmap_lab::Mapping& mapping, int fd, const std::string& path,
            const lab::StopSignals& stop) {
     const double tick_seconds = lab::stop_check_interval_ms / 1000.0;
     std::uint64_t last_served = mmap_lab::no_sequence;
     while (!stop.requested()) {
-        check_intact(file);
+        check_intact(fd, path);
         timespec tick_end = lab::Deadline(tick_seconds).absolute_realtime();
         if (::sem_timedwait(&map.request_ready, &tick_end) < 0) {
             if (errno == ETIMEDOUT || errno == EINTR) {
@@ -152,65 +192,18 @@ void serve(MapLayout& map, const mmap_lab::Mapping& mapping, const MapFile& file
             }
             throw lab::sys_error("sem_timedwait request_ready");
         }
-        if (answer(map, mapping, file, last_served)) {
+        if (answer(map, mapping, path, last_served)) {
             continue;
         }
         // A stale post. Others counted now are stale too (or written by
         // someone who is not a client): take them all out and log them in
         // one line, rather than a turn each.
         std::uint64_t stale = 1 + lab::drain_stale_posts(map.request_ready, "request_ready");
-        lab::log_ignored(std::to_string(stale) + " stale request post" +
-                        (stale == 1 ? "" : "s"));
+        lab::log_ignored(std::to_string(stale) + " stale request post" + (stale == 1 ? "" : "s"));
         // A client that wrote its request and posted during the drain lost
         // its post with the rest: look at the slot once more.
-        answer(map, mapping, file, last_served);
+        answer(map, mapping, path, last_served);
     }
-}
-
-int run(int argc, char** argv) {
-    std::string name;
-    bool keep = false;
-    lab::Options options("[--name NAME] [--keep]",
-                         "Serves clients through RUNTIME/mmap/NAME.map, a file both sides map\n"
-                         "MAP_SHARED, until SIGINT or SIGTERM; then removes it (unless --keep).");
-    options.add_name(name);
-    options.flag("--keep", "leave NAME.map behind on exit, to inspect it", keep);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
-
-    lab::InstanceLock instance(mmap_lab::topic, name);
-    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, files removed
-    lab::StopSignals stop;
-
-    MapFile file(mmap_lab::map_path(name));
-    // The file's size is fixed here, once, and its blocks taken: every page
-    // of the mapping then has file behind it. (ftruncate() would set the
-    // size and take no blocks; on a full file system the first store into
-    // the mapping would then be SIGBUS.) posix_fallocate() returns the
-    // error, not errno. Fresh bytes read as zero.
-    if (int error = ::posix_fallocate(file.fd(), 0, mmap_lab::map_bytes); error != 0) {
-        throw lab::sys_error(error, "posix_fallocate " + file.path());
-    }
-    void* address =
-        ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd(), 0);
-    if (address == MAP_FAILED) { // not nullptr: mmap's failure value is MAP_FAILED
-        throw lab::sys_error("mmap " + file.path());
-    }
-    mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
-    // From here on a file truncated under us is an error line, not a crash.
-    lab::SigbusGuard guard(mapping.address(), mapping.bytes());
-    auto& map = mapping.as<MapLayout>();
-    set_up(map);
-    check_intact(file);
-    file.keep_on_exit(keep); // a half-made file is removed even with --keep
-
-    lab::print_ready({{"path", file.path()}});
-    serve(map, mapping, file, stop);
-    // The mutex and semaphores are not destroyed: a client may still be
-    // blocked on them, which sem_destroy(3) calls undefined. They vanish
-    // with the file's last mapping.
-    return lab::exit_ok;
 }
 
 } // namespace

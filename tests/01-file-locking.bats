@@ -265,7 +265,7 @@ held_locks() {
     # the client refuses to print (its server is gone)
     assert_equal "$BG_STATUS" 1
     assert_equal "$(cat "$T/reader")" "locked by pid=$SERVER_PID"
-    assert_regex "$(cat "$T/reader.err")" "^client: $NAME: server not running \(it ended while we waited; .*may be incomplete\)\$"
+    assert_regex "$(cat "$T/reader.err")" "^client: server $NAME not running \(it ended while we waited; .*may be incomplete\)\$"
     assert_equal "$(cat "$DOC")" written
 }
 
@@ -274,7 +274,7 @@ held_locks() {
         # shellcheck disable=SC2086 # $mode is two words or none
         client --timeout 60 $mode
         assert_failure 1
-        assert_equal "$stderr" "client: $NAME: server not running"
+        assert_equal "$stderr" "client: server $NAME not running"
         assert_equal "$output" ''
     done
 }

@@ -98,14 +98,14 @@ kill_client_holding_turn() {
     SECONDS=0
     client --timeout 30 hello
     assert_failure 1
-    assert_equal "$stderr" "client: server '$NAME' not running"
+    assert_equal "$stderr" "client: server $NAME not running"
     start_server 09-mmap/server --name "$NAME"
     kill -KILL "$SERVER_PID"
     wait_for_exit "$SERVER_PID"
     [[ -f $MAP && -f $LOCK ]] # the leftovers are there
     client --timeout 30 hello
     assert_failure 1
-    assert_equal "$stderr" "client: server '$NAME' not running"
+    assert_equal "$stderr" "client: server $NAME not running"
     ((SECONDS < 10))
 }
 
@@ -119,7 +119,7 @@ kill_client_holding_turn() {
     SECONDS=0
     client --timeout 0.5 'request of B'
     assert_failure 1
-    assert_equal "$stderr" 'client: timed out waiting for our turn (another client holds it)'
+    assert_equal "$stderr" 'client: timed out after 0.5 s waiting for our turn (another client holds it)'
     ((SECONDS < 5 * LAB_TIME_SCALE))
     thaw
     wait "$a"
@@ -127,7 +127,7 @@ kill_client_holding_turn() {
     freeze
     client --timeout 0.5 'request of C'
     assert_failure 1
-    assert_equal "$stderr" 'client: timed out waiting for the reply'
+    assert_equal "$stderr" 'client: timed out after 0.5 s waiting for the reply'
     thaw
     # C's request is served late, its reply left unclaimed: D must not take it.
     wait_for_line "$SERVER_LOG" '^received: request of C$'
@@ -148,7 +148,7 @@ kill_client_holding_turn() {
     status=0
     wait "$a" || status=$?
     assert_equal "$status" 1
-    assert_equal "$(cat "$T/a.err")" "client: server '$NAME' not running (it went away)"
+    assert_equal "$(cat "$T/a.err")" "client: server $NAME not running (it went away)"
     ((SECONDS < 5 * LAB_TIME_SCALE))
 }
 
@@ -210,7 +210,7 @@ kill_client_holding_turn() {
     # A kept file is no server: clients say so at once.
     client hello
     assert_failure 1
-    assert_equal "$stderr" "client: server '$NAME' not running"
+    assert_equal "$stderr" "client: server $NAME not running"
     # Without --keep, the next server removes what it took over.
     start_server 09-mmap/server --name "$NAME"
     client 'second life'
@@ -436,7 +436,7 @@ kill_client_holding_turn() {
     wait "$demo" || status=$?
     exec 5>&-
     assert_equal "$status" 1
-    assert_equal "$(cat "$T/err")" 'anon-demo: timed out waiting for the child'
+    assert_equal "$(cat "$T/err")" 'anon-demo: timed out after 0.5 s waiting for the child'
     assert_equal "$(cat "$T/out")" FIRST
     run kill -0 "$child"
     assert_failure

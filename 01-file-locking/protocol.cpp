@@ -1,4 +1,5 @@
-// waits.cpp - bounded waits for the programs of 01-file-locking.
+// protocol.cpp - bounded waits for the programs of 01-file-locking (every
+// one of them links it): the lock call itself is always the caller's.
 //
 // fcntl(F_SETLKW) and flock(LOCK_EX) block until the lock is free, with no
 // timeout argument. Two ways to bound them:
