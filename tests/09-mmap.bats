@@ -299,6 +299,12 @@ kill_client_holding_turn() {
         for k in $(seq 1 "$victims"); do
             yes "victim $k" 2>/dev/null | "${LAB_WRAP[@]}" "$(bin 09-mmap/client)" --name "$NAME" --timeout 60 >/dev/null 2>&1 &
             victim=$!
+            if ((k == 1)); then
+                # the first one dies only once it is in: on a busy machine a
+                # client under valgrind may need longer than any pause below
+                # to start, and the test waits for a victim's line
+                wait_for_line "$SERVER_LOG" '^received: victim 1$' "$CLIENT_LIMIT" || true
+            fi
             # 0-99 ms after the start (longer under valgrind, whose start is slow)
             sleep "$(awk -v r="$RANDOM" -v s="$LAB_TIME_SCALE" 'BEGIN { printf "%.3f", (r % 100) / 1000 * s * s }')"
             kill -KILL "$victim" 2>/dev/null || true
