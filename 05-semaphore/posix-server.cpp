@@ -29,6 +29,7 @@ using namespace semaphore_lab;
 
 NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsigned value);
 bool answer_request(const ServerFile& exchange);
+void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange);
 void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& owner);
 void post(sem_t* sem, const char* what);
 
@@ -60,19 +61,8 @@ int run(int argc, char** argv) {
             // 2. Exchange.
             if (answer_request(exchange)) {
                 post(sems.reply.get(), "sem_post reply");
-            } else if (std::uint64_t more = lab::drain_stale_posts(*sems.request.get(), "request");
-                       more > 0) {
-                // A post with no request behind it, and more of them: a
-                // same-user program posted request, or wrote its count into
-                // the semaphore's file. One line for the lot, not one each.
-                lab::log_ignored(std::to_string(more) + " more stale posts taken out");
-                // A client that wrote its request and posted during the
-                // drain lost its post with the rest: look at the file again.
-                std::string why;
-                if (parse_request(read_file(exchange.fd(), exchange.path()), why) &&
-                    answer_request(exchange)) {
-                    post(sems.reply.get(), "sem_post reply");
-                }
+            } else {
+                take_out_stale_posts(sems, exchange);
             }
         } else if (errno == ETIMEDOUT) {
             // 3. Repair.
@@ -115,6 +105,24 @@ bool answer_request(const ServerFile& exchange) {
                  format_record("reply", incoming->pid, incoming->sequence,
                                lab::to_upper(incoming->message)));
     return true;
+}
+
+// After a request that was none: a post with no request behind it, and maybe
+// more of them: a same-user program posted request, or wrote its count into
+// the semaphore's file. Take them all out and say so in one line, not one
+// "ignored" line per post.
+void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange) {
+    std::uint64_t more = lab::drain_stale_posts(*sems.request.get(), "request");
+    if (more == 0) {
+        return;
+    }
+    lab::log_ignored(std::to_string(more) + " more stale posts taken out");
+    // A client that wrote its request and posted during the drain lost its
+    // post with the rest: answer what the file holds now.
+    std::string why;
+    if (parse_request(read_file(exchange.fd(), exchange.path()), why) && answer_request(exchange)) {
+        post(sems.reply.get(), "sem_post reply");
+    }
 }
 
 void post(sem_t* sem, const char* what) {
