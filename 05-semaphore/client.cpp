@@ -6,12 +6,16 @@
 //
 // 1. Find: server_running() answers "not running" at once; ftok() of
 //    NAME.key gives the key, semget(key, 3, 0) the set.
-// 2. Per message, every wait a semtimedop() bounded by --timeout:
+// 2. With --increment, COUNT times: take the mutex (SEM_UNDO), read
+//    NAME.count, write it plus one, give the mutex back. The loop of
+//    01-file-locking's client, the mutex in place of the write lock.
+// 3. Otherwise per message, every wait a semtimedop() bounded by --timeout:
 //    take the mutex (SEM_UNDO) once no request is in progress; throw away a
 //    reply nobody took; write "request PID SEQ" and the message into
 //    NAME.txt; post request; wait for reply; read the reply and check it
 //    carries our PID and SEQ; give the mutex back.
 // SEM_UNDO makes the kernel give the mutex back if we are killed holding it.
+// posix-client.cpp is this file with POSIX named semaphores: diff them.
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -23,14 +27,44 @@ namespace {
 
 using namespace semaphore_lab;
 
+int find_set(const std::string& name);
+void increment(int semid, const ClientSettings& settings);
+std::string exchange(int semid, const lab::Fd& file, const std::string& path,
+                     const ClientSettings& settings, const std::string& message, long sequence);
+
+int run(int argc, char** argv) {
+    ClientSettings settings = parse_client_options(argc, argv);
+    lab::ignore_sigpipe(); // `client | head -c1` must give EPIPE, not a silent death
+
+    // 1. Find.
+    int semid = find_set(settings.name);
+
+    // 2. Increment.
+    if (settings.increment_count > 0) {
+        increment(semid, settings);
+        return lab::exit_ok;
+    }
+
+    // 3. Exchange.
+    const std::string path = lab::object_path(sysv_topic, settings.name, exchange_extension);
+    lab::Fd file = open_server_file(sysv_topic, settings.name, exchange_extension);
+    long sequence = 0;
+    lab::for_each_message(settings.messages, [&](const std::string& message) {
+        // Printed after the exchange gave the mutex back: a slow reader of
+        // our stdout never holds up the other clients.
+        lab::print_line(exchange(semid, file, path, settings, message, ++sequence));
+    });
+    return lab::exit_ok;
+}
+
 // 1. Find the server's set. No IPC_CREAT: only the server makes it.
-int attach(const std::string& name) {
+int find_set(const std::string& name) {
     require_server(sysv_topic, name);
     std::string key_path = lab::object_path(sysv_topic, name, key_extension);
     key_t key = ::ftok(key_path.c_str(), key_project_id);
     if (key == -1) {
         if (errno == ENOENT) { // the server is starting or exiting right now
-            throw lab::Failure(name + ": server not running (" + key_path + " is missing)");
+            throw lab::not_running(name, key_path + " is missing");
         }
         throw lab::sys_error("ftok " + key_path);
     }
@@ -40,24 +74,24 @@ int attach(const std::string& name) {
     int semid = ::semget(key, semaphore_count, 0);
     if (semid < 0) {
         if (errno == ENOENT) {
-            throw lab::Failure(name + ": server not running (no semaphore set for " + key_path +
-                               ")");
+            throw lab::not_running(name, "no semaphore set for " + key_path);
         }
         throw lab::sys_error("semget " + key_path);
     }
     return semid;
 }
 
-[[noreturn]] void throw_semop_error(const std::string& what) {
+[[noreturn]] void throw_semop_error(const std::string& name, const std::string& what) {
     if (errno == EIDRM || errno == EINVAL) { // the server removed the set
-        throw lab::Failure("server not running: its semaphore set was removed");
+        throw lab::not_running(name, "its semaphore set was removed");
     }
     throw lab::sys_error(what);
 }
 
 // Performs `operations` all at once, waiting while any of them would block,
 // at most until `deadline`. False when the deadline passed first.
-bool semop_until(int semid, std::span<sembuf> operations, const lab::Deadline& deadline) {
+bool semop_until(int semid, std::span<sembuf> operations, const lab::Deadline& deadline,
+                 const std::string& name) {
     for (;;) {
         timespec left = deadline.relative();
         if (::semtimedop(semid, operations.data(), operations.size(), &left) == 0) {
@@ -67,17 +101,33 @@ bool semop_until(int semid, std::span<sembuf> operations, const lab::Deadline& d
             return false;
         }
         if (errno != EAGAIN && errno != EINTR) {
-            throw_semop_error("semtimedop");
+            throw_semop_error(name, "semtimedop");
         }
     }
 }
 
-// semop() for a post (+1), which never waits.
-void post(int semid, Semaphore which, short flags, const char* what) {
-    sembuf operation{which, +1, flags};
-    if (::semop(semid, &operation, 1) < 0) {
-        throw_semop_error(what);
+// 2. COUNT times: read, add, write under the mutex (skipped with --no-lock);
+// prints the last value written.
+void increment(int semid, const ClientSettings& settings) {
+    const std::string path = lab::object_path(sysv_topic, settings.name, counter_extension);
+    lab::Fd fd = open_server_file(sysv_topic, settings.name, counter_extension);
+    std::array<sembuf, 1> take{{{mutex, -1, SEM_UNDO}}};
+    sembuf give{mutex, +1, SEM_UNDO}; // also cancels the undo entry the -1 made
+    long value = 0;
+    for (long i = 0; i < settings.increment_count; ++i) {
+        if (!settings.no_lock &&
+            !semop_until(semid, take, lab::Deadline(settings.timeout_seconds), settings.name)) {
+            throw lab::timed_out(settings.timeout_seconds, "the mutex");
+        }
+        // Read, add, write: three steps another client can come between
+        // unless the mutex keeps it out.
+        value = read_counter(fd.get(), path) + 1;
+        replace_file(fd.get(), path, std::to_string(value) + "\n");
+        if (!settings.no_lock && ::semop(semid, &give, 1) < 0) {
+            throw_semop_error(settings.name, "semop give mutex");
+        }
     }
+    lab::print_line(std::to_string(value));
 }
 
 // Holding the mutex: given back (+1 with SEM_UNDO, which also cancels the
@@ -96,7 +146,7 @@ class MutexHold {
     int semid_;
 };
 
-// 2. One message there and back; returns the reply.
+// 3. One message there and back; returns the reply.
 std::string exchange(int semid, const lab::Fd& file, const std::string& path,
                      const ClientSettings& settings, const std::string& message, long sequence) {
     lab::Deadline deadline(settings.timeout_seconds);
@@ -105,8 +155,9 @@ std::string exchange(int semid, const lab::Fd& file, const std::string& path,
     // request, the server is still busy with NAME.txt until request is 0.
     // SEM_UNDO: if we are killed from here on, the kernel adds the 1 back.
     std::array<sembuf, 2> enter{{{mutex, -1, SEM_UNDO}, {request, 0, 0}}};
-    if (!semop_until(semid, enter, deadline)) {
-        throw timed_out(settings, "the mutex (another client holds it, or the server is stuck)");
+    if (!semop_until(semid, enter, deadline, settings.name)) {
+        throw lab::timed_out(settings.timeout_seconds,
+                             "the mutex (another client holds it, or the server is stuck)");
     }
     MutexHold hold(semid);
     // A reply posted for a client killed before it took it is stale: nobody
@@ -116,11 +167,14 @@ std::string exchange(int semid, const lab::Fd& file, const std::string& path,
     }
     const long pid = ::getpid();
     replace_file(file.get(), path, format_record("request", pid, sequence, message));
-    post(semid, request, 0, "semop post request");
+    sembuf post_request{request, +1, 0};
+    if (::semop(semid, &post_request, 1) < 0) {
+        throw_semop_error(settings.name, "semop post request");
+    }
     std::array<sembuf, 1> take_reply{{{reply, -1, 0}}};
     for (;;) {
-        if (!semop_until(semid, take_reply, deadline)) {
-            throw timed_out(settings, "the reply (is the server stopped?)");
+        if (!semop_until(semid, take_reply, deadline, settings.name)) {
+            throw lab::timed_out(settings.timeout_seconds, "the reply (is the server stopped?)");
         }
         std::string why;
         auto record = parse_record(read_file(file.get(), path), why);
@@ -131,32 +185,6 @@ std::string exchange(int semid, const lab::Fd& file, const std::string& path,
             return record->message;
         }
     }
-}
-
-int run(int argc, char** argv) {
-    ClientSettings settings = parse_client_options(argc, argv);
-    lab::ignore_sigpipe(); // `client | head -c1` must give EPIPE, not a silent death
-
-    // 1. Find.
-    int semid = attach(settings.name);
-    if (settings.increment_count > 0) {
-        std::array<sembuf, 1> take{{{mutex, -1, SEM_UNDO}}};
-        run_increments(
-            settings, sysv_topic,
-            [&] {
-                if (!semop_until(semid, take, lab::Deadline(settings.timeout_seconds))) {
-                    throw timed_out(settings, "the mutex");
-                }
-            },
-            [&] { post(semid, mutex, SEM_UNDO, "semop give mutex"); });
-        return lab::exit_ok;
-    }
-    // 2. Exchange.
-    send_messages(
-        settings, sysv_topic,
-        [&](const lab::Fd& file, const std::string& path, const std::string& message,
-            long sequence) { return exchange(semid, file, path, settings, message, sequence); });
-    return lab::exit_ok;
 }
 
 } // namespace

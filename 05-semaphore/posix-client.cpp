@@ -6,13 +6,18 @@
 //
 // 1. Find: server_running() answers "not running" at once; sem_open()
 //    without O_CREAT opens the server's three semaphores.
-// 2. Per message, every wait a sem_timedwait() bounded by --timeout:
+// 2. With --increment, COUNT times: take the mutex and write our pid in
+//    NAME.owner, read NAME.count, write it plus one, write 0 in NAME.owner
+//    and post the mutex. The loop of 01-file-locking's client, the mutex in
+//    place of the write lock.
+// 3. Otherwise per message, every wait a sem_timedwait() bounded by --timeout:
 //    take the mutex and write our pid in NAME.owner; write "request PID SEQ"
 //    and the message into NAME.txt; post request; wait for reply; read the
 //    reply and check it carries our PID and SEQ; write 0 in NAME.owner and
 //    post the mutex.
 // There is no SEM_UNDO here: if we are killed holding the mutex, the server
 // sees our dead pid in NAME.owner and posts the mutex for us.
+// client.cpp is this file with a System V set: diff them.
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -25,31 +30,57 @@ namespace {
 
 using namespace semaphore_lab;
 
-// One of the server's semaphores, opened (never created) and closed when
-// this goes. Only the server unlinks.
-class OpenSemaphore {
-  public:
-    OpenSemaphore(const std::string& server_name, Semaphore which) {
-        std::string name =
-            lab::posix_ipc_name(posix_topic, server_name, semaphore_suffixes.at(which));
-        sem_ = ::sem_open(name.c_str(), 0);
-        if (sem_ == SEM_FAILED) {
-            if (errno == ENOENT) { // the server is starting or exiting right now
-                throw lab::Failure(server_name + ": server not running (no semaphore " + name +
-                                   ")");
-            }
-            throw lab::sys_error("sem_open " + name);
-        }
+NamedSemaphore open_semaphore(const std::string& name, Semaphore which);
+void increment(const PosixSemaphores& sems, int owner_fd, const lab::ProcessIdentity& self,
+               const ClientSettings& settings);
+std::string exchange(const PosixSemaphores& sems, int owner_fd, const lab::ProcessIdentity& self,
+                     const lab::Fd& file, const std::string& path, const ClientSettings& settings,
+                     const std::string& message, long sequence);
+
+int run(int argc, char** argv) {
+    ClientSettings settings = parse_client_options(argc, argv);
+    lab::ignore_sigpipe(); // `posix-client | head -c1` must give EPIPE, not a silent death
+
+    // 1. Find.
+    require_server(posix_topic, settings.name);
+    PosixSemaphores sems{open_semaphore(settings.name, mutex),
+                         open_semaphore(settings.name, request),
+                         open_semaphore(settings.name, reply)};
+    lab::Fd owner = open_server_file(posix_topic, settings.name, owner_extension);
+    const lab::ProcessIdentity self = lab::ProcessIdentity::self(); // what goes into NAME.owner
+
+    // 2. Increment.
+    if (settings.increment_count > 0) {
+        increment(sems, owner.get(), self, settings);
+        return lab::exit_ok;
     }
-    ~OpenSemaphore() { ::sem_close(sem_); }
-    OpenSemaphore(const OpenSemaphore&) = delete;
-    OpenSemaphore& operator=(const OpenSemaphore&) = delete;
 
-    sem_t* get() const { return sem_; }
+    // 3. Exchange.
+    const std::string path = lab::object_path(posix_topic, settings.name, exchange_extension);
+    lab::Fd file = open_server_file(posix_topic, settings.name, exchange_extension);
+    long sequence = 0;
+    lab::for_each_message(settings.messages, [&](const std::string& message) {
+        // Printed after the exchange gave the mutex back: a slow reader of
+        // our stdout never holds up the other clients.
+        lab::print_line(
+            exchange(sems, owner.get(), self, file, path, settings, message, ++sequence));
+    });
+    return lab::exit_ok;
+}
 
-  private:
-    sem_t* sem_ = SEM_FAILED;
-};
+// 1. One of the server's semaphores, opened: no O_CREAT, only the server
+// makes them (and only the server unlinks).
+NamedSemaphore open_semaphore(const std::string& name, Semaphore which) {
+    std::string sem_name = lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which));
+    sem_t* sem = ::sem_open(sem_name.c_str(), 0);
+    if (sem == SEM_FAILED) {
+        if (errno == ENOENT) { // the server is starting or exiting right now
+            throw lab::not_running(name, "no semaphore " + sem_name);
+        }
+        throw lab::sys_error("sem_open " + sem_name);
+    }
+    return {sem, ""}; // closed when it goes, never unlinked
+}
 
 // sem_timedwait() until `deadline` (it takes an absolute CLOCK_REALTIME
 // time, recomputed from our monotonic deadline on every try). False when
@@ -107,29 +138,48 @@ class MutexHold {
     bool request_in_progress_ = false;
 };
 
-struct Connection {
-    OpenSemaphore mutex, request, reply;
-    lab::Fd owner;
-    lab::ProcessIdentity self; // what we write into NAME.owner
-};
+// 2. COUNT times: read, add, write under the mutex (skipped with --no-lock);
+// prints the last value written.
+void increment(const PosixSemaphores& sems, int owner_fd, const lab::ProcessIdentity& self,
+               const ClientSettings& settings) {
+    const std::string path = lab::object_path(posix_topic, settings.name, counter_extension);
+    lab::Fd fd = open_server_file(posix_topic, settings.name, counter_extension);
+    long value = 0;
+    for (long i = 0; i < settings.increment_count; ++i) {
+        std::optional<MutexHold> hold;
+        if (!settings.no_lock) {
+            if (!wait_until(sems.mutex.get(), lab::Deadline(settings.timeout_seconds))) {
+                throw lab::timed_out(settings.timeout_seconds, "the mutex");
+            }
+            hold.emplace(sems.mutex.get(), owner_fd, self);
+        }
+        // Read, add, write: three steps another client can come between
+        // unless the mutex keeps it out.
+        value = read_counter(fd.get(), path) + 1;
+        replace_file(fd.get(), path, std::to_string(value) + "\n");
+    } // ~MutexHold: 0 into NAME.owner, sem_post(mutex)
+    lab::print_line(std::to_string(value));
+}
 
-// 2. One message there and back; returns the reply.
-std::string exchange(const Connection& server, const lab::Fd& file, const std::string& path,
-                     const ClientSettings& settings, const std::string& message, long sequence) {
+// 3. One message there and back; returns the reply.
+std::string exchange(const PosixSemaphores& sems, int owner_fd, const lab::ProcessIdentity& self,
+                     const lab::Fd& file, const std::string& path, const ClientSettings& settings,
+                     const std::string& message, long sequence) {
     lab::Deadline deadline(settings.timeout_seconds);
-    if (!wait_until(server.mutex.get(), deadline)) {
-        throw timed_out(settings, "the mutex (another client holds it, or the server is stuck)");
+    if (!wait_until(sems.mutex.get(), deadline)) {
+        throw lab::timed_out(settings.timeout_seconds,
+                             "the mutex (another client holds it, or the server is stuck)");
     }
-    MutexHold hold(server.mutex.get(), server.owner.get(), server.self);
+    MutexHold hold(sems.mutex.get(), owner_fd, self);
     const long pid = ::getpid();
     replace_file(file.get(), path, format_record("request", pid, sequence, message));
     hold.set_request_in_progress(true);
-    if (::sem_post(server.request.get()) < 0) {
+    if (::sem_post(sems.request.get()) < 0) {
         throw lab::sys_error("sem_post request");
     }
     for (;;) {
-        if (!wait_until(server.reply.get(), deadline)) {
-            throw timed_out(settings, "the reply (is the server stopped?)");
+        if (!wait_until(sems.reply.get(), deadline)) {
+            throw lab::timed_out(settings.timeout_seconds, "the reply (is the server stopped?)");
         }
         std::string why;
         auto record = parse_record(read_file(file.get(), path), why);
@@ -141,38 +191,6 @@ std::string exchange(const Connection& server, const lab::Fd& file, const std::s
             return record->message;
         }
     }
-}
-
-int run(int argc, char** argv) {
-    ClientSettings settings = parse_client_options(argc, argv);
-    lab::ignore_sigpipe(); // `posix-client | head -c1` must give EPIPE, not a silent death
-
-    // 1. Find.
-    require_server(posix_topic, settings.name);
-    Connection server{{settings.name, mutex},
-                      {settings.name, request},
-                      {settings.name, reply},
-                      open_server_file(posix_topic, settings.name, owner_extension),
-                      lab::ProcessIdentity::self()};
-    if (settings.increment_count > 0) {
-        std::optional<MutexHold> hold;
-        run_increments(
-            settings, posix_topic,
-            [&] {
-                if (!wait_until(server.mutex.get(), lab::Deadline(settings.timeout_seconds))) {
-                    throw timed_out(settings, "the mutex");
-                }
-                hold.emplace(server.mutex.get(), server.owner.get(), server.self);
-            },
-            [&] { hold.reset(); });
-        return lab::exit_ok;
-    }
-    // 2. Exchange.
-    send_messages(
-        settings, posix_topic,
-        [&](const lab::Fd& file, const std::string& path, const std::string& message,
-            long sequence) { return exchange(server, file, path, settings, message, sequence); });
-    return lab::exit_ok;
 }
 
 } // namespace

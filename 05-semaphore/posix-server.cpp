@@ -27,38 +27,103 @@ namespace {
 
 using namespace semaphore_lab;
 
-// One named semaphore this server made: closed and unlinked when it goes.
-class NamedSemaphore {
-  public:
-    NamedSemaphore(std::string name, unsigned initial_value) : name_(std::move(name)) {
-        // We hold the instance lock: a semaphore of this name is a killed
-        // server's. Unlink it (clients still holding it keep the old one,
-        // and time out) and make ours.
-        if (::sem_unlink(name_.c_str()) < 0 && errno != ENOENT) {
-            throw lab::sys_error("sem_unlink " + name_);
-        }
-        sem_ = ::sem_open(name_.c_str(), O_CREAT | O_EXCL, 0600, initial_value);
-        if (sem_ == SEM_FAILED) { // not nullptr: sem_open's failure value is SEM_FAILED
-            throw lab::sys_error("sem_open " + name_);
+NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsigned value);
+bool answer_request(const ServerFile& exchange);
+void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange);
+void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& owner);
+void post(sem_t* sem, const char* what);
+
+int run(int argc, char** argv) {
+    std::string name = lab::parse_server_options(
+        argc, argv,
+        "Serves clients through the shared file NAME.txt, guarded by three POSIX\n"
+        "named semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
+    lab::InstanceLock instance(posix_topic, name); // first: "already running", takeover
+    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
+    lab::StopSignals stop;
+
+    // 1. Create.
+    ServerFile exchange(lab::object_path(posix_topic, name, exchange_extension), "");
+    ServerFile counter(lab::object_path(posix_topic, name, counter_extension), "0\n");
+    ServerFile owner(lab::object_path(posix_topic, name, owner_extension), "");
+    write_owner(owner.fd(), {});
+    PosixSemaphores sems{create_semaphore(name, mutex, 1), create_semaphore(name, request, 0),
+                         create_semaphore(name, reply, 0)};
+    lab::print_ready(
+        {{"path", exchange.path()}, {"posix", lab::posix_ipc_name(posix_topic, name)}});
+
+    while (!stop.requested()) {
+        // Timed, so a stop request is seen within a tick even if the signal
+        // came just before we went to sleep, and so that idle ticks can
+        // look for a mutex left taken by a dead client.
+        timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
+        if (::sem_timedwait(sems.request.get(), &until) == 0) {
+            // 2. Exchange.
+            if (answer_request(exchange)) {
+                post(sems.reply.get(), "sem_post reply");
+            } else {
+                take_out_stale_posts(sems, exchange);
+            }
+        } else if (errno == ETIMEDOUT) {
+            // 3. Repair.
+            repair_abandoned_mutex(sems, owner);
+        } else if (errno != EINTR) {
+            throw lab::sys_error("sem_timedwait request");
         }
     }
-    ~NamedSemaphore() {
-        ::sem_close(sem_);
-        ::sem_unlink(name_.c_str());
+    // 4. Remove: ~NamedSemaphore (sem_close, sem_unlink), ~ServerFile, ~InstanceLock.
+    return lab::exit_ok;
+}
+
+// 1. One named semaphore, made with its value set. We hold the instance
+// lock: a semaphore of this name is a killed server's. Unlink it (clients
+// still holding it keep the old one, and time out) and make ours.
+NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsigned value) {
+    std::string sem_name = lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which));
+    if (::sem_unlink(sem_name.c_str()) < 0 && errno != ENOENT) {
+        throw lab::sys_error("sem_unlink " + sem_name);
     }
-    NamedSemaphore(const NamedSemaphore&) = delete;
-    NamedSemaphore& operator=(const NamedSemaphore&) = delete;
+    sem_t* sem = ::sem_open(sem_name.c_str(), O_CREAT | O_EXCL, lab::owner_only, value);
+    if (sem == SEM_FAILED) { // not nullptr: sem_open's failure value is SEM_FAILED
+        throw lab::sys_error("sem_open " + sem_name);
+    }
+    return {sem, sem_name}; // ours: closed and unlinked when it goes
+}
 
-    sem_t* get() const { return sem_; }
+// 2. The request in NAME.txt: logged, and the reply written in its place
+// (server.cpp does the same). False, and a line `ignored: WHY`, when the
+// file holds no request.
+bool answer_request(const ServerFile& exchange) {
+    std::string why;
+    std::optional<Record> incoming = parse_request(read_file(exchange.fd(), exchange.path()), why);
+    if (!incoming) {
+        lab::log_ignored(why);
+        return false;
+    }
+    lab::log_received(incoming->message);
+    replace_file(exchange.fd(), exchange.path(),
+                 format_record("reply", incoming->pid, incoming->sequence,
+                               lab::to_upper(incoming->message)));
+    return true;
+}
 
-  private:
-    std::string name_;
-    sem_t* sem_ = SEM_FAILED;
-};
-
-struct Semaphores {
-    NamedSemaphore mutex, request, reply;
-};
+// After a request that was none: a post with no request behind it, and maybe
+// more of them: a same-user program posted request, or wrote its count into
+// the semaphore's file. Take them all out and say so in one line, not one
+// "ignored" line per post.
+void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange) {
+    std::uint64_t more = lab::drain_stale_posts(*sems.request.get(), "request");
+    if (more == 0) {
+        return;
+    }
+    lab::log_ignored(std::to_string(more) + " more stale posts taken out");
+    // A client that wrote its request and posted during the drain lost its
+    // post with the rest: answer what the file holds now.
+    std::string why;
+    if (parse_request(read_file(exchange.fd(), exchange.path()), why) && answer_request(exchange)) {
+        post(sems.reply.get(), "sem_post reply");
+    }
+}
 
 void post(sem_t* sem, const char* what) {
     if (::sem_post(sem) < 0) {
@@ -87,7 +152,7 @@ void drain(sem_t* sem, const char* what) {
 // instructions between sem_wait() returning and its pid being written, or between writing 0 and
 // sem_post(), cannot be told from a live one: that mutex stays taken, and
 // the clients time out until the server is restarted (README).
-void repair_abandoned_mutex(const Semaphores& sems, const ServerFile& owner) {
+void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& owner) {
     lab::ProcessIdentity holder = read_owner(owner.fd());
     if (holder.pid <= 0 || holder.alive() || read_owner(owner.fd()) != holder) {
         return;
@@ -106,63 +171,6 @@ void repair_abandoned_mutex(const Semaphores& sems, const ServerFile& owner) {
         post(sems.mutex.get(), "sem_post mutex");
     }
     lab::print_line("repaired: pid=" + std::to_string(holder.pid) + " died holding the mutex");
-}
-
-void serve(const Semaphores& sems, const ServerFile& exchange, const ServerFile& owner,
-           const lab::StopSignals& stop) {
-    while (!stop.requested()) {
-        // Timed, so a stop request is seen within a tick even if the signal
-        // came just before we went to sleep, and so that idle ticks can
-        // look for a mutex left taken by a dead client.
-        timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
-        if (::sem_timedwait(sems.request.get(), &until) == 0) {
-            // 2. Exchange.
-            if (answer_request(exchange)) {
-                post(sems.reply.get(), "sem_post reply");
-            } else if (std::uint64_t more = lab::drain_stale_posts(*sems.request.get(), "request");
-                       more > 0) {
-                // A post with no request behind it, and more of them: a
-                // same-user program posted request, or wrote its count into
-                // the semaphore's file. One line for the lot, not one each.
-                lab::log_ignored(std::to_string(more) + " more stale posts taken out");
-                // A client that wrote its request and posted during the
-                // drain lost its post with the rest: look at the file again.
-                if (holds_request(exchange) && answer_request(exchange)) {
-                    post(sems.reply.get(), "sem_post reply");
-                }
-            }
-        } else if (errno == ETIMEDOUT) {
-            repair_abandoned_mutex(sems, owner);
-        } else if (errno != EINTR) {
-            throw lab::sys_error("sem_timedwait request");
-        }
-    }
-}
-
-int run(int argc, char** argv) {
-    std::string name = parse_server_options(
-        argc, argv,
-        "Serves clients through the shared file NAME.txt, guarded by three POSIX\n"
-        "named semaphores (mutex, request, reply), until SIGINT/SIGTERM.");
-    lab::InstanceLock instance(posix_topic, name); // first: "already running", takeover
-    lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
-    lab::StopSignals stop;
-
-    // 1. Create.
-    ServerFile exchange(lab::object_path(posix_topic, name, exchange_extension), "");
-    ServerFile counter(lab::object_path(posix_topic, name, counter_extension), "0\n");
-    ServerFile owner(lab::object_path(posix_topic, name, owner_extension), "");
-    write_owner(owner.fd(), {});
-    auto sem_name = [&](Semaphore which) {
-        return lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which));
-    };
-    Semaphores sems{{sem_name(mutex), 1}, {sem_name(request), 0}, {sem_name(reply), 0}};
-    lab::print_ready(
-        {{"path", exchange.path()}, {"posix", lab::posix_ipc_name(posix_topic, name)}});
-
-    serve(sems, exchange, owner, stop);
-    // 4. Remove: ~NamedSemaphore (sem_close, sem_unlink), ~ServerFile, ~InstanceLock.
-    return lab::exit_ok;
 }
 
 } // namespace

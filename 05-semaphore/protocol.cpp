@@ -1,5 +1,6 @@
-// protocol.cpp - the record format, the shared files and the client options
-// of 05-semaphore; the semaphores themselves are in the four programs.
+// protocol.cpp - what the 05-semaphore programs agree on: the record format,
+// the shared files and the clients' command line. The semaphores, and the
+// loops that use them, are in the four programs.
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -12,8 +13,6 @@
 namespace semaphore_lab {
 
 namespace {
-constexpr mode_t owner_only = 0600;
-
 // A decimal number > 0 (pid, sequence), or nothing.
 std::optional<long> parse_positive(std::string_view text) {
     if (text.empty() || text.size() > 18 ||
@@ -70,10 +69,17 @@ std::optional<Record> parse_record(std::string_view text, std::string& why) {
     return Record{std::string(header.substr(0, first_space)), *pid, *sequence, std::string(body)};
 }
 
-std::string seconds_text(double seconds) {
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%g", seconds);
-    return text.data();
+std::optional<Record> parse_request(std::string_view text, std::string& why) {
+    if (text.size() > max_record_bytes) {
+        why = "request too long";
+        return std::nullopt;
+    }
+    std::optional<Record> record = parse_record(text, why);
+    if (record && record->kind != "request") {
+        why = "'" + record->kind + "' record where a request should be";
+        return std::nullopt;
+    }
+    return record;
 }
 
 ServerFile::ServerFile(std::string path, std::string_view contents) : path_(std::move(path)) {
@@ -84,7 +90,7 @@ ServerFile::ServerFile(std::string path, std::string_view contents) : path_(std:
         throw lab::sys_error("unlink " + path_);
     }
     fd_.reset(
-        ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, owner_only));
+        ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, lab::owner_only));
     if (!fd_) {
         throw lab::sys_error("create " + path_);
     }
@@ -97,7 +103,7 @@ ServerFile::~ServerFile() = default;
 
 void require_server(std::string_view topic, const std::string& name) {
     if (!lab::server_running(topic, name)) {
-        throw lab::Failure(name + ": server not running");
+        throw lab::not_running(name);
     }
 }
 
@@ -108,7 +114,7 @@ lab::Fd open_server_file(std::string_view topic, const std::string& name,
     lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) { // the server is starting or exiting right now
-            throw lab::Failure(name + ": server not running (" + path + " is missing)");
+            throw lab::not_running(name, path + " is missing");
         }
         throw lab::sys_error("open " + path);
     }
@@ -155,58 +161,25 @@ void replace_file(int fd, const std::string& path, std::string_view contents) {
     }
 }
 
-std::string parse_server_options(int argc, char** argv, const std::string& description) {
-    lab::Options options("[--name NAME]", description);
-    std::string name;
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+long read_counter(int fd, const std::string& path) {
+    std::string text = read_file(fd, path, 31);
+    char* end = nullptr;
+    errno = 0;
+    long value = std::strtol(text.c_str(), &end, 10);
+    if (end == text.c_str() || errno != 0 || value < 0) {
+        throw lab::Failure(path + ": not a counter: '" + text + "'");
     }
-    return name;
-}
-
-bool answer_request(const ServerFile& exchange) {
-    std::string text = read_file(exchange.fd(), exchange.path());
-    std::string why = "request too long";
-    std::optional<Record> record;
-    if (text.size() <= max_record_bytes) {
-        record = parse_record(text, why);
-    }
-    if (record && record->kind != "request") {
-        why = "'" + record->kind + "' record where a request should be";
-        record.reset();
-    }
-    if (!record) {
-        lab::log_ignored(why);
-        return false;
-    }
-    lab::log_received(record->message);
-    replace_file(
-        exchange.fd(), exchange.path(),
-        format_record("reply", record->pid, record->sequence, lab::to_upper(record->message)));
-    return true;
-}
-
-bool holds_request(const ServerFile& exchange) {
-    std::string text = read_file(exchange.fd(), exchange.path());
-    std::string why;
-    auto record = text.size() <= max_record_bytes ? parse_record(text, why) : std::nullopt;
-    return record && record->kind == "request";
+    return value;
 }
 
 ClientSettings parse_client_options(int argc, char** argv) {
-    lab::Options options(
-        "[--name NAME] [--timeout SECONDS] [MESSAGE...]\n"
-        "       " +
-            lab::program_name() +
-            " [--name NAME] [--timeout SECONDS] --increment COUNT [--no-lock]",
+    ClientSettings settings;
+    lab::Options options = lab::client_options(
         "Sends each MESSAGE (or each line of stdin) through the shared file NAME.txt,\n"
         "taking turns with other clients through the mutex semaphore, and prints each\n"
-        "reply. With --increment, adds 1 to NAME.count COUNT times, each under the\n"
-        "mutex, and prints the last value written.");
-    ClientSettings settings;
-    options.add_name(settings.name);
-    options.add_timeout(settings.timeout_seconds);
+        "reply. With --increment COUNT [--no-lock] instead, adds 1 to NAME.count COUNT\n"
+        "times, each under the mutex, and prints the last value written.",
+        settings.name, settings.timeout_seconds);
     options.value("--increment", "COUNT", "add 1 to NAME.count COUNT times (1-1000000000)",
                   [&](const std::string& text) {
                       settings.increment_count =
@@ -223,59 +196,6 @@ ClientSettings parse_client_options(int argc, char** argv) {
                               "' with --increment");
     }
     return settings;
-}
-
-void send_messages(const ClientSettings& settings, std::string_view topic,
-                   const ExchangeOne& exchange) {
-    const std::string path = lab::object_path(topic, settings.name, exchange_extension);
-    lab::Fd file = open_server_file(topic, settings.name, exchange_extension);
-    long sequence = 0;
-    lab::for_each_message(settings.messages, [&](const std::string& message) {
-        // Printed after the exchange gave the mutex back: a slow reader of
-        // our stdout never holds up the other clients.
-        lab::print_line(exchange(file, path, message, ++sequence));
-    });
-}
-
-namespace {
-long read_counter(int fd, const std::string& path) {
-    std::string text = read_file(fd, path, 31);
-    // Digits up to the first non-digit: what a torn unlocked write (--no-lock)
-    // may leave behind the number is ignored.
-    char* end = nullptr;
-    errno = 0;
-    long value = std::strtol(text.c_str(), &end, 10);
-    if (end == text.c_str() || errno != 0 || value < 0) {
-        throw lab::Failure(path + ": not a counter: '" + text + "'");
-    }
-    return value;
-}
-} // namespace
-
-void run_increments(const ClientSettings& settings, std::string_view topic,
-                    const std::function<void()>& lock, const std::function<void()>& unlock) {
-    const std::string path = lab::object_path(topic, settings.name, counter_extension);
-    lab::Fd fd = open_server_file(topic, settings.name, counter_extension);
-    long value = 0;
-    for (long i = 0; i < settings.increment_count; ++i) {
-        if (!settings.no_lock) {
-            lock();
-        }
-        // Read, add, write: three steps another client can come between
-        // unless the mutex keeps it out.
-        value = read_counter(fd.get(), path) + 1;
-        replace_file(fd.get(), path, std::to_string(value) + "\n");
-        if (!settings.no_lock) {
-            unlock();
-        }
-    }
-    lab::print_line(std::to_string(value));
-}
-
-lab::Failure timed_out(const ClientSettings& settings, std::string_view what) {
-    return lab::Failure(settings.name + ": timed out after " +
-                        seconds_text(settings.timeout_seconds) + " s waiting for " +
-                        std::string(what));
 }
 
 void write_owner(int fd, const lab::ProcessIdentity& holder) {

@@ -25,8 +25,8 @@
 
 #include <array>
 #include <cstddef>
-#include <functional>
 #include <optional>
+#include <semaphore.h>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -68,9 +68,9 @@ struct Record {
 std::string format_record(std::string_view kind, long pid, long sequence, std::string_view message);
 // The record in `text`, or nothing with `why` saying what is wrong with it.
 std::optional<Record> parse_record(std::string_view text, std::string& why);
-
-// "0.5", "2": seconds as a person would write them, for messages.
-std::string seconds_text(double seconds);
+// The request in `text` (what the server read from NAME.txt), or nothing
+// with `why` saying why it is none: too long, malformed, or not a request.
+std::optional<Record> parse_request(std::string_view text, std::string& why);
 
 // ---- the shared files --------------------------------------------------
 
@@ -105,19 +105,12 @@ std::string read_file(int fd, const std::string& path, std::size_t limit = max_r
 // Replaces the file's contents: write from offset 0, then cut what is left.
 void replace_file(int fd, const std::string& path, std::string_view contents);
 
-// The servers' command line: [--name NAME], no operands. Returns NAME.
-std::string parse_server_options(int argc, char** argv, const std::string& description);
+// NAME.count: the server writes "0\n", each client the number plus one.
+// The number at the start of the file; what a torn unlocked write
+// (--no-lock) may leave behind it is ignored.
+long read_counter(int fd, const std::string& path);
 
-// The server's half of one exchange, once a request was posted: reads the
-// request in NAME.txt, logs it, writes the reply in its place. False (and a
-// line `ignored: WHY`) when the file holds no well-formed request.
-bool answer_request(const ServerFile& exchange);
-
-// True when NAME.txt holds a well-formed request (nothing is logged): after
-// stale posts were taken out, is there a request whose post went with them?
-bool holds_request(const ServerFile& exchange);
-
-// ---- the clients -------------------------------------------------------
+// ---- the clients' command line -----------------------------------------
 
 struct ClientSettings {
     std::string name;
@@ -127,23 +120,39 @@ struct ClientSettings {
     std::vector<std::string> messages;
 };
 
+// client and posix-client take the same options (the contract's, plus
+// --increment COUNT [--no-lock]).
 ClientSettings parse_client_options(int argc, char** argv);
 
-// The exchange loop: opens NAME.txt, then for each message (operands or
-// stdin lines) calls exchange(fd, path, message, sequence) - sequence
-// counting 1, 2, ... - and prints the reply it returns.
-using ExchangeOne = std::function<std::string(const lab::Fd& file, const std::string& path,
-                                              const std::string& message, long sequence)>;
-void send_messages(const ClientSettings& settings, std::string_view topic,
-                   const ExchangeOne& exchange);
+// ---- POSIX: the named semaphores -------------------------------------
 
-// --increment: COUNT times lock(), read NAME.count, write it plus one,
-// unlock() (both skipped with --no-lock); prints the last value written.
-void run_increments(const ClientSettings& settings, std::string_view topic,
-                    const std::function<void()>& lock, const std::function<void()>& unlock);
+// One named semaphore, as sem_open() gave it (each program makes its own
+// call: the server creates, a client opens). sem_close()d when this goes,
+// and sem_unlink()ed too when this process made it.
+class NamedSemaphore {
+  public:
+    NamedSemaphore(sem_t* sem, std::string name_to_remove)
+        : sem_(sem), name_to_remove_(std::move(name_to_remove)) {}
+    ~NamedSemaphore() {
+        ::sem_close(sem_);
+        if (!name_to_remove_.empty()) {
+            ::sem_unlink(name_to_remove_.c_str());
+        }
+    }
+    NamedSemaphore(const NamedSemaphore&) = delete;
+    NamedSemaphore& operator=(const NamedSemaphore&) = delete;
 
-// "NAME: timed out after 5 s waiting for WHAT": a lab::Failure to throw.
-lab::Failure timed_out(const ClientSettings& settings, std::string_view what);
+    sem_t* get() const { return sem_; }
+
+  private:
+    sem_t* sem_;
+    std::string name_to_remove_;
+};
+
+// The three, by role; each program fills it with its own sem_open() calls.
+struct PosixSemaphores {
+    NamedSemaphore mutex, request, reply;
+};
 
 // ---- POSIX only: who holds the mutex -----------------------------------
 //

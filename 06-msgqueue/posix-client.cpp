@@ -22,15 +22,57 @@ namespace {
 
 using namespace msgqueue;
 
+PosixQueue open_server_queue(const std::string& name);
+mqd_t create_reply_queue(const std::string& queue_name);
+std::string exchange(const PosixQueue& server, const PosixQueue& replies, unsigned priority,
+                     const std::string& name, double timeout_seconds, const lab::StopSignals& stop,
+                     const std::string& message);
+
+int run(int argc, char** argv) {
+    std::string name;
+    double timeout_seconds = 0;
+    long priority = 0;
+    lab::Options options = lab::client_options(
+        "Sends each MESSAGE (or, given none, each line of stdin) to the server's\n"
+        "POSIX message queue and prints each reply, read from a queue of its own.",
+        name, timeout_seconds);
+    options.value("--priority", "P", "send at priority P, 0-31 (default 0): higher is served first",
+                  [&priority](const std::string& text) {
+                      priority = lab::parse_integer("--priority", text, 0, max_priority);
+                  });
+    std::vector<std::string> messages = options.parse(argc, argv);
+
+    // Installed before the reply queue exists: from then on, SIGINT/SIGTERM
+    // end the wait and leave through ~PosixQueue, which removes it.
+    lab::StopSignals stop;
+    // 1. Open the server's queue.
+    PosixQueue server = open_server_queue(name);
+    // 2. Make the reply queue.
+    std::string reply_name = reply_queue_name(name, ::getpid());
+    PosixQueue replies(create_reply_queue(reply_name), reply_name);
+
+    // 3. Per message.
+    lab::for_each_message(
+        messages,
+        [&](const std::string& message) {
+            lab::print_line(exchange(server, replies, static_cast<unsigned>(priority), name,
+                                     timeout_seconds, stop, message));
+        },
+        &stop); // Ctrl-C while it waits for a line of stdin ends it too
+    // 4. ~PosixQueue: mq_close() both, mq_unlink() the reply queue.
+    return lab::exit_ok;
+}
+
+// 1. The server's queue, opened for sending.
 PosixQueue open_server_queue(const std::string& name) {
     if (!lab::server_running(posix_topic, name)) {
-        throw lab::Failure("server " + name + " not running");
+        throw lab::not_running(name);
     }
     std::string queue_name = server_queue_name(name);
     mqd_t queue = ::mq_open(queue_name.c_str(), O_WRONLY | O_CLOEXEC); // no O_CREAT: the server's
     if (queue == static_cast<mqd_t>(-1)) {
         if (errno == ENOENT) {
-            throw lab::Failure("server " + name + " not running (no " + queue_name + ")");
+            throw lab::not_running(name, "no " + queue_name);
         }
         throw lab::sys_error("mq_open " + queue_name);
     }
@@ -43,90 +85,70 @@ PosixQueue open_server_queue(const std::string& name) {
     return server;
 }
 
-class Exchange {
-  public:
-    // `stop` is installed before the reply queue exists: from then on,
-    // SIGINT/SIGTERM end the wait and leave through ~PosixQueue, which removes it.
-    Exchange(const std::string& name, double timeout_seconds, unsigned priority,
-             const lab::StopSignals& stop)
-        : name_(name), timeout_seconds_(timeout_seconds), priority_(priority), stop_(stop),
-          server_(open_server_queue(name)), replies_(make_reply_queue(name)) {}
-
-    std::string send_and_receive(const std::string& message) {
-        lab::Deadline deadline(timeout_seconds_);
-        std::vector<char> body(sizeof self_ + message.size()); // [pid][message]
-        std::memcpy(body.data(), &self_, sizeof self_);
-        std::memcpy(body.data() + sizeof self_, message.data(), message.size());
-        timespec until = tick(deadline);
-        while (::mq_timedsend(server_.get(), body.data(), body.size(), priority_, &until) < 0) {
-            wait_failed("mq_timedsend", deadline); // full: the server is behind or stopped
-            until = tick(deadline);
+// 2. Our reply queue, new (O_EXCL). One of the same shape under our name was
+// left by a killed process that had our pid: ours now, unlinked and made
+// anew. One of another shape is the queue of a server named NAME-PID: it
+// stays, and we exit 1.
+mqd_t create_reply_queue(const std::string& queue_name) {
+    mq_attr attributes{};
+    attributes.mq_maxmsg = reply_queue_shape.max_messages;
+    attributes.mq_msgsize = reply_queue_shape.message_bytes;
+    for (int attempt = 1;; ++attempt) {
+        mqd_t queue = ::mq_open(queue_name.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                lab::owner_only, &attributes);
+        if (queue != static_cast<mqd_t>(-1)) {
+            return queue;
         }
-        std::vector<char> reply(reply_max_bytes); // must hold the queue's mq_msgsize
-        ssize_t got;
+        if (errno != EEXIST || attempt == max_create_attempts) {
+            throw lab::sys_error("mq_open " + queue_name);
+        }
+        remove_leftover_queue(queue_name, reply_queue_shape);
+    }
+}
+
+// The next wake-up: the deadline, or a tick sooner to look at the server
+// and at SIGINT/SIGTERM.
+timespec tick(const lab::Deadline& deadline) {
+    return lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
+        .absolute_realtime();
+}
+
+// A timed send/receive that returned without its message: a real error, or
+// a tick: then go on waiting, unless we are told to stop, the server died or
+// the time is up.
+void wait_failed(const char* call, const std::string& name, const lab::Deadline& deadline,
+                 double timeout_seconds, const lab::StopSignals& stop) {
+    if (errno != ETIMEDOUT && errno != EINTR) {
+        throw lab::sys_error(call);
+    }
+    stop.throw_if_requested();
+    check_still_waiting(posix_topic, name, deadline, timeout_seconds);
+}
+
+// 3. One message there and back; returns the reply.
+std::string exchange(const PosixQueue& server, const PosixQueue& replies, unsigned priority,
+                     const std::string& name, double timeout_seconds, const lab::StopSignals& stop,
+                     const std::string& message) {
+    const pid_t self = ::getpid();
+    lab::Deadline deadline(timeout_seconds);
+    std::vector<char> body(sizeof self + message.size()); // [pid][message]
+    std::memcpy(body.data(), &self, sizeof self);
+    std::memcpy(body.data() + sizeof self, message.data(), message.size());
+    timespec until = tick(deadline);
+    while (::mq_timedsend(server.get(), body.data(), body.size(), priority, &until) < 0) {
+        // full: the server is behind or stopped
+        wait_failed("mq_timedsend", name, deadline, timeout_seconds, stop);
         until = tick(deadline);
-        while ((got = ::mq_timedreceive(replies_.get(), reply.data(), reply.size(), nullptr,
-                                        &until)) < 0) {
-            wait_failed("mq_timedreceive", deadline);
-            until = tick(deadline);
-        }
-        return {reply.data(), static_cast<std::size_t>(got)};
     }
-
-  private:
-    static PosixQueue make_reply_queue(const std::string& name) {
-        bool leftover = false; // a killed process with our pid left it: ours now
-        return create_posix_queue(reply_queue_name(name, ::getpid()), O_RDONLY, reply_queue_shape,
-                                  leftover);
+    std::vector<char> reply(reply_max_bytes); // must hold the queue's mq_msgsize
+    ssize_t got;
+    until = tick(deadline);
+    while ((got = ::mq_timedreceive(replies.get(), reply.data(), reply.size(), nullptr, &until)) <
+           0) {
+        wait_failed("mq_timedreceive", name, deadline, timeout_seconds, stop);
+        until = tick(deadline);
     }
-
-    static timespec tick(const lab::Deadline& deadline) {
-        return lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
-            .absolute_realtime();
-    }
-
-    void wait_failed(const char* call, const lab::Deadline& deadline) const {
-        if (errno != ETIMEDOUT && errno != EINTR) {
-            throw lab::sys_error(call);
-        }
-        stop_.throw_if_requested();
-        check_still_waiting(posix_topic, name_, deadline, timeout_seconds_);
-    }
-
-    std::string name_;
-    double timeout_seconds_;
-    unsigned priority_;
-    pid_t self_ = ::getpid();
-    const lab::StopSignals& stop_;
-    PosixQueue server_;
-    PosixQueue replies_;
-};
-
-int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    long priority = 0;
-    lab::Options options(
-        "[--name NAME] [--timeout SECONDS] [--priority P] [MESSAGE...]",
-        "Sends each MESSAGE (or, given none, each line of stdin) to the server's\n"
-        "POSIX message queue and prints each reply, read from a queue of its own.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
-    options.value("--priority", "P", "send at priority P, 0-31 (default 0): higher is served first",
-                  [&priority](const std::string& text) {
-                      priority = lab::parse_integer("--priority", text, 0, max_priority);
-                  });
-    std::vector<std::string> messages = options.parse(argc, argv);
-
-    lab::StopSignals stop;
-    Exchange exchange(name, timeout_seconds, static_cast<unsigned>(priority), stop);
-    lab::for_each_message(
-        messages,
-        [&exchange](const std::string& message) {
-            lab::print_line(exchange.send_and_receive(message));
-        },
-        &stop); // Ctrl-C while it waits for a line of stdin ends it too
-    return lab::exit_ok;
+    return {reply.data(), static_cast<std::size_t>(got)};
 }
 
 } // namespace

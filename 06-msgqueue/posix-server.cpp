@@ -14,83 +14,24 @@
 //    costs its own reply, never our progress.
 // 4. Detach: mq_close() each descriptor.
 // 5. Remove: mq_unlink() our queue (and the reply queues that SIGKILLed
-//    clients left, after mq_getattr shows they are reply queues), on
+//    clients left, after mq_getattr shows they are reply queues:
+//    ClientQueues, posix-server-clients.cpp), on
 //    SIGINT/SIGTERM through the same destructors.
+#include "posix-server-clients.hpp"
 #include "protocol.hpp"
 
 #include <fcntl.h>
-#include <set>
 #include <vector>
 
 namespace {
 
 using namespace msgqueue;
 
-// Clients whose requests we saw. A client removes its reply queue on every
-// way out it controls; one killed with SIGKILL cannot, so once its pid is
-// gone we remove the queue for it.
-class ClientQueues {
-  public:
-    explicit ClientQueues(std::string name) : name_(std::move(name)) {}
-    ~ClientQueues() { remove_vanished(); }
-    ClientQueues(const ClientQueues&) = delete;
-    ClientQueues& operator=(const ClientQueues&) = delete;
-
-    void seen(pid_t pid) { pids_.insert(pid); }
-
-    void remove_vanished() {
-        for (auto pid = pids_.begin(); pid != pids_.end();) {
-            if (!process_gone(*pid)) {
-                ++pid;
-                continue;
-            }
-            remove_queue_left_by(*pid);
-            pid = pids_.erase(pid);
-        }
-    }
-
-  private:
-    void remove_queue_left_by(pid_t pid) const {
-        std::string queue = reply_queue_name(name_, pid);
-        std::string left_by = queue + " left by pid " + std::to_string(pid);
-        // The server named NAME-PID has this name too: its queue stays.
-        if (std::string clash = shape_mismatch_at(queue, reply_queue_shape); !clash.empty()) {
-            lab::log_ignored(left_by + ": " + clash + "; left alone");
-        } else if (::mq_unlink(queue.c_str()) == 0) {
-            lab::print_line("removed: " + left_by);
-        }
-    }
-
-    std::string name_;
-    std::set<pid_t> pids_;
-};
-
-void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
-    std::string queue_name = reply_queue_name(name, pid);
-    // O_NONBLOCK: a full reply queue fails with EAGAIN instead of blocking us.
-    mqd_t queue = ::mq_open(queue_name.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (queue == static_cast<mqd_t>(-1)) {
-        lab::print_line("dropped: reply to pid " + std::to_string(pid) + ": " + queue_name + ": " +
-                        std::strerror(errno));
-        return;
-    }
-    PosixQueue reply_queue(queue, ""); // close it when done; the client removes it
-    // The server named NAME-PID has this name too: its queue gets nothing of ours.
-    if (std::string clash = shape_mismatch(reply_queue.get(), reply_queue_shape); !clash.empty()) {
-        lab::log_ignored("reply to pid " + std::to_string(pid) + ": " + queue_name + ": " +
-                        clash);
-        return;
-    }
-    if (::mq_send(reply_queue.get(), reply.data(), reply.size(), 0) < 0) {
-        // EAGAIN: full (a client reads each reply before its next request:
-        // this one stopped reading).
-        lab::print_line("dropped: reply to pid " + std::to_string(pid) + ": " +
-                        std::strerror(errno));
-    }
-}
+mqd_t create_request_queue(const std::string& queue_name, bool& took_over);
+void send_reply(const std::string& name, pid_t pid, const std::string& reply);
 
 int run(int argc, char** argv) {
-    std::string name = parse_server_options(
+    std::string name = lab::parse_server_options(
         argc, argv,
         "Serves clients through POSIX message queues until SIGINT or SIGTERM:\n"
         "requests come to its own queue, highest priority first; each reply\n"
@@ -99,9 +40,10 @@ int run(int argc, char** argv) {
     lab::StopSignals stop;
     lab::ignore_sigpipe(); // a closed stdout must fail a write, not kill us before cleanup
 
+    // 1. Create, and 2. attach: the descriptor is all we need.
     std::string queue_name = server_queue_name(name);
     bool took_over = false;
-    PosixQueue requests = create_posix_queue(queue_name, O_RDONLY, server_queue_shape, took_over);
+    PosixQueue requests(create_request_queue(queue_name, took_over), queue_name);
     ClientQueues clients(name);
 
     lab::print_ready({{"posix", queue_name}});
@@ -109,6 +51,7 @@ int run(int argc, char** argv) {
         lab::print_line("took over: removed " + queue_name + " left by a killed server");
     }
 
+    // 3. Exchange.
     std::vector<char> buffer(request_max_bytes); // mq_receive wants room for mq_msgsize
     lab::Deadline next_housekeeping(0);
     while (!stop.requested()) {
@@ -135,7 +78,50 @@ int run(int argc, char** argv) {
         clients.seen(parsed->client_pid);
         send_reply(name, parsed->client_pid, lab::to_upper(parsed->message));
     }
+    // 4. Detach and 5. remove: ~ClientQueues, ~PosixQueue (mq_close, mq_unlink).
     return lab::exit_ok;
+}
+
+// 1. Our queue, new (O_EXCL): a killed server's of the same shape is
+// unlinked first; one of another shape is a client's reply queue, and stays.
+mqd_t create_request_queue(const std::string& queue_name, bool& took_over) {
+    mq_attr attributes{};
+    attributes.mq_maxmsg = server_queue_shape.max_messages;
+    attributes.mq_msgsize = server_queue_shape.message_bytes;
+    for (int attempt = 1;; ++attempt) {
+        mqd_t queue = ::mq_open(queue_name.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                lab::owner_only, &attributes);
+        if (queue != static_cast<mqd_t>(-1)) {
+            return queue;
+        }
+        if (errno != EEXIST || attempt == max_create_attempts) {
+            throw lab::sys_error("mq_open " + queue_name);
+        }
+        took_over = remove_leftover_queue(queue_name, server_queue_shape) || took_over;
+    }
+}
+
+void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
+    std::string queue_name = reply_queue_name(name, pid);
+    // O_NONBLOCK: a full reply queue fails with EAGAIN instead of blocking us.
+    mqd_t queue = ::mq_open(queue_name.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (queue == static_cast<mqd_t>(-1)) {
+        lab::print_line("dropped: reply to pid " + std::to_string(pid) + ": " + queue_name + ": " +
+                        std::strerror(errno));
+        return;
+    }
+    PosixQueue reply_queue(queue, ""); // close it when done; the client removes it
+    // The server named NAME-PID has this name too: its queue gets nothing of ours.
+    if (std::string clash = shape_mismatch(reply_queue.get(), reply_queue_shape); !clash.empty()) {
+        lab::log_ignored("reply to pid " + std::to_string(pid) + ": " + queue_name + ": " + clash);
+        return;
+    }
+    if (::mq_send(reply_queue.get(), reply.data(), reply.size(), 0) < 0) {
+        // EAGAIN: full (a client reads each reply before its next request:
+        // this one stopped reading).
+        lab::print_line("dropped: reply to pid " + std::to_string(pid) + ": " +
+                        std::strerror(errno));
+    }
 }
 
 } // namespace

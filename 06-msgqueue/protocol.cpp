@@ -1,4 +1,6 @@
-// protocol.cpp - the helpers of protocol.hpp that are more than a line.
+// protocol.cpp - what both sides of 06-msgqueue share: the Ticker (System V),
+// the queue shapes and a leftover's takeover (POSIX), the request format and
+// a client's check while it waits. The queues are made and used in the programs.
 #include "protocol.hpp"
 
 #include <fcntl.h>
@@ -78,52 +80,26 @@ std::string shape_mismatch_at(const std::string& name, const QueueShape& expecte
     return shape_mismatch(opened.get(), expected);
 }
 
-PosixQueue create_posix_queue(const std::string& name, int access, const QueueShape& shape,
-                              bool& took_over) {
-    mq_attr attributes{};
-    attributes.mq_maxmsg = shape.max_messages;
-    attributes.mq_msgsize = shape.message_bytes;
-    took_over = false;
-    // Another process may make or remove the name between our calls: a few
-    // rounds, then give up.
-    constexpr int max_attempts = 3;
-    for (int attempt = 1;; ++attempt) {
-        mqd_t queue =
-            ::mq_open(name.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, owner_only, &attributes);
-        if (queue != static_cast<mqd_t>(-1)) {
-            return {queue, name};
-        }
-        if (errno != EEXIST || attempt == max_attempts) {
-            throw lab::sys_error("mq_open " + name);
-        }
-        // Never remove a queue of the other kind: it may be a live server's
-        // or client's (see QueueShape).
-        if (std::string clash = shape_mismatch_at(name, shape); !clash.empty()) {
-            throw name_clash(name, clash);
-        }
-        if (::mq_unlink(name.c_str()) == 0) {
-            took_over = true;
-        } else if (errno != ENOENT) {
-            throw lab::sys_error("mq_unlink leftover " + name);
-        }
+bool remove_leftover_queue(const std::string& name, const QueueShape& shape) {
+    // Never remove a queue of the other kind: it may be a live server's or
+    // client's (see QueueShape).
+    if (std::string clash = shape_mismatch_at(name, shape); !clash.empty()) {
+        throw name_clash(name, clash);
     }
-}
-
-std::string parse_server_options(int argc, char** argv, const char* description) {
-    std::string name;
-    lab::Options options("[--name NAME]", description);
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    if (::mq_unlink(name.c_str()) == 0) {
+        return true;
     }
-    return name;
+    if (errno != ENOENT) { // ENOENT: gone meanwhile, nothing to take over
+        throw lab::sys_error("mq_unlink leftover " + name);
+    }
+    return false;
 }
 
 std::optional<ParsedRequest> parse_request(std::span<const char> body) {
     pid_t pid = 0;
     if (body.size() < sizeof pid) {
         lab::log_ignored("request of " + std::to_string(body.size()) +
-                        " bytes: too short to hold a pid");
+                         " bytes: too short to hold a pid");
         return std::nullopt;
     }
     std::memcpy(&pid, body.data(), sizeof pid); // memcpy: the bytes need not be aligned
@@ -144,13 +120,10 @@ std::optional<ParsedRequest> parse_request(std::span<const char> body) {
 void check_still_waiting(std::string_view topic, const std::string& name,
                          const lab::Deadline& deadline, double timeout_seconds) {
     if (!lab::server_running(topic, name)) {
-        throw lab::Failure("server " + name + " not running any more (it went away)");
+        throw lab::not_running(name, "it went away");
     }
     if (deadline.expired()) {
-        char seconds[32];
-        std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
-        throw lab::Failure("timed out after " + std::string(seconds) + "s waiting for server " +
-                           name);
+        throw lab::timed_out(timeout_seconds, "server " + name);
     }
 }
 

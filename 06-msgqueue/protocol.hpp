@@ -36,8 +36,6 @@
 
 namespace msgqueue {
 
-inline constexpr mode_t owner_only = 0600;
-
 // ---------------------------------------------------------------- System V
 
 inline constexpr std::string_view sysv_topic = "msgqueue";
@@ -80,12 +78,6 @@ class Ticker {
     Ticker(const Ticker&) = delete;
     Ticker& operator=(const Ticker&) = delete;
 };
-
-inline std::string key_hex(key_t key) {
-    char text[16];
-    std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(key));
-    return text;
-}
 
 // ------------------------------------------------------------------- POSIX
 
@@ -163,18 +155,19 @@ inline lab::Failure name_clash(const std::string& name, const std::string& misma
     return lab::Failure("mq_open " + name + ": name clash: " + mismatch + "; left alone");
 }
 
-// Makes a new queue (O_EXCL, 0600). One of the same shape already there under
-// this name is a leftover of a process that was killed (the caller knows: the
-// server holds its instance lock, a client owns its pid): it is removed and
-// made anew, and `took_over` says so. One of another shape is the other kind
-// of queue, maybe alive: lab::Failure "name clash", and it is left alone.
-PosixQueue create_posix_queue(const std::string& name, int access, const QueueShape& shape,
-                              bool& took_over);
+// How many times a program tries mq_open(O_CREAT | O_EXCL) on its queue's
+// name: another process may make or remove the name between our calls.
+inline constexpr int max_create_attempts = 3;
+
+// mq_open(O_CREAT | O_EXCL) found `name` taken (EEXIST). One of `shape` is a
+// leftover of a process that was killed (the caller knows: the server holds
+// its instance lock, a client owns its pid): it is mq_unlink()ed, and the
+// caller makes its queue anew. One of another shape is the other kind of
+// queue, maybe alive: lab::Failure "name clash", and it is left alone.
+// True when a leftover was removed.
+bool remove_leftover_queue(const std::string& name, const QueueShape& shape);
 
 // ------------------------------------------------------------------- both
-
-// Both servers' command line, `[--name NAME]`: returns NAME.
-std::string parse_server_options(int argc, char** argv, const char* description);
 
 // A request's body, [pid_t client pid][message], taken apart; nothing (after
 // a log line `ignored: REASON`) when it is no request we can answer: too
@@ -194,7 +187,7 @@ inline bool process_gone(pid_t pid) {
 }
 
 // A client's wait woke up with nothing yet: fail with the contract's words
-// when the server died ("not running") or the time is up ("timed out").
+// when the server died (lab::not_running) or the time is up (lab::timed_out).
 void check_still_waiting(std::string_view topic, const std::string& name,
                          const lab::Deadline& deadline, double timeout_seconds);
 

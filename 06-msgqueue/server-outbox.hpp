@@ -1,4 +1,5 @@
-// outbox.hpp - the System V server's replies on their way into the queue.
+// server-outbox.hpp - part of server: its replies on their way into the
+// queue.
 //
 // Requests and replies share one queue, and a queue holds msgmnb bytes
 // (/proc/sys/kernel/msgmnb, 16384 here): sixteen 1 KiB requests fill it.
