@@ -43,7 +43,6 @@ class Exchange {
   private:
     void send_request(const std::string& request, const lab::Deadline& deadline);
     std::string wait_for_reply(const lab::Deadline& deadline);
-    std::string seconds() const;
 
     lab::Fd server_;
     ReplyFifo reply_;
@@ -55,11 +54,10 @@ class Exchange {
 int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-                         "Sends each MESSAGE (or, given none, each line of stdin) to the server\n"
-                         "through NAME.fifo and prints each reply, read from NAME.PID.fifo.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
+    lab::Options options = lab::client_options(
+        "Sends each MESSAGE (or, given none, each line of stdin) to the server\n"
+        "through NAME.fifo and prints each reply, read from NAME.PID.fifo.",
+        name, timeout_seconds);
     std::vector<std::string> messages = options.parse(argc, argv);
 
     lab::ignore_sigpipe(); // a server gone mid-write: EPIPE, which we report
@@ -81,17 +79,16 @@ Exchange::Exchange(const fifo_lab::Paths& paths, double timeout_seconds,
 // 1. The server's FIFO, for writing, without waiting for a reader.
 lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
     std::string path = paths.server_fifo();
-    std::string server = "server '" + paths.name + "'";
     fifo_lab::FifoWriter writer = fifo_lab::open_fifo_for_writing(path);
     switch (writer.state) {
     case fifo_lab::FifoOpen::opened:
         return std::move(writer.fd);
     case fifo_lab::FifoOpen::missing:
-        throw lab::Failure(server + " not running: no " + path);
+        throw lab::not_running(paths.name, "no " + path);
     case fifo_lab::FifoOpen::no_reader:
-        throw lab::Failure(server + " not running: nobody reads " + path);
+        throw lab::not_running(paths.name, "nobody reads " + path);
     case fifo_lab::FifoOpen::not_a_fifo:
-        throw lab::Failure(server + " not running: " + path + " is not a FIFO");
+        throw lab::not_running(paths.name, path + " is not a FIFO");
     case fifo_lab::FifoOpen::failed:
         break;
     }
@@ -124,7 +121,7 @@ fifo_lab::FifoNode ReplyFifo::make_node(const fifo_lab::Paths& paths) {
     fifo_lab::remove_leftover(path);
     // 0600: nobody else may read our replies or write fake ones. mkfifo()
     // fails with EEXIST rather than reuse a file someone put there since.
-    if (::mkfifo(path.c_str(), fifo_lab::owner_only) < 0) {
+    if (::mkfifo(path.c_str(), lab::owner_only) < 0) {
         throw lab::sys_error("mkfifo " + path);
     }
     return fifo_lab::FifoNode(path); // ours: ~FifoNode unlinks it (step 4)
@@ -145,7 +142,8 @@ void Exchange::send_request(const std::string& request, const lab::Deadline& dea
             return;
         }
         if (written < 0 && errno == EPIPE) { // SIGPIPE ignored: EPIPE, not death
-            throw lab::Failure("server '" + paths_.name + "' not running any more");
+            throw lab::not_running(paths_.name,
+                                   "nobody reads " + paths_.server_fifo() + " any more");
         }
         if (written >= 0) { // POSIX rules this out for a write of at most PIPE_BUF
             throw lab::Failure("write " + paths_.server_fifo() + ": request cut short");
@@ -161,8 +159,7 @@ void Exchange::send_request(const std::string& request, const lab::Deadline& dea
         }
         stop_.throw_if_requested();
         if (ready == 0) {
-            throw lab::Failure("timed out after " + seconds() + ": " + paths_.server_fifo() +
-                               " stayed full");
+            throw lab::timed_out(timeout_seconds_, "room in " + paths_.server_fifo());
         }
     }
 }
@@ -194,17 +191,12 @@ std::string Exchange::wait_for_reply(const lab::Deadline& deadline) {
             std::size_t got = lab::read_some(reply_.read_end.get(), buffer, "read reply FIFO");
             unread.append(buffer.data(), got);
         } else if (fds[server].revents & POLLERR) {
-            throw lab::Failure("server '" + paths_.name + "' not running any more (no reply)");
+            throw lab::not_running(paths_.name,
+                                   "nobody reads " + paths_.server_fifo() + " any more, no reply");
         } else if (ready == 0) {
-            throw lab::Failure("timed out after " + seconds() + " waiting for the reply");
+            throw lab::timed_out(timeout_seconds_, "the reply");
         }
     }
-}
-
-std::string Exchange::seconds() const {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g s", timeout_seconds_);
-    return text;
 }
 
 } // namespace

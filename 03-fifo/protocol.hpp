@@ -23,7 +23,6 @@
 namespace fifo_lab {
 
 inline constexpr std::string_view topic = "fifo";
-inline constexpr mode_t owner_only = 0600;
 
 // pipe(7): a write of at most PIPE_BUF bytes into a pipe or FIFO is atomic,
 // never interleaved with the bytes of other writers. Many clients share
@@ -88,7 +87,7 @@ class FifoNode {
     explicit FifoNode(std::string path) : path_(std::move(path)) {
         // mkfifo's mode is filtered by the umask: say exactly what we mean.
         struct stat st {};
-        if (::chmod(path_.c_str(), owner_only) < 0 || ::lstat(path_.c_str(), &st) < 0) {
+        if (::chmod(path_.c_str(), lab::owner_only) < 0 || ::lstat(path_.c_str(), &st) < 0) {
             ::unlink(path_.c_str());
             throw lab::sys_error("chmod " + path_);
         }

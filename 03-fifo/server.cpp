@@ -28,16 +28,11 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
 std::string preview(std::string_view line);
 
 int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options(
-        "[--name NAME]",
+    std::string name = lab::parse_server_options(
+        argc, argv,
         "Serves clients through the FIFO NAME.fifo: reads \"PID MESSAGE\" lines and\n"
         "writes each reply into that client's FIFO NAME.PID.fifo. Runs until\n"
         "SIGINT or SIGTERM, then removes NAME.fifo.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
 
     // 1. Create.
     lab::InstanceLock lock(fifo_lab::topic, name);
@@ -47,7 +42,7 @@ int run(int argc, char** argv) {
     fifo_lab::remove_leftover(paths.server_fifo()); // we hold the lock: a killed server's
     // 0600: nobody else may inject requests. mkfifo() fails with EEXIST
     // rather than reuse a file someone put there since.
-    if (::mkfifo(paths.server_fifo().c_str(), fifo_lab::owner_only) < 0) {
+    if (::mkfifo(paths.server_fifo().c_str(), lab::owner_only) < 0) {
         throw lab::sys_error("mkfifo " + paths.server_fifo());
     }
     fifo_lab::FifoNode fifo(paths.server_fifo()); // ours: removed on every way out

@@ -19,12 +19,12 @@ pid_t check_server_pid(pid_t pid) {
     // kill() with signal 0 sends nothing: it only asks "is it there, may I?"
     if (::kill(pid, 0) < 0) {
         if (errno == ESRCH) {
-            throw lab::Failure(about(pid) + ": no such process: server not running");
+            throw lab::not_running(about(pid), "no such process");
         }
         throw lab::sys_error("kill " + about(pid));
     }
     if (!lab::process_alive(pid)) { // kill(pid, 0) succeeds on a zombie too
-        throw lab::Failure(about(pid) + " has exited: server not running");
+        throw lab::not_running(about(pid), "it has exited");
     }
     return pid;
 }
@@ -35,13 +35,12 @@ pid_t find_server(const std::string& name) {
     // kernel drops the lock when a server dies, however it dies.
     if (!lab::server_running(topic, name)) {
         std::ifstream leftover(path);
-        throw lab::Failure(name + " not running" +
-                           (leftover ? " (" + path + " is a killed server's leftover)" : ""));
+        throw lab::not_running(name, leftover ? path + " is a killed server's leftover" : "");
     }
     std::ifstream file(path);
     long pid = 0;
     if (!file) {
-        throw lab::Failure(name + " not running (no " + path + ")"); // starting or stopping
+        throw lab::not_running(name, "no " + path); // starting or stopping
     }
     if (!(file >> pid) || pid <= 0 || pid > INT32_MAX) {
         throw lab::Failure("bad pid file " + path);

@@ -16,7 +16,7 @@
 
 namespace signal_lab {
 
-// The pid in NAME.pid of a live server; else lab::Failure ("not running").
+// The pid in NAME.pid of a live server; else lab::not_running.
 pid_t find_server(const std::string& name);
 
 // `pid` itself, if it is a live process we may signal; else lab::Failure.

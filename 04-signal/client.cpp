@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <ctime>
 
 namespace {
@@ -34,7 +33,7 @@ constexpr long first_backoff_ns = 1'000'000;    // 1 ms
 constexpr long longest_backoff_ns = 32'000'000; // 32 ms
 constexpr long max_signal_count = 1'000'000;
 
-void send_value(pid_t server, int value, const lab::Deadline& deadline);
+void send_value(pid_t server, int value, const lab::Deadline& deadline, double timeout_seconds);
 std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::Deadline& deadline,
                           double timeout_seconds);
 void pause_for(long nanoseconds, const lab::Deadline& deadline);
@@ -113,9 +112,9 @@ int run(int argc, char** argv) {
     lab::for_each_message(messages, [&](const std::string& message) {
         lab::Deadline deadline(timeout_seconds); // one bound per exchange
         for (unsigned char byte : message) {     // 3. Send.
-            send_value(server, byte, deadline);
+            send_value(server, byte, deadline, timeout_seconds);
         }
-        send_value(server, end_of_message, deadline);
+        send_value(server, end_of_message, deadline, timeout_seconds);
         lab::print_line(receive_reply(server, message_set, deadline, timeout_seconds)); // 4.
     });
     return lab::exit_ok;
@@ -132,7 +131,7 @@ void pause_for(long nanoseconds, const lab::Deadline& deadline) {
 }
 
 // 3. One value, retried while the server's queue is full.
-void send_value(pid_t server, int value, const lab::Deadline& deadline) {
+void send_value(pid_t server, int value, const lab::Deadline& deadline, double timeout_seconds) {
     long backoff_ns = first_backoff_ns;
     for (;;) {
         sigval carried{};
@@ -142,13 +141,13 @@ void send_value(pid_t server, int value, const lab::Deadline& deadline) {
         }
         const int error = errno;
         if (error == ESRCH) {
-            throw lab::Failure("server pid " + std::to_string(server) + " exited: not running");
+            throw lab::not_running("pid " + std::to_string(server), "sigqueue: it has exited");
         }
         if (error != EAGAIN) {
             throw lab::sys_error(error, "sigqueue to pid " + std::to_string(server));
         }
         if (deadline.expired()) {
-            throw lab::Failure("timed out: the server's signal queue stayed full");
+            throw lab::timed_out(timeout_seconds, "room in the server's signal queue");
         }
         pause_for(backoff_ns, deadline);
         backoff_ns = std::min(2 * backoff_ns, longest_backoff_ns);
@@ -167,10 +166,8 @@ std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::
                 continue;
             }
             if (errno == EAGAIN) {
-                char seconds[32];
-                std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
-                throw lab::Failure(std::string("timed out after ") + seconds +
-                                   " s waiting for the reply from pid " + std::to_string(server));
+                throw lab::timed_out(timeout_seconds,
+                                     "the reply from pid " + std::to_string(server));
             }
             throw lab::sys_error("sigtimedwait");
         }
@@ -205,7 +202,7 @@ void send_plain_signals(pid_t server, int signo, long count) {
     for (long i = 0; i < count; ++i) {
         if (::kill(server, signo) < 0) {
             if (errno == ESRCH) {
-                throw lab::Failure("server pid " + std::to_string(server) + " exited: not running");
+                throw lab::not_running("pid " + std::to_string(server), "kill: it has exited");
             }
             throw lab::sys_error("kill " + signal_lab::signal_name(signo));
         }

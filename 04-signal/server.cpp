@@ -64,17 +64,12 @@ struct Counts {
 void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts);
 
 int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options(
-        "[--name NAME]",
+    std::string name = lab::parse_server_options(
+        argc, argv,
         "Logs every SIGUSR1/SIGUSR2 with its sender's pid, and answers messages\n"
         "sent as SIGRTMIN values (one byte each, then 256) the same way, in\n"
         "upper case. Its pid is in RUNTIME/signal/NAME.pid. SIGINT, SIGTERM or SIGHUP:\n"
         "prints how many signals and messages it took, removes NAME.pid, exit 0.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
     lab::InstanceLock instance(signal_lab::topic, name);
     lab::ignore_sigpipe();
 
@@ -149,12 +144,12 @@ PidFile::PidFile(std::string path) : path_(std::move(path)) {
     // server's leftover: replace it.
     const std::string draft = path_ + ".new";
     ::unlink(draft.c_str());
-    lab::Fd fd(::open(draft.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    lab::Fd fd(::open(draft.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, lab::owner_only));
     if (!fd) {
         throw lab::sys_error("open " + draft);
     }
-    lab::OwnedPath owned_draft(draft);  // every failure below removes it (a full disk)
-    if (::fchmod(fd.get(), 0600) < 0) { // the umask only narrows; say exactly 0600
+    lab::OwnedPath owned_draft(draft);             // every failure below removes it (a full disk)
+    if (::fchmod(fd.get(), lab::owner_only) < 0) { // the umask only narrows; say it exactly
         throw lab::sys_error("fchmod " + draft);
     }
     lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");

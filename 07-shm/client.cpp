@@ -24,47 +24,45 @@ namespace {
 
 using namespace shm_lab;
 
-void wait_until_initialised(int semid, const lab::Deadline& deadline);
+void wait_until_initialised(int semid, double timeout_seconds);
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
-                         const lab::Deadline& deadline);
+                         double timeout_seconds);
 
 int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
-    lab::Options options(
-        "[--name NAME] [--timeout SECONDS] [MESSAGE...]",
+    lab::Options options = lab::client_options(
         "Sends each MESSAGE (or each line of stdin) to the server through System V\n"
-        "shared memory and prints each reply.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
+        "shared memory and prints each reply.",
+        name, timeout_seconds);
     std::vector<std::string> messages = options.parse(argc, argv);
 
     // 1. Find the server's objects.
     if (!lab::server_running(sysv_topic, name)) {
-        not_running(name, "no server holds its instance lock");
+        throw lab::not_running(name, "no server holds its instance lock");
     }
     std::string key_path = lab::object_path(sysv_topic, name, "key");
     key_t key = ::ftok(key_path.c_str(), key_project_id);
     if (key == -1) {
-        not_running(name, "ftok " + key_path + ": " + std::strerror(errno));
+        throw lab::not_running(name, "ftok " + key_path + ": " + std::strerror(errno));
     }
     int shmid = ::shmget(key, sizeof(SysvSegment), 0); // EINVAL: smaller than ours
     if (shmid < 0) {
         if (errno == ENOENT) {
-            not_running(name, "no segment under key " + key_hex(key));
+            throw lab::not_running(name, "no segment under key " + lab::key_text(key));
         }
-        throw lab::sys_error("shmget " + key_hex(key));
+        throw lab::sys_error("shmget " + lab::key_text(key));
     }
     int semid = ::semget(key, 0, 0);
     if (semid < 0) {
         if (errno == ENOENT) {
-            not_running(name, "no semaphore set under key " + key_hex(key));
+            throw lab::not_running(name, "no semaphore set under key " + lab::key_text(key));
         }
-        throw lab::sys_error("semget " + key_hex(key));
+        throw lab::sys_error("semget " + lab::key_text(key));
     }
 
     // 2. Wait until the server has given the semaphores their values.
-    wait_until_initialised(semid, lab::Deadline(timeout_seconds));
+    wait_until_initialised(semid, timeout_seconds);
 
     // 3. Attach.
     void* address = ::shmat(shmid, nullptr, 0);
@@ -78,15 +76,15 @@ int run(int argc, char** argv) {
 
     // 4. One exchange per message.
     lab::for_each_message(messages, [&](const std::string& message) {
-        lab::Deadline deadline(timeout_seconds);
         std::string reply_text;
         try {
-            reply_text = exchange_one(semid, exchange, message, deadline);
+            reply_text = exchange_one(semid, exchange, message, timeout_seconds);
         } catch (const std::system_error& e) {
             // EIDRM (removed while we waited) or EINVAL (already gone): the
             // server stopped and removed its set, or a new one took over.
             if (e.code().value() == EIDRM || e.code().value() == EINVAL) {
-                not_running(name, "its semaphore set " + std::to_string(semid) + " was removed");
+                throw lab::not_running(name, "its semaphore set " + std::to_string(semid) +
+                                                 " was removed");
             }
             throw;
         }
@@ -101,7 +99,8 @@ int run(int argc, char** argv) {
 // Step 2 has no event to wait on, only a field to watch: a bounded poll.
 constexpr long initialised_poll_ns = 10'000'000;
 
-void wait_until_initialised(int semid, const lab::Deadline& deadline) {
+void wait_until_initialised(int semid, double timeout_seconds) {
+    lab::Deadline deadline(timeout_seconds);
     semid_ds info{};
     semun arg{};
     arg.buf = &info;
@@ -118,7 +117,7 @@ void wait_until_initialised(int semid, const lab::Deadline& deadline) {
             return;
         }
         if (deadline.expired()) {
-            throw lab::Failure("timed out waiting for the server to set up its semaphores");
+            throw lab::timed_out(timeout_seconds, "the server to set up its semaphores");
         }
         const timespec pause{0, initialised_poll_ns};
         ::nanosleep(&pause, nullptr);
@@ -129,7 +128,7 @@ void wait_until_initialised(int semid, const lab::Deadline& deadline) {
 // holding it, the kernel adds the 1 back, so the next client is not stuck.
 class Turn {
   public:
-    Turn(int semid, const lab::Deadline& deadline) : semid_(semid) {
+    Turn(int semid, const lab::Deadline& deadline, double timeout_seconds) : semid_(semid) {
         sembuf take{mutex, -1, SEM_UNDO};
         for (;;) {
             timespec left = deadline.relative(); // semtimedop() takes a relative time
@@ -137,7 +136,7 @@ class Turn {
                 return;
             }
             if (errno == EAGAIN) {
-                throw lab::Failure("timed out waiting for the mutex (held by another client?)");
+                throw lab::timed_out(timeout_seconds, "the mutex (held by another client?)");
             }
             if (errno != EINTR) { // EIDRM/EINVAL: the set is gone (see run())
                 throw lab::sys_error("take the mutex (semtimedop)");
@@ -157,7 +156,7 @@ class Turn {
 };
 
 std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t sequence,
-                           const lab::Deadline& deadline) {
+                           const lab::Deadline& deadline, double timeout_seconds) {
     sembuf take{reply, -1, 0};
     for (;;) {
         timespec left = deadline.relative();
@@ -166,7 +165,7 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
                 continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
             }
             if (errno == EAGAIN) {
-                throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
+                throw lab::timed_out(timeout_seconds, "the reply (server stopped or stuck?)");
             }
             throw lab::sys_error("wait for reply (semtimedop)");
         }
@@ -177,16 +176,18 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
     }
 }
 
-// Step 4 for one message: in turn (the mutex), the request in, the reply out.
+// Step 4 for one message, within one --timeout: in turn (the mutex), the
+// request in, the reply out.
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
-                         const lab::Deadline& deadline) {
-    Turn turn(semid, deadline);
+                         double timeout_seconds) {
+    lab::Deadline deadline(timeout_seconds);
+    Turn turn(semid, deadline, timeout_seconds);
     std::uint64_t sequence = write_request(exchange, message);
     sembuf post_request{request, 1, 0};
     if (::semop(semid, &post_request, 1) < 0) {
         throw lab::sys_error("post request (semop)");
     }
-    return wait_for_reply(semid, exchange, sequence, deadline);
+    return wait_for_reply(semid, exchange, sequence, deadline, timeout_seconds);
 }
 
 } // namespace

@@ -26,27 +26,26 @@ using namespace shm_lab;
 
 void check_intact(const std::string& object);
 std::string exchange_one(PosixSegment& segment, const std::string& object,
-                         const std::string& message, const lab::Deadline& deadline);
+                         const std::string& message, double timeout_seconds);
 
 int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-                         "Sends each MESSAGE (or each line of stdin) to the server through POSIX\n"
-                         "shared memory and prints each reply.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
+    lab::Options options = lab::client_options(
+        "Sends each MESSAGE (or each line of stdin) to the server through POSIX\n"
+        "shared memory and prints each reply.",
+        name, timeout_seconds);
     std::vector<std::string> messages = options.parse(argc, argv);
 
     // 1. Find the object.
     if (!lab::server_running(posix_topic, name)) {
-        not_running(name, "no server holds its instance lock");
+        throw lab::not_running(name, "no server holds its instance lock");
     }
     std::string object = lab::posix_ipc_name(posix_topic, name);
     lab::Fd fd(::shm_open(object.c_str(), O_RDWR, 0));
     if (!fd) {
         if (errno == ENOENT) {
-            not_running(name, "no shared memory object " + object);
+            throw lab::not_running(name, "no shared memory object " + object);
         }
         throw lab::sys_error("shm_open " + object);
     }
@@ -56,8 +55,8 @@ int run(int argc, char** argv) {
     }
     if (st.st_size != static_cast<off_t>(sizeof(PosixSegment))) {
         // 0 while the server is between shm_open() and posix_fallocate().
-        not_running(name, object + " is " + std::to_string(st.st_size) + " bytes, not " +
-                              std::to_string(sizeof(PosixSegment)));
+        throw lab::not_running(name, object + " is " + std::to_string(st.st_size) + " bytes, not " +
+                                         std::to_string(sizeof(PosixSegment)));
     }
 
     // 2. Map; the mapping outlives the descriptor.
@@ -72,13 +71,12 @@ int run(int argc, char** argv) {
     auto& segment = *static_cast<PosixSegment*>(address);
     if (segment.initialised.load(std::memory_order_acquire) != initialised_magic) {
         check_intact(object);
-        not_running(name, "its server is still setting up " + object);
+        throw lab::not_running(name, "its server is still setting up " + object);
     }
 
     // 3. One exchange per message.
     lab::for_each_message(messages, [&](const std::string& message) {
-        lab::Deadline deadline(timeout_seconds);
-        std::string reply_text = exchange_one(segment, object, message, deadline);
+        std::string reply_text = exchange_one(segment, object, message, timeout_seconds);
         // Printed after the mutex is given back: a slow stdout (a full pipe)
         // must not hold up the other clients.
         lab::print_line(reply_text);
@@ -98,7 +96,8 @@ void check_intact(const std::string& object) {
 // The robust mutex, held for one whole exchange.
 class Turn {
   public:
-    Turn(pthread_mutex_t& mutex, const std::string& object, const lab::Deadline& deadline)
+    Turn(pthread_mutex_t& mutex, const std::string& object, const lab::Deadline& deadline,
+         double timeout_seconds)
         : mutex_(mutex) {
         int result = 0;
         do {
@@ -120,7 +119,7 @@ class Turn {
             result = ::pthread_mutex_consistent(&mutex_);
         }
         if (result == ETIMEDOUT) {
-            throw lab::Failure("timed out waiting for the mutex (held by another client?)");
+            throw lab::timed_out(timeout_seconds, "the mutex (held by another client?)");
         }
         if (result != 0) { // the pthread calls return the error, errno stays
             throw lab::sys_error(result, "pthread_mutex_timedlock");
@@ -135,7 +134,7 @@ class Turn {
 };
 
 std::string wait_for_reply(PosixSegment& segment, const std::string& object, std::uint64_t sequence,
-                           const lab::Deadline& deadline) {
+                           const lab::Deadline& deadline, double timeout_seconds) {
     for (;;) {
         // In ticks: a truncated object wakes nobody sleeping on it.
         double slice = deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0;
@@ -148,7 +147,7 @@ std::string wait_for_reply(PosixSegment& segment, const std::string& object, std
                 continue; // a tick, or stopped and continued (SIGSTOP/SIGCONT): wait on
             }
             if (error_number == ETIMEDOUT) {
-                throw lab::Failure("timed out waiting for the reply (server stopped or stuck?)");
+                throw lab::timed_out(timeout_seconds, "the reply (server stopped or stuck?)");
             }
             throw lab::sys_error(error_number, "sem_timedwait (reply)");
         }
@@ -161,13 +160,14 @@ std::string wait_for_reply(PosixSegment& segment, const std::string& object, std
 
 // Step 3 for one message: in turn (the mutex), the request in, the reply out.
 std::string exchange_one(PosixSegment& segment, const std::string& object,
-                         const std::string& message, const lab::Deadline& deadline) {
-    Turn turn(segment.turn, object, deadline);
+                         const std::string& message, double timeout_seconds) {
+    lab::Deadline deadline(timeout_seconds);
+    Turn turn(segment.turn, object, deadline, timeout_seconds);
     std::uint64_t sequence = write_request(segment.exchange, message);
     if (::sem_post(&segment.request) < 0) {
         throw lab::sys_error("sem_post (request)");
     }
-    return wait_for_reply(segment, object, sequence, deadline);
+    return wait_for_reply(segment, object, sequence, deadline, timeout_seconds);
 }
 
 } // namespace

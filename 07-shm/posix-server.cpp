@@ -39,15 +39,10 @@ bool wait_for_request(PosixSegment& segment, const std::string& object,
 void answer(PosixSegment& segment, const Request& incoming);
 
 int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options(
-        "[--name NAME]",
+    std::string name = lab::parse_server_options(
+        argc, argv,
         "Serves clients through a POSIX shared memory object that holds the\n"
         "message and its own semaphores and robust mutex, until SIGINT or SIGTERM.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
 
     // 1. One live server per NAME; then the object's name.
     lab::InstanceLock instance(posix_topic, name);
@@ -56,7 +51,7 @@ int run(int argc, char** argv) {
     const std::string object = lab::posix_ipc_name(posix_topic, name);
 
     // 2. Create, taking over.
-    lab::Fd fd(::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
+    lab::Fd fd(::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL, lab::owner_only));
     if (!fd && errno == EEXIST) {
         // We hold the instance lock: no live server of this NAME made it.
         // Another program cannot own this name either (it holds our uid,
@@ -64,13 +59,13 @@ int run(int argc, char** argv) {
         if (::shm_unlink(object.c_str()) < 0 && errno != ENOENT) {
             throw lab::sys_error("shm_unlink " + object);
         }
-        fd.reset(::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL, owner_only));
+        fd.reset(::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL, lab::owner_only));
     }
     if (!fd) {
         throw lab::sys_error("shm_open " + object);
     }
-    OwnedSharedMemoryName owned_name(object); // from here on, every way out unlinks it
-    if (::fchmod(fd.get(), owner_only) < 0) { // shm_open's mode is cut by the umask
+    OwnedSharedMemoryName owned_name(object);      // from here on, every way out unlinks it
+    if (::fchmod(fd.get(), lab::owner_only) < 0) { // shm_open's mode is cut by the umask
         throw lab::sys_error("fchmod " + object);
     }
 

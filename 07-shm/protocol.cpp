@@ -3,7 +3,6 @@
 #include "protocol.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 namespace shm_lab {
@@ -28,10 +27,6 @@ void load_bytes(std::string& to, char* from, std::size_t bytes) {
 }
 
 } // namespace
-
-void not_running(const std::string& name, const std::string& why) {
-    throw lab::Failure("server '" + name + "' not running (" + why + ")");
-}
 
 std::uint64_t write_request(Exchange& exchange, std::string_view message) {
     std::uint64_t sequence = exchange.last_sequence.load(std::memory_order_relaxed) + 1;
@@ -88,12 +83,6 @@ void write_reply(Exchange& exchange, const Request& request) {
     exchange.reply_bytes.store(static_cast<std::uint32_t>(reply.size()), std::memory_order_relaxed);
     // Release: a client that reads its own number here also sees the bytes.
     exchange.reply_sequence.store(request.sequence, std::memory_order_release);
-}
-
-std::string key_hex(key_t key) {
-    char text[16];
-    std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(key));
-    return text;
 }
 
 } // namespace shm_lab

@@ -42,8 +42,6 @@ inline constexpr std::string_view posix_topic = "shm-posix";
 // (shared memory and semaphores are separate key spaces).
 inline constexpr int key_project_id = 'M';
 
-inline constexpr mode_t owner_only = 0600;
-
 // The System V semaphore set, one number per role.
 enum Semaphore : unsigned short {
     mutex = 0,   // 1 = free; a client holds it for its whole exchange (SEM_UNDO)
@@ -94,9 +92,6 @@ inline constexpr std::uint32_t initialised_magic = 0x07'5A'17'ED;
 
 // --- the client's side ---
 
-// Throws the client's "server 'NAME' not running (WHY)" (exit 1).
-[[noreturn]] void not_running(const std::string& name, const std::string& why);
-
 // Holding the mutex: hands out the next sequence number and writes
 // `message` under it.
 std::uint64_t write_request(Exchange& exchange, std::string_view message);
@@ -122,10 +117,7 @@ Request read_request(Exchange& exchange, std::uint64_t last_answered);
 // caller posts it).
 void write_reply(Exchange& exchange, const Request& request);
 
-// --- System V helpers both sides use ---
-
-// "0x4d0a1b2c", as ipcs prints keys.
-std::string key_hex(key_t key);
+// --- System V definitions both sides use ---
 
 // semctl()'s fourth argument: the caller must define it (see semctl(2)).
 union semun {

@@ -17,7 +17,7 @@ namespace shm_lab {
 namespace {
 
 [[noreturn]] void refuse_collision(key_t key, const std::string& object, pid_t pid) {
-    throw lab::Failure("key " + key_hex(key) + " in use: " + object + " of live pid " +
+    throw lab::Failure("key " + lab::key_text(key) + " in use: " + object + " of live pid " +
                        std::to_string(pid) + " (another program's ftok key collides with " +
                        "ours; rename the instance with --name)");
 }
@@ -28,7 +28,7 @@ KeyFile::KeyFile(std::string path) : path_(std::move(path)) {
     // No O_EXCL here, on purpose: a killed server's key file must keep its
     // inode, or the key changes and its leftovers are never found again.
     // O_NOFOLLOW and the 0700 directory keep anyone else's file out.
-    lab::Fd fd(::open(path_.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, owner_only));
+    lab::Fd fd(::open(path_.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, lab::owner_only));
     struct stat st {};
     if (!fd || ::fstat(fd.get(), &st) < 0) {
         throw lab::sys_error("open " + path_);
@@ -36,7 +36,7 @@ KeyFile::KeyFile(std::string path) : path_(std::move(path)) {
     if (!S_ISREG(st.st_mode)) {
         throw lab::Failure("key file " + path_ + ": not a regular file");
     }
-    if (::fchmod(fd.get(), owner_only) < 0) { // open's mode is cut by the umask
+    if (::fchmod(fd.get(), lab::owner_only) < 0) { // open's mode is cut by the umask
         throw lab::sys_error("chmod " + path_);
     }
 }
@@ -51,11 +51,11 @@ KeyFile::~KeyFile() {
 void remove_leftovers(key_t key) {
     int shmid = ::shmget(key, 0, 0);
     if (shmid < 0 && errno != ENOENT) {
-        throw lab::sys_error("shmget " + key_hex(key));
+        throw lab::sys_error("shmget " + lab::key_text(key));
     }
     int semid = ::semget(key, 0, 0);
     if (semid < 0 && errno != ENOENT) {
-        throw lab::sys_error("semget " + key_hex(key));
+        throw lab::sys_error("semget " + lab::key_text(key));
     }
 
     int predecessor_semid = -1; // the set the leftover segment names as its own

@@ -40,14 +40,10 @@ int drain_stale_posts(int semid);
 void answer(int semid, Exchange& exchange, const Request& incoming);
 
 int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options("[--name NAME]",
-                         "Serves clients through a System V shared memory segment and a\n"
-                         "semaphore set (mutex, request, reply) until SIGINT or SIGTERM.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
+    std::string name =
+        lab::parse_server_options(argc, argv,
+                                  "Serves clients through a System V shared memory segment and a\n"
+                                  "semaphore set (mutex, request, reply) until SIGINT or SIGTERM.");
 
     // 1. One live server per NAME; then the key.
     lab::InstanceLock instance(sysv_topic, name);
@@ -65,9 +61,9 @@ int run(int argc, char** argv) {
     // 3. Create and attach. A new segment is zero-filled by the kernel.
     // Each object goes to its owner the moment it exists: a later failure
     // must not leave it behind.
-    int shmid = ::shmget(key, sizeof(SysvSegment), IPC_CREAT | IPC_EXCL | owner_only);
+    int shmid = ::shmget(key, sizeof(SysvSegment), IPC_CREAT | IPC_EXCL | lab::owner_only);
     if (shmid < 0) {
-        throw lab::sys_error("shmget " + key_hex(key));
+        throw lab::sys_error("shmget " + lab::key_text(key));
     }
     OwnedSegment segment(shmid);
     void* address = ::shmat(shmid, nullptr, 0);
@@ -80,9 +76,9 @@ int run(int argc, char** argv) {
     SysvSegment& shared = *std::construct_at(static_cast<SysvSegment*>(address));
     Exchange& exchange = shared.exchange;
 
-    int semid = ::semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | owner_only);
+    int semid = ::semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | lab::owner_only);
     if (semid < 0) {
-        throw lab::sys_error("semget " + key_hex(key));
+        throw lab::sys_error("semget " + lab::key_text(key));
     }
     OwnedSemaphoreSet semaphores(semid);
     shared.semid.store(semid); // for a successor's takeover (server-takeover.cpp)
@@ -99,7 +95,7 @@ int run(int argc, char** argv) {
     if (::semop(semid, &open_mutex, 1) < 0) {
         throw lab::sys_error("open the mutex (semop)");
     }
-    lab::print_ready({{"key", key_hex(key)},
+    lab::print_ready({{"key", lab::key_text(key)},
                       {"shmid", std::to_string(shmid)},
                       {"semid", std::to_string(semid)},
                       {"path", key_file.path()}});

@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <poll.h>
 #include <sys/time.h>
@@ -33,6 +32,7 @@ class ServerLink {
     std::string exchange(const std::string& message);             // 2. send, receive the reply
 
   private:
+    lab::Failure not_running(const std::string& call) const;
     lab::Failure timed_out(const std::string& waiting_for) const;
     void send_all(std::string_view data);
     void wait_readable(const lab::Deadline& deadline);
@@ -42,7 +42,8 @@ class ServerLink {
 
     bool stream_;
     double timeout_seconds_;
-    std::string where_; // the socket path or HOST:PORT, for messages
+    std::string server_; // NAME, or HOST:PORT: the server as the user named it
+    std::string where_;  // the socket path or HOST:PORT, for messages
     lab::Fd socket_;
     std::string pending_; // stream: what came after the last reply's newline
 };
@@ -71,16 +72,6 @@ int run(int argc, char** argv) {
 // server talking, and buffering it would grow without bound until --timeout.
 constexpr std::size_t max_reply_bytes = std::max(lab::max_message_bytes, too_long_reply.size());
 
-std::string seconds_text(double seconds) {
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%g", seconds);
-    return text.data();
-}
-
-lab::Failure not_running(const std::string& what) {
-    return lab::Failure(what + ": server not running (" + std::strerror(errno) + ")");
-}
-
 // connect() and send() on a blocking socket wait without limit by default;
 // SO_SNDTIMEO bounds them (connect: a Unix server's full listen queue, or the
 // TCP handshake). A zero timeval would mean "no limit": keep it positive.
@@ -100,8 +91,9 @@ ServerLink::ServerLink(const Endpoint& endpoint, double timeout_seconds)
     const sockaddr* address = endpoint.inet.get();
     socklen_t length = endpoint.inet.length;
     int family = endpoint.inet.family();
-    where_ = endpoint.inet.text;
+    server_ = where_ = endpoint.inet.text;
     if (endpoint.transport == Transport::unix_stream) {
+        server_ = endpoint.name;
         where_ = socket_path(endpoint.name);
         unix_socket = unix_address(where_); // "too long" rather than a truncated path
         address = unix_socket.get();
@@ -116,10 +108,10 @@ ServerLink::ServerLink(const Endpoint& endpoint, double timeout_seconds)
     bound_blocking_calls(socket_.get(), timeout_seconds_);
     if (::connect(socket_.get(), address, length) < 0) {
         if (errno == ENOENT || errno == ECONNREFUSED) {
-            throw not_running("connect " + where_);
+            throw not_running("connect");
         }
         if (errno == EAGAIN || errno == EINPROGRESS) { // SO_SNDTIMEO ran out
-            throw timed_out("connect " + where_);
+            throw timed_out("the connection to " + where_);
         }
         throw lab::sys_error("connect " + where_);
     }
@@ -132,8 +124,16 @@ std::string ServerLink::exchange(const std::string& message) {
     return stream_ ? receive_line(deadline) : receive_datagram(deadline);
 }
 
+// "server NAME not running (connect PATH: No such file or directory)", or for
+// TCP and UDP "server HOST:PORT not running (recv: Connection refused)"; what
+// errno says is what the client saw.
+lab::Failure ServerLink::not_running(const std::string& call) const {
+    std::string path = server_ == where_ ? "" : " " + where_;
+    return lab::not_running(server_, call + path + ": " + std::strerror(errno));
+}
+
 lab::Failure ServerLink::timed_out(const std::string& waiting_for) const {
-    return lab::Failure(waiting_for + ": timed out after " + seconds_text(timeout_seconds_) + " s");
+    return lab::timed_out(timeout_seconds_, waiting_for);
 }
 
 void ServerLink::send_all(std::string_view data) {
@@ -143,9 +143,9 @@ void ServerLink::send_all(std::string_view data) {
         if (sent >= 0) {
             data.remove_prefix(static_cast<std::size_t>(sent));
         } else if (errno == ECONNREFUSED) { // UDP: an earlier datagram was refused
-            throw not_running("send to " + where_);
+            throw not_running("send");
         } else if (errno == EAGAIN) {
-            throw timed_out("send to " + where_);
+            throw timed_out("room to send to " + where_);
         } else if (errno != EINTR) {
             throw lab::sys_error("send to " + where_);
         }
@@ -161,7 +161,7 @@ void ServerLink::wait_readable(const lab::Deadline& deadline) {
             return;
         }
         if (count == 0) {
-            throw timed_out("no reply from " + where_);
+            throw timed_out("the reply from " + where_);
         }
         if (errno != EINTR) {
             throw lab::sys_error("poll");
@@ -176,7 +176,7 @@ std::size_t ServerLink::receive_some(std::span<char> buffer) {
             return static_cast<std::size_t>(got);
         }
         if (errno == ECONNREFUSED) { // UDP: ICMP "port unreachable" for our datagram
-            throw not_running("recv from " + where_);
+            throw not_running("recv");
         }
         if (errno == ECONNRESET) {
             return 0; // the server is gone: as good as end of file

@@ -20,20 +20,18 @@ constexpr double usec_per_second = 1e6;
 
 // Below: wait for the bus's answer to Hello (step 1), one Upper call (step 2).
 void wait_until_connected(sd_bus* bus, double timeout_seconds);
-std::string call_upper(sd_bus* bus, const std::string& service_name, const std::string& message,
+std::string call_upper(sd_bus* bus, const std::string& name, const std::string& message,
                        double timeout_seconds);
 
 int run(int argc, char** argv) {
     std::string name;
     double timeout_seconds = 0;
-    lab::Options options("[--name NAME] [--timeout SECONDS] [MESSAGE...]",
-                         "Calls org.ipclab.Lab.Upper on org.ipclab.Lab.NAME for each MESSAGE (or\n"
-                         "each line of stdin) and prints the replies.");
-    options.add_name(name);
-    options.add_timeout(timeout_seconds);
+    lab::Options options = lab::client_options(
+        "Calls org.ipclab.Lab.Upper on org.ipclab.Lab.NAME for each MESSAGE (or\n"
+        "each line of stdin) and prints the replies.",
+        name, timeout_seconds);
     std::vector<std::string> messages = options.parse(argc, argv);
     lab::ignore_sigpipe();
-    const std::string service_name = dbus_lab::service_name(name);
 
     // 1. sd_bus_open_user() connects to $DBUS_SESSION_BUS_ADDRESS and sends
     // Hello; the Bus owns whatever it returned, also when it failed.
@@ -47,7 +45,7 @@ int run(int argc, char** argv) {
     wait_until_connected(bus.get(), timeout_seconds);
     // 2. and 3.: one Upper call per message, its reply printed.
     lab::for_each_message(messages, [&](const std::string& message) {
-        lab::print_line(call_upper(bus.get(), service_name, message, timeout_seconds));
+        lab::print_line(call_upper(bus.get(), name, message, timeout_seconds));
     });
     return lab::exit_ok;
 }
@@ -63,7 +61,7 @@ void wait_until_connected(sd_bus* bus, double timeout_seconds) {
             return;
         }
         if (deadline.expired()) {
-            throw lab::Failure("timed out connecting to the session bus");
+            throw lab::timed_out(timeout_seconds, "the session bus to answer our Hello");
         }
         int processed = sd_bus_process(bus, nullptr);
         dbus_lab::check(processed, "connect to the session bus");
@@ -74,9 +72,11 @@ void wait_until_connected(sd_bus* bus, double timeout_seconds) {
     }
 }
 
-// Step 2: Upper(message) on service_name, bounded by timeout_seconds; the reply's string.
-std::string call_upper(sd_bus* bus, const std::string& service_name, const std::string& message,
+// Step 2: Upper(message) on the service of server NAME, bounded by
+// timeout_seconds; the reply's string.
+std::string call_upper(sd_bus* bus, const std::string& name, const std::string& message,
                        double timeout_seconds) {
+    const std::string service_name = dbus_lab::service_name(name);
     sd_bus_message* raw = nullptr;
     dbus_lab::check(sd_bus_message_new_method_call(bus, &raw, service_name.c_str(),
                                                    dbus_lab::object_path, dbus_lab::interface_name,
@@ -100,16 +100,15 @@ std::string call_upper(sd_bus* bus, const std::string& service_name, const std::
     if (result < 0) {
         if (error.has_name(SD_BUS_ERROR_SERVICE_UNKNOWN) ||
             error.has_name(SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
-            throw lab::Failure("server not running: " + service_name + " has no owner");
+            throw lab::not_running(name, service_name + " has no owner");
         }
         if (result == -ETIMEDOUT || error.has_name(SD_BUS_ERROR_NO_REPLY)) {
             // The bus also says NoReply when the server's connection dropped
             // while it owed us the reply: that is not a timeout.
             if (!deadline.expired()) {
-                throw lab::Failure("server not running: " + service_name +
-                                   " went away before replying");
+                throw lab::not_running(name, service_name + " went away before replying");
             }
-            throw lab::Failure("timed out waiting for " + service_name + " to reply");
+            throw lab::timed_out(timeout_seconds, "the reply from " + service_name);
         }
         throw lab::Failure("Upper on " + service_name + ": " + error.message());
     }

@@ -35,14 +35,10 @@ extern const sd_bus_vtable lab_vtable[];
 int bus_timeout_ms(sd_bus* bus);
 
 int run(int argc, char** argv) {
-    std::string name;
-    lab::Options options("[--name NAME]",
-                         "Owns org.ipclab.Lab.NAME on the session bus and answers Upper(s) calls\n"
-                         "until SIGINT or SIGTERM.");
-    options.add_name(name);
-    if (auto operands = options.parse(argc, argv); !operands.empty()) {
-        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
-    }
+    std::string name = lab::parse_server_options(
+        argc, argv,
+        "Owns org.ipclab.Lab.NAME on the session bus and answers Upper(s) calls\n"
+        "until SIGINT or SIGTERM.");
     lab::ignore_sigpipe();
     lab::StopSignals stop;
     const std::string service_name = dbus_lab::service_name(name);

@@ -130,7 +130,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     start=$SECONDS
     run_client 03-fifo/client --name "$NAME" --timeout 60 hello
     assert_failure 1
-    assert_regex "$stderr" "^client: server '$NAME' not running: no $DIR/$NAME.fifo\$"
+    assert_regex "$stderr" "^client: server $NAME not running \(no $DIR/$NAME.fifo\)\$"
     assert_output ''
     ((SECONDS - start < CLIENT_LIMIT))
     # with stdin input too: it does not wait for input before saying so
@@ -146,7 +146,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     echo precious >"$DIR/$NAME.fifo"
     run_client 03-fifo/client --name "$NAME" hello
     assert_failure 1
-    assert_equal "$stderr" "client: server '$NAME' not running: $DIR/$NAME.fifo is not a FIFO"
+    assert_equal "$stderr" "client: server $NAME not running ($DIR/$NAME.fifo is not a FIFO)"
     assert_equal "$(cat "$DIR/$NAME.fifo")" precious
     rm "$DIR/$NAME.fifo"
 }
@@ -179,7 +179,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     [[ -p $DIR/$NAME.fifo ]]
     run_client 03-fifo/client --name "$NAME" --timeout 60 hello
     assert_failure 1
-    assert_regex "$stderr" "not running: nobody reads $DIR/$NAME.fifo"
+    assert_equal "$stderr" "client: server $NAME not running (nobody reads $DIR/$NAME.fifo)"
     start_server 03-fifo/server --name "$NAME"
     run_client 03-fifo/client --name "$NAME" again
     assert_success
@@ -397,7 +397,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     timeout 2 head -c 65536 /dev/zero >"$DIR/$NAME.fifo" || true
     run_client 03-fifo/client --name "$NAME" --timeout 0.5 hello
     assert_failure 1
-    assert_equal "$stderr" "client: timed out after 0.5 s: $DIR/$NAME.fifo stayed full"
+    assert_equal "$stderr" "client: timed out after 0.5 s waiting for room in $DIR/$NAME.fifo"
     kill -CONT "$SERVER_PID"
     wait_for_line "$SERVER_LOG" '^ignored: request over'
     printf '\n' >"$DIR/$NAME.fifo" # the end of the garbage line: in step again
@@ -452,7 +452,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     status=0
     wait "$BG_PID" || status=$?
     assert_equal "$status" 1
-    assert_equal "$(cat "$T/bg.err")" "client: server '$NAME' not running any more (no reply)"
+    assert_equal "$(cat "$T/bg.err")" "client: server $NAME not running (nobody reads $DIR/$NAME.fifo any more, no reply)"
     ((SECONDS - start < CLIENT_LIMIT))
     no_reply_fifo
 }

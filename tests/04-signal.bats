@@ -263,7 +263,7 @@ millis() { date +%s%3N; }
 @test "not running: --pid of no process, or of a zombie (which kill -0 still finds)" {
     run_client 04-signal/client --timeout 30 --pid 4194304 hello
     assert_failure 1
-    assert_regex "$stderr" '^client: pid 4194304: no such process: server not running$'
+    assert_equal "$stderr" 'client: server pid 4194304 not running (no such process)'
     # a child that exits under a parent that never reaps it
     perl -e 'my $pid = fork() // die; exit 0 if $pid == 0;
              open(my $f, ">", $ARGV[0]) or die; print $f "$pid\n"; close $f; sleep 60' \
@@ -275,7 +275,7 @@ millis() { date +%s%3N; }
     kill -0 "$zombie"
     run_client 04-signal/client --timeout 30 --pid "$zombie" --signal USR1
     assert_failure 1
-    assert_equal "$stderr" "client: pid $zombie has exited: server not running"
+    assert_equal "$stderr" "client: server pid $zombie not running (it has exited)"
 }
 
 @test "timed out: a stopped server (exit 1); its reply, once it goes on, finds no one" {
@@ -313,7 +313,7 @@ millis() { date +%s%3N; }
     assert_equal "$(cat "$IPC_LAB_DIR/signal/$NAME.pid")" "$old"
     client --timeout 30 hello
     assert_failure 1
-    assert_regex "$stderr" "not running \\($IPC_LAB_DIR/signal/$NAME.pid is a killed server's leftover\\)"
+    assert_regex "$stderr" "^client: server $NAME not running \\($IPC_LAB_DIR/signal/$NAME.pid is a killed server's leftover\\)\$"
     server
     assert [ "$SERVER_PID" != "$old" ]
     assert_equal "$(cat "${READY[path]}")" "$SERVER_PID"

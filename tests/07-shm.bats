@@ -173,7 +173,7 @@ check_not_running() {
     # --timeout 60, but lab_exec kills it after CLIENT_LIMIT: only "at once" passes
     run_client "$CLIENT" --name "$NAME" --timeout 60 hello
     assert_failure 1
-    assert_regex "$stderr" "^$CLIENT_NAME: server '$NAME' not running"
+    assert_regex "$stderr" "^$CLIENT_NAME: server $NAME not running \\(.+\\)\$"
     assert_equal "$output" ''
     # the same when a killed server's objects are still there
     start_server "$SERVER" --name "$NAME"
@@ -182,7 +182,7 @@ check_not_running() {
     assert_objects_exist
     run_client "$CLIENT" --name "$NAME" --timeout 60 hello
     assert_failure 1
-    assert_regex "$stderr" "^$CLIENT_NAME: server '$NAME' not running"
+    assert_regex "$stderr" "^$CLIENT_NAME: server $NAME not running \\(.+\\)\$"
     # the leftovers are for the next server to take over
     start_server "$SERVER" --name "$NAME"
     stop_server
@@ -205,7 +205,7 @@ check_timed_out() {
     took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print int((b - a) * 1000) }')
     kill -CONT "$SERVER_PID"
     assert_failure 1
-    assert_equal "$stderr" "$CLIENT_NAME: timed out waiting for the reply (server stopped or stuck?)"
+    assert_equal "$stderr" "$CLIENT_NAME: timed out after 1 s waiting for the reply (server stopped or stuck?)"
     assert_equal "$output" ''
     ((took >= 900)) || fail "gave up after ${took} ms, before its --timeout of 1 s"
     wait_for_line "$SERVER_LOG" '^received: late$' # its reply is posted
@@ -306,10 +306,10 @@ check_takeover_under_a_waiting_client() {
     assert_equal "$(cat "$T/orphan.out")" ''
     if [[ $VARIANT == sysv ]]; then
         # its semaphore set was removed under it
-        assert_regex "$(cat "$T/orphan.err")" "^client: server '$NAME' not running \(its semaphore set [0-9]+ was removed\)\$"
+        assert_regex "$(cat "$T/orphan.err")" "^client: server $NAME not running \(its semaphore set [0-9]+ was removed\)\$"
     else
         # it still maps the old, unlinked memory, where nobody answers
-        assert_equal "$(cat "$T/orphan.err")" "posix-client: timed out waiting for the reply (server stopped or stuck?)"
+        assert_equal "$(cat "$T/orphan.err")" "posix-client: timed out after $orphan_timeout s waiting for the reply (server stopped or stuck?)"
     fi
     stop_server
     assert_equal "$STOP_STATUS" 0
@@ -430,7 +430,7 @@ check_holder_killed() {
     # It holds the mutex: another client cannot get its turn.
     run_client "$CLIENT" --name "$NAME" --timeout 0.5 blocked
     assert_failure 1
-    assert_equal "$stderr" "$CLIENT_NAME: timed out waiting for the mutex (held by another client?)"
+    assert_equal "$stderr" "$CLIENT_NAME: timed out after 0.5 s waiting for the mutex (held by another client?)"
     # Killed inside its critical section, holding the mutex, its request posted.
     kill -KILL "$WAITING_PID"
     wait "$WAITING_PID" || true

@@ -115,7 +115,7 @@ has_owner() {
 @test "not running: no owner is exit 1 at once; a missing bus too" {
     run_client 10-dbus/client --name "$NAME" --timeout 60 hello
     assert_failure 1
-    assert_equal "$stderr" "client: server not running: $SERVICE has no owner"
+    assert_equal "$stderr" "client: server $NAME not running ($SERVICE has no owner)"
     DBUS_SESSION_BUS_ADDRESS=unix:path=$T/no-bus run_client 10-dbus/client --name "$NAME" hello
     assert_failure 1
     assert_regex "$stderr" '^client: session bus not running'
@@ -127,7 +127,7 @@ has_owner() {
     run_client 10-dbus/client --name "$NAME" --timeout 0.5 hello
     kill -CONT "$SERVER_PID"
     assert_failure 1
-    assert_equal "$stderr" "client: timed out waiting for $SERVICE to reply"
+    assert_equal "$stderr" "client: timed out after 0.5 s waiting for the reply from $SERVICE"
     run_client 10-dbus/client --name "$NAME" again
     assert_output AGAIN
 }
@@ -227,7 +227,7 @@ has_owner() {
     status=0
     wait "$client" || status=$?
     assert_equal "$status" 1
-    assert_equal "$(cat "$T/err")" "client: server not running: $SERVICE went away before replying"
+    assert_equal "$(cat "$T/err")" "client: server $NAME not running ($SERVICE went away before replying)"
 }
 
 @test "a stopped bus: the client's --timeout bounds connecting too" {
@@ -235,7 +235,7 @@ has_owner() {
     run_client 10-dbus/client --name "$NAME" --timeout 0.5 hello
     kill -CONT "$(cat "$BUS_DIR/pid")"
     assert_failure 1
-    assert_equal "$stderr" 'client: timed out connecting to the session bus'
+    assert_equal "$stderr" 'client: timed out after 0.5 s waiting for the session bus to answer our Hello'
 }
 
 @test "README: every transcript shows what the programs print" {
