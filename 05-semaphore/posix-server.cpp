@@ -13,7 +13,8 @@
 // 3. Repair, between requests: POSIX semaphores have no SEM_UNDO. If
 //    NAME.owner names a client that is dead (its pid gone, or now another
 //    process's: the start time differs), it was killed holding the mutex:
-//    drop its request and reply, clear NAME.owner, sem_post(mutex).
+//    answer a request it posted (the reply goes to nobody), take out its
+//    reply, clear NAME.owner, sem_post(mutex).
 // 4. Remove: sem_close() and sem_unlink() each, and the files, by the
 //    destructors.
 #include "protocol.hpp"
@@ -30,7 +31,8 @@ using namespace semaphore_lab;
 NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsigned value);
 bool answer_request(const ServerFile& exchange);
 void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange);
-void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& owner);
+void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& exchange,
+                            const ServerFile& owner);
 void post(sem_t* sem, const char* what);
 
 int run(int argc, char** argv) {
@@ -66,7 +68,7 @@ int run(int argc, char** argv) {
             }
         } else if (errno == ETIMEDOUT) {
             // 3. Repair.
-            repair_abandoned_mutex(sems, owner);
+            repair_abandoned_mutex(sems, exchange, owner);
         } else if (errno != EINTR) {
             throw lab::sys_error("sem_timedwait request");
         }
@@ -152,13 +154,23 @@ void drain(sem_t* sem, const char* what) {
 // instructions between sem_wait() returning and its pid being written, or between writing 0 and
 // sem_post(), cannot be told from a live one: that mutex stays taken, and
 // the clients time out until the server is restarted (README).
-void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& owner) {
+void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& exchange,
+                            const ServerFile& owner) {
     lab::ProcessIdentity holder = read_owner(owner.fd());
     if (holder.pid <= 0 || holder.alive() || read_owner(owner.fd()) != holder) {
         return;
     }
+    // A request the dead client posted is answered first, as in step 2: a
+    // wait that timed out just as the post came (or a server stopped and
+    // continued in between) must not make it a dropped one. Its reply goes
+    // to nobody and is taken out below.
+    if (::sem_trywait(sems.request.get()) == 0) {
+        answer_request(exchange);
+    } else if (errno != EAGAIN && errno != EINTR) {
+        throw lab::sys_error("sem_trywait request");
+    }
     // Nobody else can post request while the mutex is taken, and only we
-    // post reply: what is there is the dead client's, and must not be
+    // post reply: what is left is the dead client's, and must not be
     // handed to the next one.
     drain(sems.request.get(), "sem_trywait request");
     drain(sems.reply.get(), "sem_trywait reply");
