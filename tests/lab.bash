@@ -207,7 +207,11 @@ describe_process() {
 # queued meanwhile before it sees a SIGTERM sent while it was stopped; one
 # stopped inside its wait is interrupted at once (EINTR). So: wait until it
 # sleeps there, stop it, and check that it stopped in that same system call;
-# if it had moved on, continue it and try again.
+# if it had moved on, continue it and try again. (It may still leave that
+# call the moment it is continued, as if its wait had timed out: a timeout
+# that expires while the stop is being delivered wins. So a test relies on
+# this only for what does not depend on which of the two happened, and the
+# program must do the same right thing after a timed-out wait.)
 stop_while_asleep() {
     local pid=$1 regex=$2 call deadline=$((SECONDS + READY_LIMIT + 1))
     while ((SECONDS < deadline)); do
