@@ -1,49 +1,11 @@
-// protocol.cpp - what both sides of 06-msgqueue share: the Ticker (System V),
-// the queue shapes and a leftover's takeover (POSIX), the request format and
-// a client's check while it waits. The queues are made and used in the programs.
+// protocol.cpp - what both sides of 06-msgqueue share: the queue shapes and a leftover's takeover
+// (POSIX), the request format and a client's check while it waits. The queues are made and used in
+// the programs.
 #include "protocol.hpp"
 
 #include <fcntl.h>
 
 namespace msgqueue {
-
-namespace {
-extern "C" void on_tick(int /*signo*/) {} // its only job is to interrupt msgsnd/msgrcv
-
-itimerval every_milliseconds(int interval_ms) {
-    itimerval timer{};
-    timer.it_interval.tv_sec = interval_ms / 1000;
-    timer.it_interval.tv_usec = (interval_ms % 1000) * 1000L;
-    timer.it_value = timer.it_interval;
-    return timer;
-}
-} // namespace
-
-Ticker::Ticker(int interval_ms) {
-    struct sigaction action {};
-    action.sa_handler = on_tick;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    if (::sigaction(SIGALRM, &action, nullptr) < 0) {
-        throw lab::sys_error("sigaction SIGALRM");
-    }
-    itimerval timer = every_milliseconds(interval_ms);
-    if (::setitimer(ITIMER_REAL, &timer, nullptr) < 0) {
-        throw lab::sys_error("setitimer");
-    }
-}
-
-Ticker::~Ticker() {
-    itimerval off{};
-    ::setitimer(ITIMER_REAL, &off, nullptr);
-    // A tick may be on its way already: with SIGALRM's default action back,
-    // it would kill us in the middle of cleaning up. SIG_IGN drops a pending
-    // one, and any that is still late.
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    ::sigaction(SIGALRM, &ignore, nullptr);
-}
 
 namespace {
 std::string kind_of(const QueueShape& shape) {

@@ -69,14 +69,17 @@ struct Reply {
 // msgsnd/msgrcv then fails with EINTR (System V IPC calls are never
 // restarted, SA_RESTART or not: signal(7)) and the loop around it checks its
 // deadline or stop request again. SA_RESTART keeps every other call (reading
-// stdin, writing stdout) from ever seeing the tick. Afterwards SIGALRM stays
-// ignored (see ~Ticker).
+// stdin, writing stdout) from ever seeing the tick. The tick itself is
+// common's (lab::Ticker: SIGALRM unblocked while it lives, a late tick taken
+// before the old action comes back), the same that bounds 01's lock waits.
 class Ticker {
   public:
-    explicit Ticker(int interval_ms);
-    ~Ticker();
-    Ticker(const Ticker&) = delete;
-    Ticker& operator=(const Ticker&) = delete;
+    explicit Ticker(int interval_ms) : ticker_(lab::Ticker::Restart::other_calls_restarted) {
+        ticker_.arm(interval_ms, interval_ms);
+    }
+
+  private:
+    lab::Ticker ticker_;
 };
 
 // ------------------------------------------------------------------- POSIX

@@ -274,6 +274,20 @@ check_timed_out() {
 @test "sysv: a stopped server: exit 1 'timed out' after --timeout" { sysv; check_timed_out; }
 @test "posix: a stopped server: exit 1 'timed out' after --timeout" { posix; check_timed_out; }
 
+# SIGALRM blocked by whoever started the client (a mask is inherited across
+# exec): msgrcv() would then never be interrupted by the tick, and the
+# client would wait for ever instead of timing out. lab::Ticker unblocks it.
+@test "sysv: a client started with SIGALRM blocked still times out after --timeout" {
+    sysv
+    start_queue_server
+    kill -STOP "$SERVER_PID"
+    local -a LAB_WRAP=(perl -MPOSIX -e 'sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGALRM)) or die "sigprocmask: $!\n"; exec @ARGV or die "exec: $!\n"' -- "${LAB_WRAP[@]}")
+    client --timeout 1 hello
+    kill -CONT "$SERVER_PID"
+    assert_failure 1
+    assert_equal "$stderr" "client: timed out after 1 s waiting for server $NAME"
+}
+
 check_server_dies_mid_wait() {
     local signal=$1
     start_queue_server
