@@ -25,7 +25,7 @@
 
 namespace {
 
-using namespace file_locking;
+using namespace file_locking_lab;
 
 struct Settings {
     std::string name;

@@ -25,7 +25,7 @@
 
 namespace {
 
-using namespace file_locking;
+using namespace file_locking_lab;
 
 int run(int argc, char** argv) {
     lab::Options options(

@@ -21,7 +21,7 @@
 
 namespace {
 
-using namespace file_locking;
+using namespace file_locking_lab;
 
 // Below run(): what A, P and B do.
 std::string try_write_lock(int fd, int command);

@@ -20,7 +20,7 @@
 #include <optional>
 #include <poll.h>
 
-namespace file_locking {
+namespace file_locking_lab {
 
 bool wait_for_lock(const lab::Deadline& deadline, const std::string& what,
                    const std::function<int()>& blocking_lock) {
@@ -62,4 +62,4 @@ bool pause_unless_stopped(const lab::StopSignals& stop, double seconds) {
     return false;
 }
 
-} // namespace file_locking
+} // namespace file_locking_lab

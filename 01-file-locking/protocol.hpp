@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace file_locking {
+namespace file_locking_lab {
 
 inline constexpr std::string_view topic = "file-locking";
 inline constexpr std::string_view document_extension = "txt";
@@ -94,4 +94,4 @@ bool wait_for_lock(const lab::Deadline& deadline, const std::string& what,
 // SIGTERM came: true if the time ran out, false if a stop was requested.
 bool pause_unless_stopped(const lab::StopSignals& stop, double seconds);
 
-} // namespace file_locking
+} // namespace file_locking_lab

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <sys/stat.h>
 
-namespace file_locking {
+namespace file_locking_lab {
 
 // One of the server's files: made under a temporary name, given its own
 // name by publish(), and unlinked when the server goes (the server that
@@ -63,4 +63,4 @@ class ServerFile {
     bool published_ = false;
 };
 
-} // namespace file_locking
+} // namespace file_locking_lab

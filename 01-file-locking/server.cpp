@@ -19,7 +19,7 @@
 
 namespace {
 
-using namespace file_locking;
+using namespace file_locking_lab;
 
 // Below run(): each MESSAGE as a line, spread over --hold seconds.
 bool write_slowly(const ServerFile& document, const std::vector<std::string>& messages,

@@ -17,7 +17,7 @@
 
 namespace {
 
-using namespace msgqueue;
+using namespace msgqueue_lab;
 
 int find_queue(const std::string& name);
 void discard_stale_replies(int msqid, pid_t self);

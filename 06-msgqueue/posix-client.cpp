@@ -20,7 +20,7 @@
 
 namespace {
 
-using namespace msgqueue;
+using namespace msgqueue_lab;
 
 PosixQueue open_server_queue(const std::string& name);
 mqd_t create_reply_queue(const std::string& queue_name);

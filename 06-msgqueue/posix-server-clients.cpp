@@ -1,7 +1,7 @@
 // posix-server-clients.cpp - part of posix-server: see posix-server-clients.hpp.
 #include "posix-server-clients.hpp"
 
-namespace msgqueue {
+namespace msgqueue_lab {
 
 void ClientQueues::remove_vanished() {
     for (auto pid = pids_.begin(); pid != pids_.end();) {
@@ -25,4 +25,4 @@ void ClientQueues::remove_queue_left_by(pid_t pid) const {
     }
 }
 
-} // namespace msgqueue
+} // namespace msgqueue_lab

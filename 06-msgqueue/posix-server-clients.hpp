@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-namespace msgqueue {
+namespace msgqueue_lab {
 
 // Clients whose requests we saw. A client removes its reply queue on every
 // way out it controls; one killed with SIGKILL cannot, so once its pid is
@@ -31,4 +31,4 @@ class ClientQueues {
     std::set<pid_t> pids_;
 };
 
-} // namespace msgqueue
+} // namespace msgqueue_lab

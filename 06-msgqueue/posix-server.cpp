@@ -25,7 +25,7 @@
 
 namespace {
 
-using namespace msgqueue;
+using namespace msgqueue_lab;
 
 mqd_t create_request_queue(const std::string& queue_name, bool& took_over);
 void send_reply(const std::string& name, pid_t pid, const std::string& reply);

@@ -5,7 +5,7 @@
 
 #include <fcntl.h>
 
-namespace msgqueue {
+namespace msgqueue_lab {
 
 namespace {
 std::string kind_of(const QueueShape& shape) {
@@ -89,4 +89,4 @@ void check_still_waiting(std::string_view topic, const std::string& name,
     }
 }
 
-} // namespace msgqueue
+} // namespace msgqueue_lab

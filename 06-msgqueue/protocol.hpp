@@ -34,7 +34,7 @@
 #include <unistd.h>
 #include <utility>
 
-namespace msgqueue {
+namespace msgqueue_lab {
 
 // ---------------------------------------------------------------- System V
 
@@ -194,4 +194,4 @@ inline bool process_gone(pid_t pid) {
 void check_still_waiting(std::string_view topic, const std::string& name,
                          const lab::Deadline& deadline, double timeout_seconds);
 
-} // namespace msgqueue
+} // namespace msgqueue_lab

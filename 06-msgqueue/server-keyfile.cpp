@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace msgqueue {
+namespace msgqueue_lab {
 
 namespace {
 constexpr int msqid_width = 10; // INT_MAX has 10 digits
@@ -86,4 +86,4 @@ OwnedQueue::~OwnedQueue() {
     }
 }
 
-} // namespace msgqueue
+} // namespace msgqueue_lab

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace msgqueue {
+namespace msgqueue_lab {
 
 // Takeover: a killed server left NAME.key, holding the id of its queue, and
 // the queue. We hold the instance lock, so no live server of this NAME uses
@@ -71,4 +71,4 @@ class OwnedQueue {
     int msqid_ = -1;
 };
 
-} // namespace msgqueue
+} // namespace msgqueue_lab

@@ -25,7 +25,7 @@
 #include <limits>
 #include <map>
 
-namespace msgqueue {
+namespace msgqueue_lab {
 
 class Outbox {
   public:
@@ -185,4 +185,4 @@ class Outbox {
     Clock::time_point last_drop_report_{};
 };
 
-} // namespace msgqueue
+} // namespace msgqueue_lab

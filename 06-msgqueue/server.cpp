@@ -23,7 +23,7 @@
 
 namespace {
 
-using namespace msgqueue;
+using namespace msgqueue_lab;
 
 // ftok() keeps only the low 16 bits of the inode: two key files can give the
 // same key. How many fresh inodes to try before giving up.
