@@ -6,14 +6,12 @@
 
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <sys/stat.h>
 
 namespace signal_lab {
 
 namespace {
 
-std::optional<unsigned long long> start_time_of(pid_t pid);
 std::optional<std::string> why_not_a_client(pid_t pid, int message_signal);
 
 std::string from(pid_t pid) {
@@ -30,7 +28,7 @@ void Senders::take(pid_t pid, int value) {
         sender.discarding = false;
         sender.message.clear();
         if (sender.replies.empty()) {
-            sender.identity = {pid, start_time_of(pid).value_or(0)};
+            sender.identity = lab::ProcessIdentity::of(pid).value_or(lab::ProcessIdentity{pid, 0});
         }
     }
     if (value == end_of_message) {
@@ -64,8 +62,8 @@ void Senders::finish_message(pid_t pid, Sender& sender) {
     }
     std::string message = std::move(sender.message);
     sender.message.clear();
-    auto now = start_time_of(pid);
-    if (now && *now != sender.identity.start_time) {
+    auto now = lab::ProcessIdentity::of(pid);
+    if (now && now->start_time != sender.identity.start_time) {
         // The pid changed hands while the message was coming in: its first
         // bytes are a dead process's, its last ones another's.
         lab::log_ignored("message from " + from(pid) + " began in another process; dropped");
@@ -148,41 +146,6 @@ bool Senders::send_replies() {
 }
 
 namespace {
-
-// When `pid` started (/proc/PID/stat field 22, clock ticks after boot), or
-// nothing if there is no such process or it is a zombie. lab::ProcessIdentity
-// asks this only of the calling process (ProcessIdentity::self()); a sender
-// is another process, whose start time is read here, once, at its first byte.
-// From then on lab::ProcessIdentity::alive() says whether the pid still
-// names that process (neither gone, zombie nor exiting, nor a new one).
-std::optional<unsigned long long> start_time_of(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) {
-        return std::nullopt; // no such process (any more)
-    }
-    // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')', so the
-    // fields are counted from the last ')'.
-    auto comm_end = line.rfind(')');
-    if (comm_end == std::string::npos) {
-        return std::nullopt;
-    }
-    std::istringstream fields(line.substr(comm_end + 1));
-    std::string state;
-    fields >> state;
-    if (state == "Z" || state == "X") {
-        return std::nullopt;
-    }
-    std::string skipped;
-    for (int field = 4; field < 22; ++field) { // STATE was field 3; starttime is 22
-        fields >> skipped;
-    }
-    unsigned long long start_time = 0;
-    if (!(fields >> start_time)) {
-        return std::nullopt;
-    }
-    return start_time;
-}
 
 // Why `pid` cannot be a client we may answer, or nothing if it can. si_pid
 // is written by the sender (rt_sigqueueinfo() takes a whole siginfo_t), so

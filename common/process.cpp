@@ -87,6 +87,14 @@ ProcessIdentity ProcessIdentity::self() {
     return {::getpid(), stat.start_time};
 }
 
+std::optional<ProcessIdentity> ProcessIdentity::of(pid_t pid) {
+    ProcStat stat = read_proc_stat(pid);
+    if (stat.state != ProcStat::running) {
+        return std::nullopt;
+    }
+    return ProcessIdentity{pid, stat.start_time};
+}
+
 bool ProcessIdentity::alive() const {
     ProcStat stat = read_proc_stat(pid);
     return stat.state == ProcStat::unknown ||

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <ctime>
+#include <optional>
 #include <sys/types.h>
 
 namespace lab {
@@ -26,6 +27,11 @@ struct ProcessIdentity {
 
     // The calling process.
     static ProcessIdentity self();
+
+    // The live process that has `pid` now; nullopt when none has it (or it
+    // is a zombie, or exiting) or /proc will not say when it started. For a
+    // pid a peer gave us, recorded to tell it apart from a later reuse.
+    static std::optional<ProcessIdentity> of(pid_t pid);
 
     // True while this very process lives: the pid is there, it is neither a
     // zombie (exited, not yet reaped) nor exiting, and it started when this
