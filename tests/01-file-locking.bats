@@ -512,16 +512,7 @@ run_counters() {
 # ---------------------------------------------------------------- every program
 
 @test "every program: --help on stdout exit 0; unknown option exit 2; demos want one FILE" {
-    for program in server client flock-demo ofd-demo; do
-        run_client "01-file-locking/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
-        assert_equal "$stderr" ''
-        run_client "01-file-locking/$program" --frobnicate
-        assert_failure 2
-        assert_equal "$output" ''
-        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
-    done
+    check_help_and_unknown_option 01-file-locking server client flock-demo ofd-demo
     for program in flock-demo ofd-demo; do
         run_client "01-file-locking/$program"
         assert_failure 2

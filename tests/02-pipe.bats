@@ -131,16 +131,7 @@ server: child $T/fake/client exited with status 127"
 }
 
 @test "every program: --help on stdout, exit 0; unknown option exit 2 with one line" {
-    for program in server client popen-demo; do
-        run_client "02-pipe/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
-        assert_equal "$stderr" ''
-        run_client "02-pipe/$program" --frobnicate
-        assert_failure 2
-        assert_equal "$output" ''
-        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
-    done
+    check_help_and_unknown_option 02-pipe server client popen-demo
 }
 
 @test "README: every transcript shows what the programs print" {

@@ -105,14 +105,10 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
 }
 
 @test "--help, unknown option, bad name, stray operand" {
+    check_help_and_unknown_option 03-fifo server client
     for program in server client; do
         run_client "03-fifo/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
         assert_output --partial '--name NAME'
-        run_client "03-fifo/$program" --frobnicate
-        assert_failure 2
-        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
         for bad in '' .hidden 'a/b' 'sp ace' "$(printf 'x%.0s' {1..41})"; do
             run_client "03-fifo/$program" --name "$bad"
             assert_failure 2
@@ -205,13 +201,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
 }
 
 @test "already running: a second server of the same name exits 1; the first goes on" {
-    start_server 03-fifo/server --name "$NAME"
-    run_server 03-fifo/server --name "$NAME"
-    assert_failure 1
-    assert_regex "$stderr" "^server: $NAME already running \\(pid $SERVER_PID\\)"
-    run_client 03-fifo/client --name "$NAME" still
-    assert_success
-    assert_output STILL
+    check_second_server_refused 03-fifo "^server: $NAME already running \\(pid @PID@\\)"
     # another name is another server
     start_server 03-fifo/server --name "$NAME-b"
     run_client 03-fifo/client --name "$NAME-b" other

@@ -547,13 +547,8 @@ host_pid_of() {
 }
 
 @test "options: --help (0), unknown option, bad name, bad combinations (2)" {
+    check_help_and_unknown_option 04-signal server client
     for program in server client; do
-        run_client "04-signal/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
-        run_client "04-signal/$program" --frobnicate
-        assert_failure 2
-        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
         run_client "04-signal/$program" --name .hidden
         assert_failure 2
         assert_regex "$stderr" "^$program: bad name '.hidden'"

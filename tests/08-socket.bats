@@ -829,14 +829,7 @@ except OSError:
 # ---------------------------------------------------------------------- usage
 
 @test "usage: --help, unknown option, bad name, bad or conflicting addresses, operands" {
-    for program in server client fd-passing-demo; do
-        run_client "08-socket/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
-        run_client "08-socket/$program" --frobnicate
-        assert_failure 2
-        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
-    done
+    check_help_and_unknown_option 08-socket server client fd-passing-demo
     # the server and the client parse addresses with the same code: the
     # client gets the whole list, the server a sample
     for args in "--name .hidden" "--name x --tcp 1" "--tcp 1 --udp 2" "--tcp abc" \

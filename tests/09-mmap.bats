@@ -153,13 +153,7 @@ kill_client_holding_turn() {
 }
 
 @test "already running: a second server of the same name exits 1; the first serves on" {
-    start_server 09-mmap/server --name "$NAME"
-    run_server 09-mmap/server --name "$NAME"
-    assert_failure 1
-    assert_equal "$stderr" "server: $NAME already running (pid $SERVER_PID)"
-    client still
-    assert_success
-    assert_output STILL
+    check_second_server_refused 09-mmap "^server: $NAME already running \\(pid @PID@\\)\$"
 }
 
 @test "takeover: after kill -9 a new server replaces the leftover file with a fresh one" {
@@ -375,16 +369,7 @@ kill_client_holding_turn() {
 }
 
 @test "options: --help exits 0 on stdout; unknown option and bad --name exit 2" {
-    for program in server client anon-demo; do
-        run_client "09-mmap/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
-        assert_equal "$stderr" ''
-        run_client "09-mmap/$program" --frobnicate
-        assert_failure 2
-        assert_equal "$output" ''
-        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
-    done
+    check_help_and_unknown_option 09-mmap server client anon-demo
     for program in server client; do
         for bad in '' .hidden 'a/b' 'sp ace' "$(head -c 41 /dev/zero | tr '\0' n)"; do
             run_client "09-mmap/$program" --name "$bad"

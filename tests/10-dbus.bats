@@ -133,12 +133,7 @@ has_owner() {
 }
 
 @test "already running: a second server of the NAME is refused; the first keeps serving" {
-    start_server 10-dbus/server --name "$NAME"
-    run_server 10-dbus/server --name "$NAME"
-    assert_failure 1
-    assert_equal "$stderr" "server: $NAME already running ($SERVICE has an owner)"
-    run_client 10-dbus/client --name "$NAME" still
-    assert_output STILL
+    check_second_server_refused 10-dbus "^server: $NAME already running \\(${SERVICE//./\\.} has an owner\\)\$"
 }
 
 @test "SIGTERM and SIGINT: the name is released and the server exits 0" {
@@ -240,4 +235,8 @@ has_owner() {
 
 @test "README: every transcript shows what the programs print" {
     check_transcripts 10-dbus --session-bus
+}
+
+@test "options: --help on stdout, exit 0; an unknown option is exit 2 with one line" {
+    check_help_and_unknown_option 10-dbus server client
 }

@@ -301,6 +301,41 @@ check_transcripts() {
     assert_success
 }
 
+# check_help_and_unknown_option CHAPTER PROGRAM...: each PROGRAM prints its
+# usage on stdout with --help (exit 0, stderr empty) and refuses an unknown
+# option with exit 2, nothing on stdout and the one line common/options
+# writes. (tests/common.bats checks every server and client the same way;
+# a chapter calls this for its own programs, demos included.)
+check_help_and_unknown_option() {
+    local chapter=$1 program
+    shift
+    for program in "$@"; do
+        run_client "$chapter/$program" --help
+        assert_success
+        assert_line -n 0 --partial "usage: $program"
+        assert_equal "$stderr" ''
+        run_client "$chapter/$program" --frobnicate
+        assert_failure 2
+        assert_equal "$output" ''
+        assert_equal "$stderr" "$program: unknown option '--frobnicate' (try --help)"
+    done
+}
+
+# check_second_server_refused CHAPTER STDERR_REGEX: a server of $NAME runs; a
+# second one of the same NAME exits 1 with one stderr line matching
+# STDERR_REGEX (anchor it; @PID@ in it stands for the first server's pid),
+# and the first still answers a client.
+check_second_server_refused() {
+    local chapter=$1 expected=$2
+    start_server "$chapter/server" --name "$NAME"
+    run_server "$chapter/server" --name "$NAME"
+    assert_failure 1
+    assert_regex "$stderr" "${expected//@PID@/$SERVER_PID}"
+    run_client "$chapter/client" --name "$NAME" still
+    assert_success
+    assert_output STILL
+}
+
 # can_unshare_mount: a private mount namespace can be made here (root, or
 # CAP_SYS_ADMIN in a user namespace that owns one).
 can_unshare_mount() { unshare -m true 2>/dev/null; }
