@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstring>
+#include <optional>
 #include <poll.h>
 
 namespace {
@@ -128,9 +129,8 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
                          " runs: " + error.what());
         return;
     }
-    if (request->message.size() > lab::max_message_bytes) {
-        lab::log_ignored(who + "message too long (" + std::to_string(request->message.size()) +
-                         " bytes; at most " + std::to_string(lab::max_message_bytes) + ")");
+    if (std::optional<std::string> problem = lab::message_problem(request->message)) {
+        lab::log_ignored(who + *problem); // too long: a line holds no newline
         return;
     }
     // Not answered when there is nowhere to answer; checked again, safely,

@@ -4,6 +4,7 @@
 #include "protocol.hpp"
 
 #include <fcntl.h>
+#include <optional>
 
 namespace msgqueue_lab {
 
@@ -70,10 +71,8 @@ std::optional<ParsedRequest> parse_request(std::span<const char> body) {
         return std::nullopt;
     }
     std::string_view message(body.data() + sizeof pid, body.size() - sizeof pid);
-    try {
-        lab::check_message(message);
-    } catch (const lab::UsageError& e) {
-        lab::log_ignored("pid " + std::to_string(pid) + ": " + e.what());
+    if (std::optional<std::string> problem = lab::message_problem(message)) {
+        lab::log_ignored("pid " + std::to_string(pid) + ": " + *problem);
         return std::nullopt;
     }
     return ParsedRequest{pid, message};

@@ -14,13 +14,20 @@
 
 namespace lab {
 
-void check_message(std::string_view message) {
+std::optional<std::string> message_problem(std::string_view message) {
     if (message.size() > max_message_bytes) {
-        throw UsageError("message too long (" + std::to_string(message.size()) +
-                         " bytes; at most " + std::to_string(max_message_bytes) + ")");
+        return "message too long (" + std::to_string(message.size()) + " bytes; at most " +
+               std::to_string(max_message_bytes) + ")";
     }
     if (message.find('\n') != std::string_view::npos) {
-        throw UsageError("message contains a newline; send one message per line");
+        return "message contains a newline; send one message per line";
+    }
+    return std::nullopt;
+}
+
+void check_message(std::string_view message) {
+    if (std::optional<std::string> problem = message_problem(message)) {
+        throw UsageError(*problem);
     }
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,8 +16,14 @@ namespace lab {
 
 inline constexpr std::size_t max_message_bytes = 1024;
 
-// Throws UsageError (exit 2) for a message over 1024 bytes ("too long") or
-// one holding a newline (the newline is the frame on several mechanisms).
+// What is wrong with a message, in the contract's words, or nothing: over
+// 1024 bytes ("message too long (N bytes; at most 1024)"), or holding a
+// newline (the newline is the frame on several mechanisms). A server that
+// rejects a peer's message logs this; a client's own is check_message's.
+std::optional<std::string> message_problem(std::string_view message);
+
+// Throws UsageError (exit 2) with message_problem's words: a client's bad
+// message is bad input.
 void check_message(std::string_view message);
 
 // The reply: ASCII a-z turned to A-Z, every other byte unchanged.
