@@ -301,6 +301,17 @@ check_transcripts() {
     assert_success
 }
 
+# plant_key_file TOPIC LABEL=ID...: the NAME.key a killed System V server
+# of TOPIC leaves (common/sysv_key.hpp): one record per LABEL=ID, the id
+# right-aligned in ten columns ("semid=         7").
+plant_key_file() {
+    local topic=$1 record
+    mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/$topic"
+    for record in "${@:2}"; do
+        printf '%s=%10s\n' "${record%%=*}" "${record#*=}"
+    done >"$IPC_LAB_DIR/$topic/$NAME.key"
+}
+
 # can_unshare_mount: a private mount namespace can be made here (root, or
 # CAP_SYS_ADMIN in a user namespace that owns one).
 can_unshare_mount() { unshare -m true 2>/dev/null; }
