@@ -629,6 +629,19 @@ is_waiting_to_enter() {
     refute [ "${READY[semid]}" = "$foreign" ]
 }
 
+@test "sysv: takeover leaves a set named in NAME.key, under its key, but made by another user" {
+    plant_others_object semaphore S semid
+    start_server_v ""
+    run grep -c 'took over' "$SERVER_LOG"
+    assert_output 0
+    assert [ -n "$(ipcs -s | awk -v id="$OTHERS_ID" '$2 == id')" ]
+    run_client_v "" ok
+    assert_output OK
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert [ -n "$(ipcs -s | awk -v id="$OTHERS_ID" '$2 == id')" ]
+}
+
 @test "sysv: after kill -9, the next server removes the set named in NAME.key and says so" {
     start_server_v ""
     local old_semid=${READY[semid]} old_key=${READY[key]}

@@ -636,6 +636,20 @@ check_killed_clients() {
     ipcrm -q "$other"
 }
 
+@test "sysv: a leftover key file naming a queue under its key but made by another user: left alone" {
+    sysv
+    plant_others_object msgqueue M msqid
+    start_queue_server
+    run grep -c 'took over' "$SERVER_LOG"
+    assert_output 0
+    assert [ -n "$(queue_row "$OTHERS_ID")" ]
+    client ok
+    assert_output OK
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert [ -n "$(queue_row "$OTHERS_ID")" ]
+}
+
 # ---------------------------------------------------------------- POSIX only
 
 @test "posix: the server takes the highest priority first, FIFO within one priority" {
