@@ -141,7 +141,8 @@ SysvKeyFile::SysvKeyFile(std::string path, int project_id, std::initializer_list
 }
 
 void SysvKeyFile::take_over() {
-    Fd old_file(::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO planted here must not stall us (a file ignores it).
+    Fd old_file(::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
     if (!old_file) {
         if (errno == ENOENT) {
             return; // no server of this NAME was killed here
