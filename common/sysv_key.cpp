@@ -52,11 +52,10 @@ std::optional<int> parse_id(std::string_view digits_text) {
     return static_cast<int>(id);
 }
 
-// semctl()'s fourth argument: the caller must define it (see semctl(2)).
+// semctl()'s fourth argument: the caller must define it (see semctl(2));
+// IPC_STAT is the only use here.
 union SemctlArg {
-    int val;
     semid_ds* buf;
-    unsigned short* array;
 };
 
 // IPC_STAT: the object's permissions (its key and creator), or nothing
