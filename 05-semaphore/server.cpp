@@ -3,10 +3,11 @@
 //   server [--name NAME]
 //
 // 1. Create: the files NAME.txt (the message) and NAME.count (the counter),
-//    then the key file NAME.key (KeyFile, server-keyfile.cpp: a set a killed
-//    server left is removed first); ftok() turns its inode into a key, and
+//    then the key file NAME.key (lab::SysvKeyFile, common/sysv_key.cpp: a
+//    set a killed server recorded there is removed first, if it is provably
+//    its own); ftok() turns its inode into a key, and
 //    semget(key, 3, IPC_CREAT | IPC_EXCL | 0600) makes a new set of three
-//    semaphores (mutex, request, reply), all 0. Its semid is written in
+//    semaphores (mutex, request, reply), all 0. Its semid is recorded in
 //    NAME.key, for a later server's takeover.
 // 2. Initialise: semop(mutex +1). Until then the mutex is 0, so a client
 //    that finds the set early simply waits in its first semop.
@@ -15,7 +16,6 @@
 //    it, write the reply, then in one semop: request -1, reply +1.
 // 4. Remove: semctl(IPC_RMID) and the files, by the destructors.
 #include "protocol.hpp"
-#include "server-keyfile.hpp"
 
 #include <array>
 #include <cerrno>
@@ -25,10 +25,6 @@
 namespace {
 
 using namespace semaphore_lab;
-
-// ftok() keeps only the low 16 bits of the inode: two key files can give the
-// same key. How many fresh inodes to try before giving up.
-constexpr int key_attempts = 8;
 
 void semop_now(int semid, std::span<sembuf> operations, const char* what);
 bool answer_request(const ServerFile& exchange);
@@ -46,30 +42,30 @@ int run(int argc, char** argv) {
     // 1. Create.
     ServerFile exchange(lab::object_path(sysv_topic, name, exchange_extension), "");
     ServerFile counter(lab::object_path(sysv_topic, name, counter_extension), "0\n");
-    KeyFile key_file(lab::object_path(sysv_topic, name, key_extension));
-    OwnedSetId set; // after key_file: the set is removed before NAME.key
+    lab::SysvKeyFile key_file(lab::object_path(sysv_topic, name, key_extension), key_project_id,
+                              {lab::SysvKind::semaphore_set});
+    // After key_file: the set is removed before NAME.key.
+    lab::OwnedSysvId set([](int semid) { ::semctl(semid, 0, IPC_RMID); });
     key_t key = -1;
-    for (int attempt = 1; set.get() < 0; ++attempt) {
+    while (set.get() < 0) {
         key = ::ftok(key_file.path().c_str(), key_project_id);
         if (key == -1) {
             throw lab::sys_error("ftok " + key_file.path());
         }
         // IPC_EXCL: never adopt a set that is already there under this key.
         int semid = ::semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | lab::owner_only);
-        if (semid >= 0) {
-            set.own(semid); // owned at once: nothing after this may leave it behind
-            key_file.record(semid);
-        } else if (errno != EEXIST) {
-            throw lab::sys_error("semget " + lab::key_text(key));
-        } else if (attempt == key_attempts) {
-            throw lab::Failure("semget " + lab::key_text(key) +
-                               ": a set of another program has our key " +
-                               std::to_string(key_attempts) + " times in a row (ftok collision)");
-        } else {
-            // Another program's set has our key: leave it alone, and make
-            // NAME.key again (a new inode, a new key).
+        if (semid < 0) {
+            if (errno != EEXIST) {
+                throw lab::sys_error("semget " + lab::key_text(key));
+            }
+            // Another program's set has our key (ftok keeps only 16 bits of
+            // the inode): leave it alone, and make NAME.key again (a new
+            // inode, a new key; bounded: it gives up after a few).
             key_file.renew();
+            continue;
         }
+        set.own(semid); // owned at once: nothing after this may leave it behind
+        key_file.record(lab::SysvKind::semaphore_set, semid);
     }
 
     // 2. Initialise: values start at 0 and sem_otime at 0; this first semop
@@ -80,6 +76,7 @@ int run(int argc, char** argv) {
     lab::print_ready({{"path", exchange.path()},
                       {"key", lab::key_text(key)},
                       {"semid", std::to_string(set.get())}});
+    key_file.print_took_over();
 
     // 3. Exchange. Wait until request > 0 without taking it: -1 then +1 in
     // one atomic semop. request stays 1 while we work, and a client only
@@ -106,7 +103,7 @@ int run(int argc, char** argv) {
             reset_stale_request_count(set.get(), exchange);
         }
     }
-    // 4. Remove: ~OwnedSetId (IPC_RMID), ~KeyFile, ~ServerFile, ~InstanceLock.
+    // 4. Remove: ~OwnedSysvId (IPC_RMID), ~SysvKeyFile, ~ServerFile, ~InstanceLock.
     return lab::exit_ok;
 }
 

@@ -5,8 +5,8 @@
 //
 // 1. Create: the key file NAME.key (ftok() needs a file that exists), the
 //    key from ftok(), the queue from msgget(key, IPC_CREAT | IPC_EXCL | 0600).
-//    A killed server's queue, named in its key file, is removed first
-//    (remove_leftover, KeyFile: server-keyfile.cpp).
+//    A queue a killed server recorded in its NAME.key is removed first, if
+//    it is provably its own (lab::SysvKeyFile, common/sysv_key.cpp).
 // 2. Attach: nothing to map or open: every call names the queue by its id.
 // 3. Exchange: msgrcv(mtype 1) takes the next request, whoever sent it;
 //    the reply goes back with msgsnd(mtype = the client's pid, IPC_NOWAIT)
@@ -15,7 +15,6 @@
 // 5. Remove: msgctl(IPC_RMID), then the key file; on SIGINT/SIGTERM too,
 //    through the same destructors as a normal return.
 #include "protocol.hpp"
-#include "server-keyfile.hpp"
 #include "server-outbox.hpp"
 
 #include <optional>
@@ -24,10 +23,6 @@
 namespace {
 
 using namespace msgqueue_lab;
-
-// ftok() keeps only the low 16 bits of the inode: two key files can give the
-// same key. How many fresh inodes to try before giving up.
-constexpr int key_attempts = 8;
 
 int run(int argc, char** argv) {
     std::string name = lab::parse_server_options(
@@ -39,42 +34,39 @@ int run(int argc, char** argv) {
     lab::ignore_sigpipe(); // a closed stdout must fail a write, not kill us before cleanup
 
     // 1. Create.
-    std::string key_path = lab::object_path(sysv_topic, name, "key");
-    std::optional<int> taken_over = remove_leftover(key_path);
-    KeyFile key_file(key_path);
-    OwnedQueue queue; // after key_file: the queue is removed before NAME.key
+    lab::SysvKeyFile key_file(lab::object_path(sysv_topic, name, "key"), key_project_id,
+                              {lab::SysvKind::message_queue});
+    // After key_file: the queue is removed before NAME.key. Removal is at
+    // once, even for clients blocked in msgrcv on it: they get EIDRM.
+    lab::OwnedSysvId queue([](int msqid) { ::msgctl(msqid, IPC_RMID, nullptr); });
     key_t key = -1;
-    for (int attempt = 1; queue.id() < 0; ++attempt) {
-        key = ::ftok(key_path.c_str(), key_project_id);
+    while (queue.get() < 0) {
+        key = ::ftok(key_file.path().c_str(), key_project_id);
         if (key == -1) {
-            throw lab::sys_error("ftok " + key_path);
+            throw lab::sys_error("ftok " + key_file.path());
         }
         // IPC_EXCL: never adopt a queue that is already there under this key.
         int msqid = ::msgget(key, IPC_CREAT | IPC_EXCL | lab::owner_only);
-        if (msqid >= 0) {
-            queue.own(msqid); // owned at once: nothing after this may leave it behind
-            key_file.record(msqid);
-        } else if (errno != EEXIST) {
-            throw lab::sys_error("msgget " + lab::key_text(key));
-        } else if (attempt == key_attempts) {
-            throw lab::Failure("no free System V key for " + key_path + " after " +
-                               std::to_string(key_attempts) + " tries (ipcs -q: stale queues?)");
-        } else {
-            // Someone else's queue has this key (an ftok collision): leave
-            // it alone, and make NAME.key again (a new inode, a new key).
+        if (msqid < 0) {
+            if (errno != EEXIST) {
+                throw lab::sys_error("msgget " + lab::key_text(key));
+            }
+            // Another program's queue has our key (ftok keeps only 16 bits
+            // of the inode): leave it alone, and make NAME.key again (a new
+            // inode, a new key; bounded: it gives up after a few).
             key_file.renew();
+            continue;
         }
+        queue.own(msqid); // owned at once: nothing after this may leave it behind
+        key_file.record(lab::SysvKind::message_queue, msqid);
     }
     // 2. Attach: nothing; every call names the queue by its id.
-    const int msqid = queue.id();
+    const int msqid = queue.get();
     Ticker ticker(lab::stop_check_interval_ms);
 
     lab::print_ready(
-        {{"path", key_path}, {"key", lab::key_text(key)}, {"msqid", std::to_string(msqid)}});
-    if (taken_over) {
-        lab::print_line("took over: removed msqid " + std::to_string(*taken_over) +
-                        " left by a killed server");
-    }
+        {{"path", key_file.path()}, {"key", lab::key_text(key)}, {"msqid", std::to_string(msqid)}});
+    key_file.print_took_over();
 
     // 3. Exchange.
     Outbox outbox(msqid);
@@ -114,7 +106,7 @@ int run(int argc, char** argv) {
         lab::log_received(parsed->message);
         outbox.add(parsed->client_pid, lab::to_upper(parsed->message));
     }
-    // 4. Detach: nothing. 5. Remove: ~OwnedQueue (IPC_RMID), ~KeyFile, ~InstanceLock.
+    // 4. Detach: nothing. 5. Remove: ~OwnedSysvId (IPC_RMID), ~SysvKeyFile, ~InstanceLock.
     return lab::exit_ok;
 }
 

@@ -5,14 +5,14 @@
 // 1. Find: server_running() answers "not running" at once; then ftok() of
 //    the key file, shmget() and semget() without IPC_CREAT (the server makes
 //    them; we only look them up).
-// 2. Wait (bounded) until the set's sem_otime is set: only then has the
-//    server given the semaphores their values.
-// 3. Attach: shmat() (the Attachment owns the detach).
-// 4. Per message, every wait bounded by --timeout: semtimedop() -1 on the
+// 2. Attach: shmat() (the Attachment owns the detach).
+// 3. Per message, every wait bounded by --timeout: semtimedop() -1 on the
 //    mutex with SEM_UNDO; write the request; +1 on request; semtimedop() -1
 //    on reply until the reply carries our sequence number; copy it out; +1 on
-//    the mutex; print it.
-// 5. Detach: shmdt() (the Attachment's destructor, protocol.hpp).
+//    the mutex; print it. The first wait on the mutex is also the wait for
+//    the server to be ready: it opens the mutex last (server.cpp, step 4),
+//    so there is no "initialised" mark to poll.
+// 4. Detach: shmdt() (the Attachment's destructor, protocol.hpp).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -24,7 +24,6 @@ namespace {
 
 using namespace shm_lab;
 
-void wait_until_initialised(int semid, double timeout_seconds);
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
                          double timeout_seconds);
 
@@ -53,18 +52,20 @@ int run(int argc, char** argv) {
         }
         throw lab::sys_error("shmget " + lab::key_text(key));
     }
-    int semid = ::semget(key, 0, 0);
+    int semid = ::semget(key, semaphore_count, 0);
     if (semid < 0) {
         if (errno == ENOENT) {
             throw lab::not_running(name, "no semaphore set under key " + lab::key_text(key));
         }
+        if (errno == EINVAL) { // a set with fewer semaphores than ours
+            throw lab::Failure("semaphore set under key " + lab::key_text(key) +
+                               " has fewer than " + std::to_string(semaphore_count) +
+                               " semaphores: not this chapter's");
+        }
         throw lab::sys_error("semget " + lab::key_text(key));
     }
 
-    // 2. Wait until the server has given the semaphores their values.
-    wait_until_initialised(semid, timeout_seconds);
-
-    // 3. Attach.
+    // 2. Attach.
     void* address = ::shmat(shmid, nullptr, 0);
     // shmat() reports failure as (void*)-1, not NULL.
     // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
@@ -74,7 +75,7 @@ int run(int argc, char** argv) {
     Attachment attachment(address);
     auto& exchange = static_cast<SysvSegment*>(address)->exchange;
 
-    // 4. One exchange per message.
+    // 3. One exchange per message.
     lab::for_each_message(messages, [&](const std::string& message) {
         std::string reply_text;
         try {
@@ -92,36 +93,8 @@ int run(int argc, char** argv) {
         // must not hold up the other clients.
         lab::print_line(reply_text);
     });
-    // 5. Detach: ~Attachment (shmdt).
+    // 4. Detach: ~Attachment (shmdt).
     return lab::exit_ok;
-}
-
-// Step 2 has no event to wait on, only a field to watch: a bounded poll.
-constexpr long initialised_poll_ns = 10'000'000;
-
-void wait_until_initialised(int semid, double timeout_seconds) {
-    lab::Deadline deadline(timeout_seconds);
-    semid_ds info{};
-    semun arg{};
-    arg.buf = &info;
-    for (;;) {
-        if (::semctl(semid, 0, IPC_STAT, arg) < 0) {
-            throw lab::sys_error("semctl IPC_STAT " + std::to_string(semid));
-        }
-        if (info.sem_nsems != semaphore_count) {
-            throw lab::Failure("semaphore set " + std::to_string(semid) + " has " +
-                               std::to_string(info.sem_nsems) + " semaphores, not " +
-                               std::to_string(semaphore_count) + ": not this chapter's");
-        }
-        if (info.sem_otime != 0) {
-            return;
-        }
-        if (deadline.expired()) {
-            throw lab::timed_out(timeout_seconds, "the server to set up its semaphores");
-        }
-        const timespec pause{0, initialised_poll_ns};
-        ::nanosleep(&pause, nullptr);
-    }
 }
 
 // The mutex, held for one whole exchange. SEM_UNDO: if we are killed while
@@ -176,7 +149,7 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
     }
 }
 
-// Step 4 for one message, within one --timeout: in turn (the mutex), the
+// Step 3 for one message, within one --timeout: in turn (the mutex), the
 // request in, the reply out.
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
                          double timeout_seconds) {

@@ -1,7 +1,9 @@
 // protocol.hpp - what the 07-shm programs agree on: names, the layout of the
 // shared memory, and how a request and its reply travel through it; and the
-// small owners that release (shmdt, munmap, IPC_RMID, shm_unlink) what the
-// programs acquire themselves.
+// small owners that release (shmdt, munmap, shm_unlink) what the programs
+// acquire themselves. (The System V ids the server makes are owned by
+// lab::OwnedSysvId, common/sysv_key.hpp, which calls the server's own
+// IPC_RMID.)
 //
 // Both variants carry the message the same way, in an `Exchange` placed in
 // the shared memory; they differ in how the sides say "now":
@@ -69,12 +71,9 @@ struct Exchange {
     char reply[lab::max_message_bytes];
 };
 
-// The System V segment: the exchange, and the id of the semaphore set made
-// with it. A server taking over a killed one's leftovers reads it to know
-// which set under the key was its predecessor's (and not another program's
-// whose ftok key collides).
+// The System V segment: the exchange alone (the semaphores are a set of
+// their own, under the same key).
 struct SysvSegment {
-    std::atomic<int> semid;
     Exchange exchange;
 };
 
@@ -117,15 +116,6 @@ Request read_request(Exchange& exchange, std::uint64_t last_answered);
 // caller posts it).
 void write_reply(Exchange& exchange, const Request& request);
 
-// --- System V definitions both sides use ---
-
-// semctl()'s fourth argument: the caller must define it (see semctl(2)).
-union semun {
-    int val;
-    struct semid_ds* buf;
-    unsigned short* array;
-};
-
 // --- what a program made or mapped, released when its owner goes ---
 //
 // Each program makes the call that acquires (shmget, shmat, shm_open, mmap)
@@ -144,34 +134,6 @@ class Attachment {
 
   private:
     void* address_;
-};
-
-// A segment the server made with shmget(): IPC_RMID when it goes. Only a
-// mark: the kernel frees the memory once the last process has detached.
-class OwnedSegment {
-  public:
-    explicit OwnedSegment(int shmid) : shmid_(shmid) {}
-    ~OwnedSegment() { ::shmctl(shmid_, IPC_RMID, nullptr); }
-    OwnedSegment(const OwnedSegment&) = delete;
-    OwnedSegment& operator=(const OwnedSegment&) = delete;
-    int id() const { return shmid_; }
-
-  private:
-    int shmid_;
-};
-
-// A semaphore set the server made with semget(): IPC_RMID when it goes, at
-// once (a client waiting on it wakes with EIDRM).
-class OwnedSemaphoreSet {
-  public:
-    explicit OwnedSemaphoreSet(int semid) : semid_(semid) {}
-    ~OwnedSemaphoreSet() { ::semctl(semid_, 0, IPC_RMID); }
-    OwnedSemaphoreSet(const OwnedSemaphoreSet&) = delete;
-    OwnedSemaphoreSet& operator=(const OwnedSemaphoreSet&) = delete;
-    int id() const { return semid_; }
-
-  private:
-    int semid_;
 };
 
 // A POSIX object mapped with mmap(MAP_SHARED): munmap() when it goes.

@@ -4,27 +4,27 @@
 //   server [--name NAME]
 //
 // 1. Key: the instance lock first (one live server per NAME), then the key
-//    file RUNTIME/shm/NAME.key (KeyFile, server-takeover.cpp) and ftok() of
-//    it.
-// 2. Take over (server-takeover.cpp): a segment or semaphore set that a killed
-//    server left under the key is removed (IPC_RMID) - unless a live process
-//    owns it, which means another program's key collided with ours (ftok is
-//    not unique).
-// 3. Create and attach: shmget(IPC_CREAT|IPC_EXCL, 0600), shmat(); then
-//    semget(IPC_CREAT|IPC_EXCL, 0600) and SETALL to 0.
-// 4. Open for clients: semop() +1 on the mutex. That first semop() also sets
-//    sem_otime, the mark a client waits for before trusting the values
-//    (a new set's values are not defined until SETALL).
+//    file RUNTIME/shm/NAME.key (lab::SysvKeyFile, common/sysv_key.cpp): the
+//    segment and set a killed server recorded there are removed first, if
+//    they are provably its own. ftok() of it gives the key.
+// 2. Create: shmget(IPC_CREAT|IPC_EXCL, 0600), then semget(IPC_CREAT|
+//    IPC_EXCL, 0600), each id recorded in NAME.key at once. Another
+//    program's object under our key (EEXIST: ftok is not unique) is left
+//    alone: NAME.key is made again, for a new key, and both are tried anew.
+// 3. Attach: shmat(). A new segment is zero-filled, and Linux makes a new
+//    set's semaphores 0 (no SETALL needed).
+// 4. Open for clients: semop() +1 on the mutex. A client's first wait is on
+//    the mutex, so that wait is its wait for this step: nothing to poll.
 // 5. Exchange: semtimedop() -1 on request; copy the request out of the
 //    segment, log it, write the reply into it, semop() +1 on reply. A post
 //    with no new request behind it is stale: take out any others at once
 //    (one semop() of -N), log them once.
-// 6. Detach and remove on SIGINT/SIGTERM: IPC_RMID the set (a client still
-//    waiting on it wakes with EIDRM), shmdt(), IPC_RMID the segment, unlink
-//    the key file - the owners' destructors (protocol.hpp), in reverse order
-//    of creation, so every way out of run() goes the same way.
+// 6. Detach and remove on SIGINT/SIGTERM: shmdt(), IPC_RMID the set (a
+//    client still waiting on it wakes with EIDRM), IPC_RMID the segment,
+//    unlink the key file - the owners' destructors (protocol.hpp,
+//    common/sysv_key.hpp), in reverse order of creation, so every way out
+//    of run() goes the same way.
 #include "protocol.hpp"
-#include "server-takeover.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -49,23 +49,52 @@ int run(int argc, char** argv) {
     lab::InstanceLock instance(sysv_topic, name);
     lab::ignore_sigpipe(); // a log reader that goes away: EPIPE, exit 1, objects removed
     lab::StopSignals stop;
-    KeyFile key_file(lab::object_path(sysv_topic, name, "key"));
-    const key_t key = ::ftok(key_file.path().c_str(), key_project_id);
-    if (key == -1) {
-        throw lab::sys_error("ftok " + key_file.path());
-    }
+    lab::SysvKeyFile key_file(lab::object_path(sysv_topic, name, "key"), key_project_id,
+                              {lab::SysvKind::shared_memory, lab::SysvKind::semaphore_set});
+    key_t key = -1;
 
-    // 2. Take over what a killed server left.
-    remove_leftovers(key);
-
-    // 3. Create and attach. A new segment is zero-filled by the kernel.
-    // Each object goes to its owner the moment it exists: a later failure
-    // must not leave it behind.
-    int shmid = ::shmget(key, sizeof(SysvSegment), IPC_CREAT | IPC_EXCL | lab::owner_only);
-    if (shmid < 0) {
-        throw lab::sys_error("shmget " + lab::key_text(key));
+    // 2. Create. Each object goes to its owner the moment it exists, and
+    // into NAME.key: a later failure must not leave it behind, and a killed
+    // server's successor must find it. (Owners made after key_file: they
+    // go first, before NAME.key.)
+    lab::OwnedSysvId segment([](int shmid) { ::shmctl(shmid, IPC_RMID, nullptr); });
+    lab::OwnedSysvId semaphores([](int semid) { ::semctl(semid, 0, IPC_RMID); });
+    while (semaphores.get() < 0) {
+        key = ::ftok(key_file.path().c_str(), key_project_id);
+        if (key == -1) {
+            throw lab::sys_error("ftok " + key_file.path());
+        }
+        // IPC_EXCL: never adopt an object that is already there under this key.
+        int shmid = ::shmget(key, sizeof(SysvSegment), IPC_CREAT | IPC_EXCL | lab::owner_only);
+        if (shmid < 0) {
+            if (errno != EEXIST) {
+                throw lab::sys_error("shmget " + lab::key_text(key));
+            }
+            key_file.renew(); // another program's segment has our key: a new key
+            continue;
+        }
+        segment.own(shmid);
+        key_file.record(lab::SysvKind::shared_memory, shmid);
+        int semid = ::semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | lab::owner_only);
+        if (semid < 0) {
+            if (errno != EEXIST) {
+                throw lab::sys_error("semget " + lab::key_text(key));
+            }
+            // Another program's set has our key: our segment goes too (the
+            // two share one key), and both are made again under a new key.
+            segment.reset();
+            key_file.renew();
+            continue;
+        }
+        semaphores.own(semid);
+        key_file.record(lab::SysvKind::semaphore_set, semid);
     }
-    OwnedSegment segment(shmid);
+    const int shmid = segment.get();
+    const int semid = semaphores.get();
+
+    // 3. Attach. Linux gives a new set's semaphores the value 0 (POSIX
+    // leaves them undefined): no SETALL, which, run after a client's semop,
+    // would also wipe that semop out.
     void* address = ::shmat(shmid, nullptr, 0);
     // shmat() reports failure as (void*)-1, not NULL.
     // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
@@ -76,21 +105,8 @@ int run(int argc, char** argv) {
     SysvSegment& shared = *std::construct_at(static_cast<SysvSegment*>(address));
     Exchange& exchange = shared.exchange;
 
-    int semid = ::semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | lab::owner_only);
-    if (semid < 0) {
-        throw lab::sys_error("semget " + lab::key_text(key));
-    }
-    OwnedSemaphoreSet semaphores(semid);
-    shared.semid.store(semid); // for a successor's takeover (server-takeover.cpp)
-    unsigned short initial[semaphore_count] = {0, 0, 0};
-    semun values{};
-    values.array = initial;
-    if (::semctl(semid, 0, SETALL, values) < 0) {
-        throw lab::sys_error("semctl SETALL " + std::to_string(semid));
-    }
-
-    // 4. Open the mutex: from here on clients may come. This first semop()
-    // also sets sem_otime, which clients wait for.
+    // 4. Open the mutex: from here on clients may come. A client that found
+    // the set earlier is already waiting in its first semop() on the mutex.
     sembuf open_mutex{mutex, 1, 0};
     if (::semop(semid, &open_mutex, 1) < 0) {
         throw lab::sys_error("open the mutex (semop)");
@@ -99,6 +115,7 @@ int run(int argc, char** argv) {
                       {"shmid", std::to_string(shmid)},
                       {"semid", std::to_string(semid)},
                       {"path", key_file.path()}});
+    key_file.print_took_over();
 
     // 5. Serve. The wait wakes every tick to look at the stop flag: a signal
     // that lands just before semtimedop() would otherwise go unnoticed.
@@ -131,8 +148,8 @@ int run(int argc, char** argv) {
         answer(semid, exchange, incoming);
         last_answered = incoming.sequence;
     }
-    // 6. Detach and remove: ~OwnedSemaphoreSet (IPC_RMID), ~Attachment
-    // (shmdt), ~OwnedSegment (IPC_RMID), ~KeyFile, ~InstanceLock.
+    // 6. Detach and remove: ~Attachment (shmdt), ~OwnedSysvId of the set
+    // and of the segment (IPC_RMID), ~SysvKeyFile, ~InstanceLock.
     return lab::exit_ok;
 }
 

@@ -17,4 +17,5 @@
 #include "sigbus.hpp"      // lab::SigbusGuard: a shared mapping truncated under us
 #include "signals.hpp"     // lab::StopSignals, ignore_sigpipe
 #include "stale_posts.hpp" // lab::drain_stale_posts: a request count raised by no client
+#include "sysv_key.hpp"    // lab::SysvKeyFile, OwnedSysvId: NAME.key and the takeover
 #include "ticker.hpp"      // lab::Ticker: SIGALRM bounds a call that has no timeout

@@ -71,12 +71,6 @@ ProcStat read_proc_stat(pid_t pid) {
     return {ProcStat::running, start_time};
 }
 
-double seconds_of(clockid_t clock) {
-    timespec now{};
-    ::clock_gettime(clock, &now);
-    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
-
 } // namespace
 
 ProcessIdentity ProcessIdentity::self() {
@@ -103,21 +97,6 @@ bool ProcessIdentity::alive() const {
 
 bool process_alive(pid_t pid) {
     return read_proc_stat(pid).state != ProcStat::gone;
-}
-
-bool alive_since(pid_t pid, std::time_t stamped) {
-    ProcStat stat = read_proc_stat(pid);
-    if (stat.state != ProcStat::running) {
-        return stat.state == ProcStat::unknown;
-    }
-    // The start time counts ticks on the boot-time clock; the stamp is wall
-    // clock. Now on both clocks gives the offset between them. The tick
-    // rounds down, so a start computed as later than the stamp's second is
-    // later indeed; when unsure the answer is "alive".
-    static const auto ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    double started = seconds_of(CLOCK_REALTIME) - seconds_of(CLOCK_BOOTTIME) +
-                     static_cast<double>(stat.start_time) / ticks_per_second;
-    return started < static_cast<double>(stamped) + 1;
 }
 
 } // namespace lab

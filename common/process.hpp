@@ -46,11 +46,4 @@ struct ProcessIdentity {
 // just waited for).
 bool process_alive(pid_t pid);
 
-// True when a live process has `pid` and may be the one that did something
-// at `stamped` (a kernel timestamp in whole seconds: shm_ctime, sem_otime,
-// a file's mtime): it started before that second ended. False when no live
-// process has the pid, or the one that has it started later: the pid was
-// handed out again since.
-bool alive_since(pid_t pid, std::time_t stamped);
-
 } // namespace lab

@@ -619,13 +619,43 @@ is_waiting_to_enter() {
     run ipcmk -S 1 -p 0600
     assert_success
     local foreign=${output##* }
-    mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/semaphore"
-    echo "semid=$foreign" >"$IPC_LAB_DIR/semaphore/$NAME.key"
+    plant_key_file semaphore "semid=$foreign"
     start_server_v ""
+    run grep -c 'took over' "$SERVER_LOG"
+    assert_output 0
     run ipcs -s -i "$foreign"
     ipcrm -s "$foreign"
     assert_line 'nsems = 1'
     refute [ "${READY[semid]}" = "$foreign" ]
+}
+
+@test "sysv: takeover leaves a set named in NAME.key, under its key, but made by another user" {
+    plant_others_object semaphore S semid
+    start_server_v ""
+    run grep -c 'took over' "$SERVER_LOG"
+    assert_output 0
+    assert [ -n "$(ipcs -s | awk -v id="$OTHERS_ID" '$2 == id')" ]
+    run_client_v "" ok
+    assert_output OK
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert [ -n "$(ipcs -s | awk -v id="$OTHERS_ID" '$2 == id')" ]
+}
+
+@test "sysv: after kill -9, the next server removes the set named in NAME.key and says so" {
+    start_server_v ""
+    local old_semid=${READY[semid]} old_key=${READY[key]}
+    kill -KILL "$SERVER_PID"
+    wait_for_exit "$SERVER_PID"
+    assert [ -n "$(ipcs -s | awk -v id="$old_semid" '$2 == id')" ]
+    start_server_v ""
+    assert_equal "$(sed -n 2p "$SERVER_LOG")" "took over: removed semid $old_semid left by a killed server"
+    assert_equal "$(ipcs -s | awk -v id="$old_semid" -v key="$old_key" '$2 == id && $1 == key')" ''
+    run_client_v "" after
+    assert_output AFTER
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(server_objects "")" ''
 }
 
 @test "options: --help, unknown option, bad --name, bad --increment, stray arguments" {

@@ -352,6 +352,7 @@ check_takeover() {
     start_queue_server
     run cat "$SERVER_LOG"
     assert_line -n 1 --partial 'left by a killed server'
+    [[ $TOPIC != msgqueue ]] || assert_line -n 1 "took over: removed msqid $first_id left by a killed server"
     client fresh
     assert_success
     assert_output FRESH
@@ -623,8 +624,7 @@ check_killed_clients() {
     # someone else's queue (ipcmk picks a random key), named in a leftover key file
     local other
     other=$(ipcmk -Q | awk '{ print $NF }')
-    mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/msgqueue"
-    echo "$other" >"$IPC_LAB_DIR/msgqueue/$NAME.key"
+    plant_key_file msgqueue "msqid=$other"
     start_queue_server
     run grep -c 'took over' "$SERVER_LOG"
     assert_output 0
@@ -634,6 +634,20 @@ check_killed_clients() {
     stop_server
     assert [ -n "$(queue_row "$other")" ]
     ipcrm -q "$other"
+}
+
+@test "sysv: a leftover key file naming a queue under its key but made by another user: left alone" {
+    sysv
+    plant_others_object msgqueue M msqid
+    start_queue_server
+    run grep -c 'took over' "$SERVER_LOG"
+    assert_output 0
+    assert [ -n "$(queue_row "$OTHERS_ID")" ]
+    client ok
+    assert_output OK
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert [ -n "$(queue_row "$OTHERS_ID")" ]
 }
 
 # ---------------------------------------------------------------- POSIX only

@@ -15,7 +15,16 @@ teardown() {
     for pid in "${SERVER_PIDS[@]}"; do
         kill -CONT "$pid" 2>/dev/null || true
     done
-    lab_teardown
+    lab_teardown remove_foreign
+}
+
+# The ids another program made in this test (make_foreign), removed even
+# when the test failed.
+FOREIGN_SHMIDS=() FOREIGN_SEMIDS=()
+remove_foreign() {
+    local id
+    for id in "${FOREIGN_SHMIDS[@]}"; do ipcrm -m "$id" 2>/dev/null || true; done
+    for id in "${FOREIGN_SEMIDS[@]}"; do ipcrm -s "$id" 2>/dev/null || true; done
 }
 
 # use sysv|posix: the programs and names of one variant.
@@ -258,11 +267,18 @@ check_takeover() {
     start_server "$SERVER" --name "$NAME"
     assert_objects_exist
     if [[ $VARIANT == sysv ]]; then
-        # the same key file, so the same key; the old objects were removed
-        assert_equal "${READY[key]}" "${old[key]}"
+        # the objects the killed server recorded in NAME.key were removed,
+        # and said so; under the new key (a new NAME.key, maybe a new key)
+        # there are exactly the new ones
+        assert_equal "$(sed -n 2,3p "$SERVER_LOG")" \
+            "took over: removed shmid ${old[shmid]} left by a killed server
+took over: removed semid ${old[semid]} left by a killed server"
         assert_equal "$(ipcs_id -m "${old[shmid]}")" ''
         assert_equal "$(ipcs_id -s "${old[semid]}")" ''
+        assert_equal "$(ipcs_key -m "${old[key]}" | grep -cv " ${READY[shmid]} ")" 0
+        assert_equal "$(ipcs_key -s "${old[key]}" | grep -cv " ${READY[semid]} ")" 0
         assert_equal "$(ipcs_key -m "${READY[key]}" | wc -l)" 1
+        assert_equal "$(ipcs_key -s "${READY[key]}" | wc -l)" 1
     else
         assert [ "$(stat -c %i "$SHM_FILE")" != "$old_inode" ]
     fi
@@ -345,22 +361,80 @@ check_cleanup() {
     check_cleanup
 }
 
-@test "server: refuses a key whose segment belongs to a live process (ftok collision)" {
+# make_foreign FILE...: for each FILE, another program's segment and
+# semaphore set, made (by python3, through libc) under the key ftok(FILE,
+# 'M') gives - the key a server's NAME.key gets if it is handed FILE's
+# inode. Adds to FOREIGN_KEYS, FOREIGN_SHMIDS, FOREIGN_SEMIDS.
+FOREIGN_KEYS=()
+make_foreign() {
+    local made key shmid semid
+    # shellcheck disable=SC2016 # python code
+    made=$(python3 -c 'import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+flags = 0o1000 | 0o2000 | 0o600  # IPC_CREAT | IPC_EXCL | 0600
+for path in sys.argv[1:]:
+    key = libc.ftok(path.encode(), ord("M"))
+    shmid = libc.shmget(key, 4096, flags)
+    semid = libc.semget(key, 3, flags)
+    print("0x%08x" % (key & 0xFFFFFFFF), shmid, semid)' "$@")
+    while read -r key shmid semid; do
+        ((shmid < 0)) || FOREIGN_SHMIDS+=("$shmid")
+        ((semid < 0)) || FOREIGN_SEMIDS+=("$semid")
+        ((shmid >= 0 && semid >= 0)) || fail "could not make the foreign objects: $made"
+        FOREIGN_KEYS+=("$key")
+    done <<<"$made"
+}
+
+@test "server: another program's segment and set under its key are left alone; it takes a new key (ftok collision)" {
     use sysv
+    # A collision, made: three files' inodes give keys K1 K2 K3; another
+    # program makes a segment and a set under each; the files are removed.
+    # ext4 hands a free inode straight back (the lowest first), so the
+    # server's NAME.key gets one of them (after a valgrind log, if any):
+    # its key is taken. NAME.lock and the server's log files are made
+    # first, so that they do not take those inodes. The server must leave
+    # the other program's objects alone and make NAME.key again (a new
+    # inode, a new key) until its objects can be made.
+    mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/shm"
+    : >"$IPC_LAB_DIR/shm/$NAME.lock"
+    chmod 600 "$IPC_LAB_DIR/shm/$NAME.lock"
+    : >"$T/server.0.out"
+    : >"$T/server.0.err"
+    local scratch=("$IPC_LAB_DIR/shm/scratch1" "$IPC_LAB_DIR/shm/scratch2" "$IPC_LAB_DIR/shm/scratch3")
+    touch "${scratch[@]}"
+    make_foreign "${scratch[@]}"
+    rm "${scratch[@]}"
+    local before i
+    before=$(foreign_rows)
+    assert_equal "$(wc -l <<<"$before")" 6
+    for i in 0 1 2; do
+        assert_regex "$(ipcs_id -m "${FOREIGN_SHMIDS[i]}")" "^${FOREIGN_KEYS[i]} "
+        assert_regex "$(ipcs_id -s "${FOREIGN_SEMIDS[i]}")" "^${FOREIGN_KEYS[i]} "
+    done
+
     start_server "$SERVER" --name "$NAME"
-    local first=$SERVER_PID
-    # Stand-in for a collision: with the instance lock file gone, a second
-    # server of this NAME gets the lock but finds the first one's live
-    # segment under the same key. It must not remove it.
-    rm "$IPC_LAB_DIR/shm/$NAME.lock"
-    run_server "$SERVER" --name "$NAME"
-    assert_failure 1
-    assert_regex "$stderr" "^server: key ${READY[key]} in use: segment ${READY[shmid]} of live pid $first "
-    assert_regex "$(ipcs_id -m "${READY[shmid]}")" "^${READY[key]} "
-    assert_regex "$(ipcs_id -s "${READY[semid]}")" "^${READY[key]} "
-    stop_server "$first"
+    for i in 0 1 2; do
+        assert [ "${READY[key]}" != "${FOREIGN_KEYS[i]}" ]
+    done
+    assert_objects_exist
+    run grep -c 'took over' "$SERVER_LOG"
+    assert_output 0
+    run_client "$CLIENT" --name "$NAME" mine
+    assert_success
+    assert_output MINE
+    # the other program's objects: untouched (same ids, keys, modes, sizes)
+    assert_equal "$(foreign_rows)" "$before"
+    stop_server
     assert_equal "$STOP_STATUS" 0
-    assert_objects_gone
+    assert_objects_gone # its own: gone
+    assert_equal "$(foreign_rows)" "$before"
+}
+# The rows of ipcs -m and ipcs -s of the foreign ids, without their
+# attach counts and times (the id, key, owner, mode and size).
+foreign_rows() {
+    local id
+    for id in "${FOREIGN_SHMIDS[@]}"; do ipcs_id -m "$id" | awk '{ print $1, $2, $3, $4, $5 }'; done
+    for id in "${FOREIGN_SEMIDS[@]}"; do ipcs_id -s "$id"; done
 }
 
 # ------------------------------------------------------------ many clients

@@ -56,6 +56,7 @@ lab_setup() {
     NAME=t${BATS_TEST_NUMBER}p$$
     SERVER_PIDS=()
     HELPER_PIDS=() # other processes a test started: SIGKILLed in teardown
+    PLANTED_IPC=() # System V ids a test made ("-s ID"): removed in teardown
     LAB_WRAP=()
     if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
         # shellcheck disable=SC2054 # the commas belong to valgrind's options
@@ -336,6 +337,48 @@ check_second_server_refused() {
     assert_output STILL
 }
 
+# plant_key_file TOPIC LABEL=ID...: the NAME.key a killed System V server
+# of TOPIC leaves (common/sysv_key.hpp): one record per LABEL=ID, the id
+# right-aligned in ten columns ("semid=         7").
+plant_key_file() {
+    local topic=$1 record
+    mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/$topic"
+    for record in "${@:2}"; do
+        printf '%s=%10s\n' "${record%%=*}" "${record#*=}"
+    done >"$IPC_LAB_DIR/$topic/$NAME.key"
+}
+
+# plant_others_object TOPIC PROJECT LABEL: a leftover NAME.key (as
+# plant_key_file) whose LABEL record (semid or msqid) names an object that
+# has the very key ftok(NAME.key, PROJECT) gives, but was made by another
+# user (nobody): not a killed server's, whatever its key says. Sets
+# OTHERS_ID; the object is removed in teardown. Skips where this test
+# cannot run a program as another user.
+plant_others_object() {
+    local topic=$1 project=$2 label=$3 key
+    command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+    setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null ||
+        skip "cannot run a program as another user (needs CAP_SETUID)"
+    plant_key_file "$topic" "$label="
+    key=$(python3 -c 'import ctypes, sys
+print(ctypes.CDLL(None).ftok(sys.argv[1].encode(), ord(sys.argv[2])))' \
+        "$IPC_LAB_DIR/$topic/$NAME.key" "$project")
+    # shellcheck disable=SC2016 # perl code
+    OTHERS_ID=$(setpriv --reuid=65534 --regid=65534 --clear-groups perl -MIPC::SysV=IPC_CREAT,IPC_EXCL -e '
+        my ($label, $key) = @ARGV;
+        my $flags = IPC_CREAT | IPC_EXCL | 0600;
+        my $id = $label eq "semid" ? semget($key, 1, $flags) : msgget($key, $flags);
+        print defined $id ? $id + 0 : -1' "$label" "$key")
+    ((OTHERS_ID >= 0)) || fail "nobody could not make a $label under key $key"
+    local flag=-q
+    [[ $label != semid ]] || flag=-s
+    PLANTED_IPC+=("$flag $OTHERS_ID")
+    # really under NAME.key's key, and really nobody's
+    assert_regex "$(ipcs "$flag" | awk -v id="$OTHERS_ID" '$2 == id')" "^$(printf '0x%08x' "$key") +$OTHERS_ID +nobody "
+    # the record, rewritten in place: NAME.key keeps its inode, so its key
+    printf '%s=%10s\n' "$label" "$OTHERS_ID" >"$IPC_LAB_DIR/$topic/$NAME.key"
+}
+
 # can_unshare_mount: a private mount namespace can be made here (root, or
 # CAP_SYS_ADMIN in a user namespace that owns one).
 can_unshare_mount() { unshare -m true 2>/dev/null; }
@@ -374,6 +417,11 @@ lab_teardown() {
     if (($# > 0)); then
         "$@" || failed=1
     fi
+    local planted
+    for planted in "${PLANTED_IPC[@]}"; do # "-s ID": made by plant_others_object
+        # shellcheck disable=SC2086 # the option and the id, two words
+        ipcrm $planted 2>/dev/null || true
+    done
     if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
         lab_check_valgrind_logs || failed=1
     fi
