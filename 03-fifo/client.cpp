@@ -52,20 +52,18 @@ class Exchange {
 };
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options = lab::client_options(
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
         "Sends each MESSAGE (or, given none, each line of stdin) to the server\n"
-        "through NAME.fifo and prints each reply, read from NAME.PID.fifo.",
-        name, timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
+        "through NAME.fifo and prints each reply, read from NAME.PID.fifo.");
 
     lab::ignore_sigpipe(); // a server gone mid-write: EPIPE, which we report
     lab::StopSignals stop;
-    fifo_lab::Paths paths(name);
-    Exchange exchange(paths, timeout_seconds, stop); // steps 1 and 2
+    fifo_lab::Paths paths(command.name);
+    Exchange exchange(paths, command.timeout_seconds, stop); // steps 1 and 2
     lab::for_each_message(
-        messages, [&](const std::string& message) { lab::print_line(exchange.ask(message)); },
+        command.messages,
+        [&](const std::string& message) { lab::print_line(exchange.ask(message)); },
         &stop);          // step 3 (with &stop: Ctrl-C while it waits for a line ends the run)
     return lab::exit_ok; // step 4: ~ReplyFifo unlinks NAME.PID.fifo
 }

@@ -32,25 +32,22 @@ std::string exchange(MapLayout& map, const std::string& name, const std::string&
                      double timeout_seconds);
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = lab::default_timeout_seconds;
-    lab::Options options = lab::client_options(
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
         "Sends each MESSAGE (or each line of stdin) through RUNTIME/mmap/NAME.map\n"
-        "and prints the server's reply to it.",
-        name, timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
+        "and prints the server's reply to it.");
 
     // 1. A live server holds its instance lock; leftovers alone are not one.
-    if (!lab::server_running(mmap_lab::topic, name)) {
-        throw lab::not_running(name);
+    if (!lab::server_running(mmap_lab::topic, command.name)) {
+        throw lab::not_running(command.name);
     }
 
     // 2. The file, and its size: exactly the layout's.
-    const std::string path = mmap_lab::map_path(name);
+    const std::string path = mmap_lab::map_path(command.name);
     lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) { // the server is just starting or just leaving
-            throw lab::not_running(name, "no " + path);
+            throw lab::not_running(command.name, "no " + path);
         }
         throw lab::sys_error("open " + path);
     }
@@ -66,11 +63,11 @@ int run(int argc, char** argv) {
     fd.reset();
     lab::SigbusGuard guard(address, mmap_lab::map_bytes);
     auto& map = mapping.as<MapLayout>();
-    check_header(map, name, path);
+    check_header(map, command.name, path);
 
     // 4. Per message: our turn, the request, the reply with our sequence.
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::print_line(exchange(map, name, message, timeout_seconds));
+    lab::for_each_message(command.messages, [&](const std::string& message) {
+        lab::print_line(exchange(map, command.name, message, command.timeout_seconds));
     });
     // 5. munmap() in the Mapping's destructor.
     return lab::exit_ok;

@@ -10,7 +10,7 @@
 #include "instance.hpp"    // lab::InstanceLock: one live server per name
 #include "io.hpp"          // lab::write_all, read_some, read_full
 #include "messages.hpp"    // message limits, to_upper, client input, ready/received lines
-#include "options.hpp"     // lab::Options, parse_server_options, client_options
+#include "options.hpp"     // lab::Options, parse_server_options, client_options, parse_client_options
 #include "owned_path.hpp"  // lab::OwnedPath: a file we made, unlinked when it goes
 #include "process.hpp"     // lab::ProcessIdentity: a pid, told apart from its reuse
 #include "runtime_dir.hpp" // runtime dir, object paths, POSIX IPC names
