@@ -12,7 +12,7 @@
 //    the request; sem_post() request; sem_timedwait() reply until it carries
 //    our sequence number; copy it out; pthread_mutex_unlock(); print it.
 //    Every wait wakes each tick to see whether the object was truncated.
-// 4. Unmap: munmap() (the Mapping's destructor, protocol.hpp).
+// 4. Unmap: munmap() (lab::Mapping's destructor).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -63,7 +63,7 @@ int run(int argc, char** argv) {
     if (address == MAP_FAILED) { // not NULL
         throw lab::sys_error("mmap " + object);
     }
-    Mapping mapping(address, sizeof(PosixSegment));
+    lab::Mapping mapping(address, sizeof(PosixSegment));
     lab::SigbusGuard guard(address, sizeof(PosixSegment));
     fd.reset();
     auto& segment = *static_cast<PosixSegment*>(address);
@@ -79,7 +79,7 @@ int run(int argc, char** argv) {
         // must not hold up the other clients.
         lab::print_line(reply_text);
     });
-    // 4. Unmap: ~Mapping (munmap).
+    // 4. Unmap: ~lab::Mapping (munmap).
     return lab::exit_ok;
 }
 

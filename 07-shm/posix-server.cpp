@@ -82,7 +82,7 @@ int run(int argc, char** argv) {
     if (address == MAP_FAILED) { // not NULL
         throw lab::sys_error("mmap " + object);
     }
-    Mapping mapping(address, sizeof(PosixSegment));
+    lab::Mapping mapping(address, sizeof(PosixSegment));
     fd.reset(); // the mapping stays without the descriptor
     // Anyone of our uid can still truncate the object: from here on that is
     // an error line (check_intact), not a SIGBUS death.
@@ -138,7 +138,7 @@ int run(int argc, char** argv) {
         answer(segment, incoming);
         last_answered = incoming.sequence;
     }
-    // 6. Unmap and remove: ~Mapping (munmap), ~OwnedSharedMemoryName
+    // 6. Unmap and remove: ~lab::Mapping (munmap), ~OwnedSharedMemoryName
     // (shm_unlink), ~InstanceLock.
     return lab::exit_ok;
 }

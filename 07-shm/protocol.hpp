@@ -1,6 +1,6 @@
 // protocol.hpp - what the 07-shm programs agree on: names, the layout of the
 // shared memory, and how a request and its reply travel through it; and the
-// small owners that release (shmdt, munmap, IPC_RMID, shm_unlink) what the
+// small owners that release (shmdt, IPC_RMID, shm_unlink) what the
 // programs acquire themselves.
 //
 // Both variants carry the message the same way, in an `Exchange` placed in
@@ -172,20 +172,6 @@ class OwnedSemaphoreSet {
 
   private:
     int semid_;
-};
-
-// A POSIX object mapped with mmap(MAP_SHARED): munmap() when it goes.
-class Mapping {
-  public:
-    Mapping(void* address, std::size_t bytes) : address_(address), bytes_(bytes) {}
-    ~Mapping() { ::munmap(address_, bytes_); }
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-    void* address() const { return address_; }
-
-  private:
-    void* address_;
-    std::size_t bytes_;
 };
 
 // A POSIX object the server made with shm_open(O_CREAT): shm_unlink() when

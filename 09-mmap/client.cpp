@@ -12,7 +12,7 @@
 //    sequence number, write the request, sem_post(request_ready), then
 //    sem_timedwait(reply_ready) until the reply carries our sequence; copy
 //    it, unlock, print it. Every wait ends at --timeout.
-// 5. munmap() on the way out (the Mapping's destructor).
+// 5. munmap() on the way out (lab::Mapping's destructor).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -59,7 +59,7 @@ int run(int argc, char** argv) {
     if (address == MAP_FAILED) {
         throw lab::sys_error("mmap " + path);
     }
-    mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
+    lab::Mapping mapping(address, mmap_lab::map_bytes);
     fd.reset();
     lab::SigbusGuard guard(address, mmap_lab::map_bytes);
     auto& map = mapping.as<MapLayout>();
@@ -69,7 +69,7 @@ int run(int argc, char** argv) {
     lab::for_each_message(command.messages, [&](const std::string& message) {
         lab::print_line(exchange(map, command.name, message, command.timeout_seconds));
     });
-    // 5. munmap() in the Mapping's destructor.
+    // 5. munmap() in lab::Mapping's destructor.
     return lab::exit_ok;
 }
 

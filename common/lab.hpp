@@ -9,6 +9,7 @@
 #include "fd.hpp"          // lab::Fd: an owned descriptor
 #include "instance.hpp"    // lab::InstanceLock: one live server per name
 #include "io.hpp"          // lab::write_all, read_some, read_full
+#include "mapping.hpp"     // lab::Mapping: a mapping we made, munmap()ed when it goes
 #include "messages.hpp"    // message limits, to_upper, client input, ready/received lines
 #include "options.hpp"     // lab::Options, parse_server_options, client_options, parse_client_options
 #include "owned_path.hpp"  // lab::OwnedPath: a file we made, unlinked when it goes
