@@ -124,9 +124,9 @@ void wait_until_initialised(int semid, double timeout_seconds) {
 
 // The mutex, held for one whole exchange. SEM_UNDO: if we are killed while
 // holding it, the kernel adds the 1 back, so the next client is not stuck.
-class Turn {
+class MutexHold {
   public:
-    Turn(int semid, const lab::Deadline& deadline, double timeout_seconds) : semid_(semid) {
+    MutexHold(int semid, const lab::Deadline& deadline, double timeout_seconds) : semid_(semid) {
         sembuf take{mutex, -1, SEM_UNDO};
         for (;;) {
             timespec left = deadline.relative(); // semtimedop() takes a relative time
@@ -142,12 +142,12 @@ class Turn {
             // EINTR: stopped and continued (SIGSTOP/SIGCONT): wait on.
         }
     }
-    ~Turn() {
+    ~MutexHold() {
         sembuf release{mutex, 1, SEM_UNDO}; // cancels the -1's undo entry too
         ::semop(semid_, &release, 1);       // fails only if the set is gone: nothing to give back
     }
-    Turn(const Turn&) = delete;
-    Turn& operator=(const Turn&) = delete;
+    MutexHold(const MutexHold&) = delete;
+    MutexHold& operator=(const MutexHold&) = delete;
 
   private:
     int semid_;
@@ -179,7 +179,7 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
                          double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
-    Turn turn(semid, deadline, timeout_seconds);
+    MutexHold hold(semid, deadline, timeout_seconds);
     std::uint64_t sequence = write_request(exchange, message);
     sembuf post_request{request, 1, 0};
     if (::semop(semid, &post_request, 1) < 0) {

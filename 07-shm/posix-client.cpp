@@ -92,10 +92,10 @@ void check_intact(const std::string& object) {
 }
 
 // The robust mutex, held for one whole exchange.
-class Turn {
+class MutexHold {
   public:
-    Turn(pthread_mutex_t& mutex, const std::string& object, const lab::Deadline& deadline,
-         double timeout_seconds)
+    MutexHold(pthread_mutex_t& mutex, const std::string& object, const lab::Deadline& deadline,
+              double timeout_seconds)
         : mutex_(mutex) {
         int result = 0;
         do {
@@ -119,13 +119,11 @@ class Turn {
         if (result == ETIMEDOUT) {
             throw lab::timed_out(timeout_seconds, "the mutex (held by another client?)");
         }
-        if (result != 0) { // the pthread calls return the error, errno stays
-            throw lab::sys_error(result, "pthread_mutex_timedlock");
-        }
+        lab::check_error_number(result, "pthread_mutex_timedlock");
     }
-    ~Turn() { ::pthread_mutex_unlock(&mutex_); }
-    Turn(const Turn&) = delete;
-    Turn& operator=(const Turn&) = delete;
+    ~MutexHold() { ::pthread_mutex_unlock(&mutex_); }
+    MutexHold(const MutexHold&) = delete;
+    MutexHold& operator=(const MutexHold&) = delete;
 
   private:
     pthread_mutex_t& mutex_;
@@ -160,7 +158,7 @@ std::string wait_for_reply(PosixSegment& segment, const std::string& object, std
 std::string exchange_one(PosixSegment& segment, const std::string& object,
                          const std::string& message, double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
-    Turn turn(segment.turn, object, deadline, timeout_seconds);
+    MutexHold hold(segment.turn, object, deadline, timeout_seconds);
     std::uint64_t sequence = write_request(segment.exchange, message);
     if (::sem_post(&segment.request) < 0) {
         throw lab::sys_error("sem_post (request)");

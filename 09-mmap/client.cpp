@@ -138,10 +138,10 @@ int wait_in_ticks(const std::string& name, const lab::Deadline& deadline, double
 }
 
 // Our turn at the request slot: client_turn, held for one exchange.
-class Turn {
+class MutexHold {
   public:
-    Turn(MapLayout& map, const std::string& name, const lab::Deadline& deadline,
-         double timeout_seconds)
+    MutexHold(MapLayout& map, const std::string& name, const lab::Deadline& deadline,
+              double timeout_seconds)
         : mutex_(map.client_turn) {
         int result =
             wait_in_ticks(name, deadline, timeout_seconds, "pthread_mutex_timedlock client_turn",
@@ -159,9 +159,9 @@ class Turn {
             }
         }
     }
-    Turn(const Turn&) = delete;
-    Turn& operator=(const Turn&) = delete;
-    ~Turn() { ::pthread_mutex_unlock(&mutex_); }
+    MutexHold(const MutexHold&) = delete;
+    MutexHold& operator=(const MutexHold&) = delete;
+    ~MutexHold() { ::pthread_mutex_unlock(&mutex_); }
 
   private:
     pthread_mutex_t& mutex_;
@@ -170,7 +170,7 @@ class Turn {
 std::string exchange(MapLayout& map, const std::string& name, const std::string& message,
                      double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
-    Turn turn(map, name, deadline, timeout_seconds);
+    MutexHold hold(map, name, deadline, timeout_seconds);
     // Unique across all clients: only the holder of client_turn counts.
     std::uint64_t sequence = ++map.next_sequence;
     mmap_lab::write_slot(map.request, sequence, message);

@@ -34,7 +34,6 @@ void serve(MapLayout& map, const lab::Mapping& mapping, int fd, const std::strin
            const lab::StopSignals& stop);
 bool answer(MapLayout& map, const lab::Mapping& mapping, const std::string& path,
             std::uint64_t& last_served);
-void check_pthread(int error_number, const char* what);
 
 int run(int argc, char** argv) {
     std::string name;
@@ -72,9 +71,8 @@ int run(int argc, char** argv) {
     // size and take no blocks; on a full file system the first store into
     // the mapping would then be SIGBUS.) posix_fallocate() returns the
     // error, not errno. Fresh bytes read as zero.
-    if (int error = ::posix_fallocate(fd.get(), 0, mmap_lab::map_bytes); error != 0) {
-        throw lab::sys_error(error, "posix_fallocate " + path);
-    }
+    lab::check_error_number(::posix_fallocate(fd.get(), 0, mmap_lab::map_bytes),
+                            "posix_fallocate " + path);
 
     // 2. Attach, and set up what the clients share.
     void* address =
@@ -105,24 +103,19 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
-void check_pthread(int error_number, const char* what) {
-    if (error_number != 0) {
-        throw lab::sys_error(error_number, what);
-    }
-}
-
 void set_up(MapLayout& map) {
     pthread_mutexattr_t attributes;
-    check_pthread(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
+    lab::check_error_number(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
     // PROCESS_SHARED: the mutex lives in memory several processes map.
     // ROBUST: when its holder dies, the next locker gets EOWNERDEAD instead
     // of waiting forever for an unlock that will never come.
-    check_pthread(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
-                  "pthread_mutexattr_setpshared");
-    check_pthread(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
-                  "pthread_mutexattr_setrobust");
-    check_pthread(::pthread_mutex_init(&map.client_turn, &attributes), "pthread_mutex_init");
+    lab::check_error_number(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
+                            "pthread_mutexattr_setpshared");
+    lab::check_error_number(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
+                            "pthread_mutexattr_setrobust");
+    int made = ::pthread_mutex_init(&map.client_turn, &attributes);
     ::pthread_mutexattr_destroy(&attributes);
+    lab::check_error_number(made, "pthread_mutex_init");
 
     // pshared=1: the semaphores work across processes (they must then live in
     // shared memory, which they do). Both start at 0: nothing to take yet.
