@@ -17,8 +17,8 @@
 // 5. Exchange: sem_timedwait() on request; copy the request out, log it,
 //    write the reply, sem_post() on reply. A post with no new request
 //    behind it is stale: take out any others at once, log them once.
-// 6. Unmap and remove on SIGINT/SIGTERM: munmap(), shm_unlink() (the
-//    owners' destructors, protocol.hpp). The memory itself goes when the
+// 6. Unmap and remove on SIGINT/SIGTERM: munmap(), shm_unlink() (by
+//    lab::Mapping and lab::OwnedName as they go). The memory itself goes when the
 //    last client unmaps it.
 #include "protocol.hpp"
 
@@ -63,8 +63,8 @@ int run(int argc, char** argv) {
     if (!fd) {
         throw lab::sys_error("shm_open " + object);
     }
-    OwnedSharedMemoryName owned_name(object);      // from here on, every way out unlinks it
-    if (::fchmod(fd.get(), lab::owner_only) < 0) { // shm_open's mode is cut by the umask
+    lab::OwnedName owned_name(object, ::shm_unlink); // from here on, every way out unlinks it
+    if (::fchmod(fd.get(), lab::owner_only) < 0) {   // shm_open's mode is cut by the umask
         throw lab::sys_error("fchmod " + object);
     }
 
@@ -136,7 +136,7 @@ int run(int argc, char** argv) {
         answer(segment, incoming);
         last_answered = incoming.sequence;
     }
-    // 6. Unmap and remove: ~lab::Mapping (munmap), ~OwnedSharedMemoryName
+    // 6. Unmap and remove: ~lab::Mapping (munmap), ~lab::OwnedName
     // (shm_unlink), ~InstanceLock.
     return lab::exit_ok;
 }

@@ -1,6 +1,6 @@
 // protocol.hpp - what the 07-shm programs agree on: names, the layout of the
 // shared memory, and how a request and its reply travel through it; and the
-// small owners that release (shmdt, IPC_RMID, shm_unlink) what the
+// small owners that release (shmdt, IPC_RMID) what the
 // programs acquire themselves.
 //
 // Both variants carry the message the same way, in an `Exchange` placed in
@@ -172,21 +172,6 @@ class OwnedSemaphoreSet {
 
   private:
     int semid_;
-};
-
-// A POSIX object the server made with shm_open(O_CREAT): shm_unlink() when
-// it goes. A client that still has it mapped keeps the memory until it
-// unmaps.
-class OwnedSharedMemoryName {
-  public:
-    explicit OwnedSharedMemoryName(std::string name) : name_(std::move(name)) {}
-    ~OwnedSharedMemoryName() { ::shm_unlink(name_.c_str()); }
-    OwnedSharedMemoryName(const OwnedSharedMemoryName&) = delete;
-    OwnedSharedMemoryName& operator=(const OwnedSharedMemoryName&) = delete;
-    const std::string& name() const { return name_; }
-
-  private:
-    std::string name_;
 };
 
 } // namespace shm_lab
