@@ -41,7 +41,8 @@ class OwnedPath {
     OwnedPath() = default;
     explicit OwnedPath(std::string path) : path_(std::move(path)) {}
     // lstat()s the path now; if it cannot, unlinks it and throws.
-    OwnedPath(std::string path, SameFileOnly) : path_(std::move(path)), same_file_only_(true) {
+    OwnedPath(std::string path, SameFileOnly /*tag*/)
+        : path_(std::move(path)), same_file_only_(true) {
         struct stat st {};
         if (::lstat(path_.c_str(), &st) < 0) {
             int error = errno;
@@ -52,9 +53,8 @@ class OwnedPath {
         inode_ = st.st_ino;
     }
     OwnedPath(OwnedPath&& other) noexcept
-        : same_file_only_(other.same_file_only_), device_(other.device_), inode_(other.inode_) {
-        path_ = other.release();
-    }
+        : path_(other.release()), same_file_only_(other.same_file_only_), device_(other.device_),
+          inode_(other.inode_) {}
     OwnedPath& operator=(OwnedPath&& other) noexcept {
         if (this != &other) {
             reset();
@@ -73,10 +73,7 @@ class OwnedPath {
     explicit operator bool() const { return !path_.empty(); }
 
     // Gives up ownership without unlinking: the path stays.
-    std::string release() {
-        same_file_only_ = false;
-        return std::exchange(path_, {});
-    }
+    std::string release() { return std::exchange(path_, {}); }
 
     // Unlinks what it holds (if anything) and takes `path`.
     void reset(std::string path = {}) {
