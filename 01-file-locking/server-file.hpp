@@ -28,12 +28,12 @@ class ServerFile {
         if (!fd_) {
             throw lab::sys_error("open " + temporary_path_);
         }
+        owned_.reset(temporary_path_); // from here on, every way out unlinks it
         // The umask may have taken bits away: say exactly what we mean.
         if (::fchmod(fd_.get(), lab::owner_only) < 0) {
             throw lab::sys_error("fchmod " + temporary_path_);
         }
     }
-    ~ServerFile() { ::unlink(published_ ? path_.c_str() : temporary_path_.c_str()); }
     ServerFile(const ServerFile&) = delete;
     ServerFile& operator=(const ServerFile&) = delete;
 
@@ -47,7 +47,8 @@ class ServerFile {
         if (::rename(temporary_path_.c_str(), path_.c_str()) < 0) {
             throw lab::sys_error("rename " + temporary_path_ + " to " + path_);
         }
-        published_ = true;
+        owned_.release();    // the temporary name is gone:
+        owned_.reset(path_); // the file is removed under its own name
     }
 
   private:
@@ -60,7 +61,9 @@ class ServerFile {
     std::string path_;
     std::string temporary_path_;
     lab::Fd fd_;
-    bool published_ = false;
+    // After fd_: unlinked before the descriptor closes (and its locks go),
+    // so the name never shows an unlocked file.
+    lab::OwnedPath owned_;
 };
 
 } // namespace file_locking_lab

@@ -27,9 +27,9 @@ lab::Fd open_server_fifo(const fifo_lab::Paths& paths);
 // soon as the server closes its end after a reply, and poll() would spin.
 struct ReplyFifo {
     explicit ReplyFifo(const fifo_lab::Paths& paths);
-    static fifo_lab::FifoNode make_node(const fifo_lab::Paths& paths);
+    static lab::OwnedPath make_node(const fifo_lab::Paths& paths);
 
-    fifo_lab::FifoNode node;
+    lab::OwnedPath node;
     lab::Fd read_end;
     lab::Fd keep_open_writer;
     std::string unread; // bytes after a reply line (none, from a sane server)
@@ -52,20 +52,18 @@ class Exchange {
 };
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options = lab::client_options(
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
         "Sends each MESSAGE (or, given none, each line of stdin) to the server\n"
-        "through NAME.fifo and prints each reply, read from NAME.PID.fifo.",
-        name, timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
+        "through NAME.fifo and prints each reply, read from NAME.PID.fifo.");
 
     lab::ignore_sigpipe(); // a server gone mid-write: EPIPE, which we report
     lab::StopSignals stop;
-    fifo_lab::Paths paths(name);
-    Exchange exchange(paths, timeout_seconds, stop); // steps 1 and 2
+    fifo_lab::Paths paths(command.name);
+    Exchange exchange(paths, command.timeout_seconds, stop); // steps 1 and 2
     lab::for_each_message(
-        messages, [&](const std::string& message) { lab::print_line(exchange.ask(message)); },
+        command.messages,
+        [&](const std::string& message) { lab::print_line(exchange.ask(message)); },
         &stop);          // step 3 (with &stop: Ctrl-C while it waits for a line ends the run)
     return lab::exit_ok; // step 4: ~ReplyFifo unlinks NAME.PID.fifo
 }
@@ -108,7 +106,7 @@ ReplyFifo::ReplyFifo(const fifo_lab::Paths& paths) : node(make_node(paths)) {
     }
 }
 
-fifo_lab::FifoNode ReplyFifo::make_node(const fifo_lab::Paths& paths) {
+lab::OwnedPath ReplyFifo::make_node(const fifo_lab::Paths& paths) {
     pid_t self = ::getpid();
     std::string path = paths.reply_fifo(self);
     // Names may hold dots: a server named "NAME.PID" owns this very path.
@@ -124,7 +122,14 @@ fifo_lab::FifoNode ReplyFifo::make_node(const fifo_lab::Paths& paths) {
     if (::mkfifo(path.c_str(), lab::owner_only) < 0) {
         throw lab::sys_error("mkfifo " + path);
     }
-    return fifo_lab::FifoNode(path); // ours: ~FifoNode unlinks it (step 4)
+    // Ours: unlinked on every way out (step 4), if the name still leads to
+    // this FIFO (a server named "NAME.PID" may make one there after we go).
+    lab::OwnedPath node(path, lab::same_file_only);
+    // mkfifo's mode is filtered by the umask: say exactly what we mean.
+    if (::chmod(path.c_str(), lab::owner_only) < 0) {
+        throw lab::sys_error("chmod " + path);
+    }
+    return node;
 }
 
 // 3. One request, one reply.

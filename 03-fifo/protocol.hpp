@@ -79,41 +79,6 @@ inline std::optional<Request> parse_request(std::string_view line) {
     return Request{static_cast<pid_t>(pid), line.substr(space + 1)};
 }
 
-// A FIFO in the filesystem that this process has just made with mkfifo()
-// (server.cpp, client.cpp), owned from then on: removed when the owner goes
-// (normal return, exception, or SIGINT/SIGTERM turned into a return).
-class FifoNode {
-  public:
-    explicit FifoNode(std::string path) : path_(std::move(path)) {
-        // mkfifo's mode is filtered by the umask: say exactly what we mean.
-        struct stat st {};
-        if (::chmod(path_.c_str(), lab::owner_only) < 0 || ::lstat(path_.c_str(), &st) < 0) {
-            ::unlink(path_.c_str());
-            throw lab::sys_error("chmod " + path_);
-        }
-        device_ = st.st_dev;
-        inode_ = st.st_ino;
-    }
-    // Unlinks the FIFO only if it is still ours: after a clash of names
-    // (server "a.123" and client 123 of server "a" both use a.123.fifo) the
-    // path may name someone else's FIFO by now.
-    ~FifoNode() {
-        struct stat st {};
-        if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) {
-            ::unlink(path_.c_str());
-        }
-    }
-    FifoNode(const FifoNode&) = delete;
-    FifoNode& operator=(const FifoNode&) = delete;
-
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-    dev_t device_ = 0;
-    ino_t inode_ = 0;
-};
-
 // Removes what a killed process left at `path` (nothing there is fine). A
 // FIFO that someone still reads is no leftover: a live client of another
 // server whose reply FIFO has this name. Refuse rather than break it.

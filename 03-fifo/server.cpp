@@ -46,7 +46,12 @@ int run(int argc, char** argv) {
     if (::mkfifo(paths.server_fifo().c_str(), lab::owner_only) < 0) {
         throw lab::sys_error("mkfifo " + paths.server_fifo());
     }
-    fifo_lab::FifoNode fifo(paths.server_fifo()); // ours: removed on every way out
+    // Ours: removed on every way out, if the name still leads to this FIFO.
+    lab::OwnedPath fifo(paths.server_fifo(), lab::same_file_only);
+    // mkfifo's mode is filtered by the umask: say exactly what we mean.
+    if (::chmod(fifo.path().c_str(), lab::owner_only) < 0) {
+        throw lab::sys_error("chmod " + fifo.path());
+    }
 
     // 2. Attach: the read end first, non-blocking, then the writer we keep.
     lab::Fd requests(::open(fifo.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));

@@ -40,20 +40,9 @@ constexpr int reply_retry_interval_ms = 5;
 constexpr double departed_check_interval_seconds = 0.25;
 constexpr std::size_t signals_per_read = 64;
 
-// NAME.pid: the server's address. Removed by whoever made it, on every way out.
-class PidFile {
-  public:
-    // Writes our pid aside and rename()s it into place.
-    explicit PidFile(std::string path);
-    ~PidFile() { ::unlink(path_.c_str()); }
-    PidFile(const PidFile&) = delete;
-    PidFile& operator=(const PidFile&) = delete;
-
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
+// NAME.pid, the server's address: written aside and rename()d into place.
+// The lab::OwnedPath returned removes it on every way out.
+lab::OwnedPath publish_pid_file(const std::string& path);
 
 struct Counts {
     std::size_t usr1 = 0;
@@ -96,7 +85,7 @@ int run(int argc, char** argv) {
     }
 
     // 3. Publish.
-    PidFile pid_file(signal_lab::pid_file_path(name));
+    lab::OwnedPath pid_file = publish_pid_file(signal_lab::pid_file_path(name));
     lab::print_ready({{"path", pid_file.path()}});
 
     // 4. Exchange.
@@ -139,10 +128,10 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
-PidFile::PidFile(std::string path) : path_(std::move(path)) {
+lab::OwnedPath publish_pid_file(const std::string& path) {
     // We hold the instance lock, so whatever is here is a killed
     // server's leftover: replace it.
-    const std::string draft = path_ + ".new";
+    const std::string draft = path + ".new";
     ::unlink(draft.c_str());
     lab::Fd fd(::open(draft.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, lab::owner_only));
     if (!fd) {
@@ -153,10 +142,11 @@ PidFile::PidFile(std::string path) : path_(std::move(path)) {
         throw lab::sys_error("fchmod " + draft);
     }
     lab::write_all(fd.get(), std::to_string(::getpid()) + "\n", "write pid file");
-    if (::rename(draft.c_str(), path_.c_str()) < 0) {
-        throw lab::sys_error("rename " + draft + " to " + path_);
+    if (::rename(draft.c_str(), path.c_str()) < 0) {
+        throw lab::sys_error("rename " + draft + " to " + path);
     }
-    owned_draft.release(); // it is NAME.pid now, removed by ~PidFile
+    owned_draft.release();       // it is NAME.pid now,
+    return lab::OwnedPath(path); // removed when the caller's OwnedPath goes
 }
 
 // Handles one signal.

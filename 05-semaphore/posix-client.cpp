@@ -79,7 +79,7 @@ NamedSemaphore open_semaphore(const std::string& name, Semaphore which) {
         }
         throw lab::sys_error("sem_open " + sem_name);
     }
-    return {sem, ""}; // closed when it goes, never unlinked
+    return NamedSemaphore(sem); // closed when it goes, never unlinked
 }
 
 // sem_timedwait() until `deadline` (it takes an absolute CLOCK_REALTIME

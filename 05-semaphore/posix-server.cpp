@@ -73,7 +73,8 @@ int run(int argc, char** argv) {
             throw lab::sys_error("sem_timedwait request");
         }
     }
-    // 4. Remove: ~NamedSemaphore (sem_close, sem_unlink), ~ServerFile, ~InstanceLock.
+    // 4. Remove: ~NamedSemaphore (sem_close, then its lab::OwnedName: sem_unlink), ~ServerFile,
+    // ~InstanceLock.
     return lab::exit_ok;
 }
 
@@ -89,7 +90,7 @@ NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsign
     if (sem == SEM_FAILED) { // not nullptr: sem_open's failure value is SEM_FAILED
         throw lab::sys_error("sem_open " + sem_name);
     }
-    return {sem, sem_name}; // ours: closed and unlinked when it goes
+    return NamedSemaphore(sem, lab::OwnedName(sem_name, ::sem_unlink)); // ours: closed, unlinked
 }
 
 // 2. The request in NAME.txt: logged, and the reply written in its place

@@ -128,17 +128,13 @@ ClientSettings parse_client_options(int argc, char** argv);
 
 // One named semaphore, as sem_open() gave it (each program makes its own
 // call: the server creates, a client opens). sem_close()d when this goes,
-// and sem_unlink()ed too when this process made it.
+// and its name sem_unlink()ed after that by the lab::OwnedName the server
+// gives it (a client gives none).
 class NamedSemaphore {
   public:
-    NamedSemaphore(sem_t* sem, std::string name_to_remove)
-        : sem_(sem), name_to_remove_(std::move(name_to_remove)) {}
-    ~NamedSemaphore() {
-        ::sem_close(sem_);
-        if (!name_to_remove_.empty()) {
-            ::sem_unlink(name_to_remove_.c_str());
-        }
-    }
+    explicit NamedSemaphore(sem_t* sem, lab::OwnedName owned_name = {})
+        : sem_(sem), owned_name_(std::move(owned_name)) {}
+    ~NamedSemaphore() { ::sem_close(sem_); }
     NamedSemaphore(const NamedSemaphore&) = delete;
     NamedSemaphore& operator=(const NamedSemaphore&) = delete;
 
@@ -146,7 +142,7 @@ class NamedSemaphore {
 
   private:
     sem_t* sem_;
-    std::string name_to_remove_;
+    lab::OwnedName owned_name_; // goes after the body's sem_close()
 };
 
 // The three, by role; each program fills it with its own sem_open() calls.

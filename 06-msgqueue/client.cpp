@@ -25,16 +25,13 @@ std::string exchange(int msqid, const std::string& name, double timeout_seconds,
                      const std::string& message);
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    std::vector<std::string> messages =
-        lab::client_options("Sends each MESSAGE (or, given none, each line of stdin) through the\n"
-                            "server's System V message queue and prints each reply.",
-                            name, timeout_seconds)
-            .parse(argc, argv);
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
+        "Sends each MESSAGE (or, given none, each line of stdin) through the\n"
+        "server's System V message queue and prints each reply.");
 
     // 1. Find the queue.
-    int msqid = find_queue(name);
+    int msqid = find_queue(command.name);
     if (::getpid() == static_cast<pid_t>(request_type)) {
         throw lab::Failure("cannot run as pid 1: replies to it would look like requests");
     }
@@ -44,8 +41,8 @@ int run(int argc, char** argv) {
     discard_stale_replies(msqid, ::getpid());
 
     // 3. Per message.
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::print_line(exchange(msqid, name, timeout_seconds, message));
+    lab::for_each_message(command.messages, [&](const std::string& message) {
+        lab::print_line(exchange(msqid, command.name, command.timeout_seconds, message));
     });
     return lab::exit_ok;
 }

@@ -49,7 +49,11 @@ int run(int argc, char** argv) {
     PosixQueue server = open_server_queue(name);
     // 2. Make the reply queue.
     std::string reply_name = reply_queue_name(name, ::getpid());
-    PosixQueue replies(create_reply_queue(reply_name), reply_name);
+    // Made first, owned after: an OwnedName built before the mq_open() could
+    // (argument order is unspecified) remove a queue of the same name that
+    // is not ours when the making fails.
+    mqd_t reply_queue = create_reply_queue(reply_name);
+    PosixQueue replies(reply_queue, lab::OwnedName(reply_name, ::mq_unlink));
 
     // 3. Per message.
     lab::for_each_message(
@@ -76,7 +80,7 @@ PosixQueue open_server_queue(const std::string& name) {
         }
         throw lab::sys_error("mq_open " + queue_name);
     }
-    PosixQueue server(queue, "");
+    PosixQueue server(queue);
     // A client of the server named like NAME-PID may own this name: never
     // send requests into its reply queue.
     if (std::string clash = shape_mismatch(server.get(), server_queue_shape); !clash.empty()) {

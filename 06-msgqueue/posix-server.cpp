@@ -43,7 +43,8 @@ int run(int argc, char** argv) {
     // 1. Create, and 2. attach: the descriptor is all we need.
     std::string queue_name = server_queue_name(name);
     bool took_over = false;
-    PosixQueue requests(create_request_queue(queue_name, took_over), queue_name);
+    mqd_t request_queue = create_request_queue(queue_name, took_over); // made first, then owned
+    PosixQueue requests(request_queue, lab::OwnedName(queue_name, ::mq_unlink));
     ClientQueues clients(name);
 
     lab::print_ready({{"posix", queue_name}});
@@ -110,7 +111,7 @@ void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
                         std::strerror(errno));
         return;
     }
-    PosixQueue reply_queue(queue, ""); // close it when done; the client removes it
+    PosixQueue reply_queue(queue); // close it when done; the client removes it
     // The server named NAME-PID has this name too: its queue gets nothing of ours.
     if (std::string clash = shape_mismatch(reply_queue.get(), reply_queue_shape); !clash.empty()) {
         lab::log_ignored("reply to pid " + std::to_string(pid) + ": " + queue_name + ": " + clash);

@@ -39,7 +39,7 @@ std::string shape_mismatch_at(const std::string& name, const QueueShape& expecte
         }
         return std::string("cannot tell what it is: mq_open: ") + std::strerror(errno);
     }
-    PosixQueue opened(queue, ""); // closed when done; never removed from here
+    PosixQueue opened(queue); // closed when done; never removed from here
     return shape_mismatch(opened.get(), expected);
 }
 

@@ -117,26 +117,21 @@ inline std::string reply_queue_name(const std::string& name, pid_t pid) {
 }
 
 // An open message queue descriptor: mq_close()d when it goes, and the name
-// mq_unlink()ed too when this process made the queue and owns it.
+// mq_unlink()ed after that by the lab::OwnedName given when this process
+// made the queue and owns it.
 class PosixQueue {
   public:
     PosixQueue() = default;
-    PosixQueue(mqd_t queue, std::string name_to_remove)
-        : queue_(queue), name_to_remove_(std::move(name_to_remove)) {}
+    explicit PosixQueue(mqd_t queue, lab::OwnedName owned_name = {})
+        : queue_(queue), owned_name_(std::move(owned_name)) {}
     PosixQueue(PosixQueue&& other) noexcept
-        : queue_(std::exchange(other.queue_, invalid)),
-          name_to_remove_(std::move(other.name_to_remove_)) {
-        other.name_to_remove_.clear();
-    }
+        : queue_(std::exchange(other.queue_, invalid)), owned_name_(std::move(other.owned_name_)) {}
     PosixQueue& operator=(PosixQueue&&) = delete;
     PosixQueue(const PosixQueue&) = delete;
     PosixQueue& operator=(const PosixQueue&) = delete;
     ~PosixQueue() {
         if (queue_ != invalid) {
             ::mq_close(queue_);
-        }
-        if (!name_to_remove_.empty()) {
-            ::mq_unlink(name_to_remove_.c_str());
         }
     }
 
@@ -145,7 +140,7 @@ class PosixQueue {
   private:
     static constexpr mqd_t invalid = static_cast<mqd_t>(-1);
     mqd_t queue_ = invalid;
-    std::string name_to_remove_;
+    lab::OwnedName owned_name_; // goes after the body's mq_close()
 };
 
 // Why `queue` is not a queue of `expected` shape ("it is a server queue

@@ -28,34 +28,32 @@ std::string exchange_one(int semid, Exchange& exchange, const std::string& messa
                          double timeout_seconds);
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options = lab::client_options(
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
         "Sends each MESSAGE (or each line of stdin) to the server through System V\n"
-        "shared memory and prints each reply.",
-        name, timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
+        "shared memory and prints each reply.");
 
     // 1. Find the server's objects.
-    if (!lab::server_running(sysv_topic, name)) {
-        throw lab::not_running(name, "no server holds its instance lock");
+    if (!lab::server_running(sysv_topic, command.name)) {
+        throw lab::not_running(command.name, "no server holds its instance lock");
     }
-    std::string key_path = lab::object_path(sysv_topic, name, "key");
+    std::string key_path = lab::object_path(sysv_topic, command.name, "key");
     key_t key = ::ftok(key_path.c_str(), key_project_id);
     if (key == -1) {
-        throw lab::not_running(name, "ftok " + key_path + ": " + std::strerror(errno));
+        throw lab::not_running(command.name, "ftok " + key_path + ": " + std::strerror(errno));
     }
     int shmid = ::shmget(key, sizeof(SysvSegment), 0); // EINVAL: smaller than ours
     if (shmid < 0) {
         if (errno == ENOENT) {
-            throw lab::not_running(name, "no segment under key " + lab::key_text(key));
+            throw lab::not_running(command.name, "no segment under key " + lab::key_text(key));
         }
         throw lab::sys_error("shmget " + lab::key_text(key));
     }
     int semid = ::semget(key, semaphore_count, 0);
     if (semid < 0) {
         if (errno == ENOENT) {
-            throw lab::not_running(name, "no semaphore set under key " + lab::key_text(key));
+            throw lab::not_running(command.name,
+                                   "no semaphore set under key " + lab::key_text(key));
         }
         if (errno == EINVAL) { // a set with fewer semaphores than ours
             throw lab::Failure("semaphore set under key " + lab::key_text(key) +
@@ -76,16 +74,16 @@ int run(int argc, char** argv) {
     auto& exchange = static_cast<SysvSegment*>(address)->exchange;
 
     // 3. One exchange per message.
-    lab::for_each_message(messages, [&](const std::string& message) {
+    lab::for_each_message(command.messages, [&](const std::string& message) {
         std::string reply_text;
         try {
-            reply_text = exchange_one(semid, exchange, message, timeout_seconds);
+            reply_text = exchange_one(semid, exchange, message, command.timeout_seconds);
         } catch (const std::system_error& e) {
             // EIDRM (removed while we waited) or EINVAL (already gone): the
             // server stopped and removed its set, or a new one took over.
             if (e.code().value() == EIDRM || e.code().value() == EINVAL) {
-                throw lab::not_running(name, "its semaphore set " + std::to_string(semid) +
-                                                 " was removed");
+                throw lab::not_running(command.name, "its semaphore set " + std::to_string(semid) +
+                                                         " was removed");
             }
             throw;
         }
@@ -99,9 +97,9 @@ int run(int argc, char** argv) {
 
 // The mutex, held for one whole exchange. SEM_UNDO: if we are killed while
 // holding it, the kernel adds the 1 back, so the next client is not stuck.
-class Turn {
+class MutexHold {
   public:
-    Turn(int semid, const lab::Deadline& deadline, double timeout_seconds) : semid_(semid) {
+    MutexHold(int semid, const lab::Deadline& deadline, double timeout_seconds) : semid_(semid) {
         sembuf take{mutex, -1, SEM_UNDO};
         for (;;) {
             timespec left = deadline.relative(); // semtimedop() takes a relative time
@@ -117,12 +115,12 @@ class Turn {
             // EINTR: stopped and continued (SIGSTOP/SIGCONT): wait on.
         }
     }
-    ~Turn() {
+    ~MutexHold() {
         sembuf release{mutex, 1, SEM_UNDO}; // cancels the -1's undo entry too
         ::semop(semid_, &release, 1);       // fails only if the set is gone: nothing to give back
     }
-    Turn(const Turn&) = delete;
-    Turn& operator=(const Turn&) = delete;
+    MutexHold(const MutexHold&) = delete;
+    MutexHold& operator=(const MutexHold&) = delete;
 
   private:
     int semid_;
@@ -154,7 +152,7 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
                          double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
-    Turn turn(semid, deadline, timeout_seconds);
+    MutexHold hold(semid, deadline, timeout_seconds);
     std::uint64_t sequence = write_request(exchange, message);
     sembuf post_request{request, 1, 0};
     if (::semop(semid, &post_request, 1) < 0) {

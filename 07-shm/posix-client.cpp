@@ -12,7 +12,7 @@
 //    the request; sem_post() request; sem_timedwait() reply until it carries
 //    our sequence number; copy it out; pthread_mutex_unlock(); print it.
 //    Every wait wakes each tick to see whether the object was truncated.
-// 4. Unmap: munmap() (the Mapping's destructor, protocol.hpp).
+// 4. Unmap: munmap() (lab::Mapping's destructor).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -29,23 +29,20 @@ std::string exchange_one(PosixSegment& segment, const std::string& object,
                          const std::string& message, double timeout_seconds);
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options = lab::client_options(
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
         "Sends each MESSAGE (or each line of stdin) to the server through POSIX\n"
-        "shared memory and prints each reply.",
-        name, timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
+        "shared memory and prints each reply.");
 
     // 1. Find the object.
-    if (!lab::server_running(posix_topic, name)) {
-        throw lab::not_running(name, "no server holds its instance lock");
+    if (!lab::server_running(posix_topic, command.name)) {
+        throw lab::not_running(command.name, "no server holds its instance lock");
     }
-    std::string object = lab::posix_ipc_name(posix_topic, name);
+    std::string object = lab::posix_ipc_name(posix_topic, command.name);
     lab::Fd fd(::shm_open(object.c_str(), O_RDWR, 0));
     if (!fd) {
         if (errno == ENOENT) {
-            throw lab::not_running(name, "no shared memory object " + object);
+            throw lab::not_running(command.name, "no shared memory object " + object);
         }
         throw lab::sys_error("shm_open " + object);
     }
@@ -55,8 +52,9 @@ int run(int argc, char** argv) {
     }
     if (st.st_size != static_cast<off_t>(sizeof(PosixSegment))) {
         // 0 while the server is between shm_open() and posix_fallocate().
-        throw lab::not_running(name, object + " is " + std::to_string(st.st_size) + " bytes, not " +
-                                         std::to_string(sizeof(PosixSegment)));
+        throw lab::not_running(command.name, object + " is " + std::to_string(st.st_size) +
+                                                 " bytes, not " +
+                                                 std::to_string(sizeof(PosixSegment)));
     }
 
     // 2. Map; the mapping outlives the descriptor.
@@ -65,23 +63,23 @@ int run(int argc, char** argv) {
     if (address == MAP_FAILED) { // not NULL
         throw lab::sys_error("mmap " + object);
     }
-    Mapping mapping(address, sizeof(PosixSegment));
+    lab::Mapping mapping(address, sizeof(PosixSegment));
     lab::SigbusGuard guard(address, sizeof(PosixSegment));
     fd.reset();
     auto& segment = *static_cast<PosixSegment*>(address);
     if (segment.initialised.load(std::memory_order_acquire) != initialised_magic) {
         check_intact(object);
-        throw lab::not_running(name, "its server is still setting up " + object);
+        throw lab::not_running(command.name, "its server is still setting up " + object);
     }
 
     // 3. One exchange per message.
-    lab::for_each_message(messages, [&](const std::string& message) {
-        std::string reply_text = exchange_one(segment, object, message, timeout_seconds);
+    lab::for_each_message(command.messages, [&](const std::string& message) {
+        std::string reply_text = exchange_one(segment, object, message, command.timeout_seconds);
         // Printed after the mutex is given back: a slow stdout (a full pipe)
         // must not hold up the other clients.
         lab::print_line(reply_text);
     });
-    // 4. Unmap: ~Mapping (munmap).
+    // 4. Unmap: ~lab::Mapping (munmap).
     return lab::exit_ok;
 }
 
@@ -94,10 +92,10 @@ void check_intact(const std::string& object) {
 }
 
 // The robust mutex, held for one whole exchange.
-class Turn {
+class MutexHold {
   public:
-    Turn(pthread_mutex_t& mutex, const std::string& object, const lab::Deadline& deadline,
-         double timeout_seconds)
+    MutexHold(pthread_mutex_t& mutex, const std::string& object, const lab::Deadline& deadline,
+              double timeout_seconds)
         : mutex_(mutex) {
         int result = 0;
         do {
@@ -121,13 +119,11 @@ class Turn {
         if (result == ETIMEDOUT) {
             throw lab::timed_out(timeout_seconds, "the mutex (held by another client?)");
         }
-        if (result != 0) { // the pthread calls return the error, errno stays
-            throw lab::sys_error(result, "pthread_mutex_timedlock");
-        }
+        lab::check_error_number(result, "pthread_mutex_timedlock");
     }
-    ~Turn() { ::pthread_mutex_unlock(&mutex_); }
-    Turn(const Turn&) = delete;
-    Turn& operator=(const Turn&) = delete;
+    ~MutexHold() { ::pthread_mutex_unlock(&mutex_); }
+    MutexHold(const MutexHold&) = delete;
+    MutexHold& operator=(const MutexHold&) = delete;
 
   private:
     pthread_mutex_t& mutex_;
@@ -162,7 +158,7 @@ std::string wait_for_reply(PosixSegment& segment, const std::string& object, std
 std::string exchange_one(PosixSegment& segment, const std::string& object,
                          const std::string& message, double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
-    Turn turn(segment.turn, object, deadline, timeout_seconds);
+    MutexHold hold(segment.turn, object, deadline, timeout_seconds);
     std::uint64_t sequence = write_request(segment.exchange, message);
     if (::sem_post(&segment.request) < 0) {
         throw lab::sys_error("sem_post (request)");

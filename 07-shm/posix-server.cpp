@@ -17,8 +17,8 @@
 // 5. Exchange: sem_timedwait() on request; copy the request out, log it,
 //    write the reply, sem_post() on reply. A post with no new request
 //    behind it is stale: take out any others at once, log them once.
-// 6. Unmap and remove on SIGINT/SIGTERM: munmap(), shm_unlink() (the
-//    owners' destructors, protocol.hpp). The memory itself goes when the
+// 6. Unmap and remove on SIGINT/SIGTERM: munmap(), shm_unlink() (by
+//    lab::Mapping and lab::OwnedName as they go). The memory itself goes when the
 //    last client unmaps it.
 #include "protocol.hpp"
 
@@ -32,7 +32,6 @@ namespace {
 
 using namespace shm_lab;
 
-void check(int result, const std::string& what);
 void check_intact(const std::string& object);
 bool wait_for_request(PosixSegment& segment, const std::string& object,
                       const lab::StopSignals& stop);
@@ -64,8 +63,8 @@ int run(int argc, char** argv) {
     if (!fd) {
         throw lab::sys_error("shm_open " + object);
     }
-    OwnedSharedMemoryName owned_name(object);      // from here on, every way out unlinks it
-    if (::fchmod(fd.get(), lab::owner_only) < 0) { // shm_open's mode is cut by the umask
+    lab::OwnedName owned_name(object, ::shm_unlink); // from here on, every way out unlinks it
+    if (::fchmod(fd.get(), lab::owner_only) < 0) {   // shm_open's mode is cut by the umask
         throw lab::sys_error("fchmod " + object);
     }
 
@@ -74,15 +73,14 @@ int run(int argc, char** argv) {
     // take no pages, and on a full /dev/shm the first store would be SIGBUS
     // too; posix_fallocate() takes them now (it returns the error, not
     // errno). The new bytes read as zero.
-    if (int error = ::posix_fallocate(fd.get(), 0, sizeof(PosixSegment)); error != 0) {
-        throw lab::sys_error(error, "posix_fallocate " + object);
-    }
+    lab::check_error_number(::posix_fallocate(fd.get(), 0, sizeof(PosixSegment)),
+                            "posix_fallocate " + object);
     void* address =
         ::mmap(nullptr, sizeof(PosixSegment), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (address == MAP_FAILED) { // not NULL
         throw lab::sys_error("mmap " + object);
     }
-    Mapping mapping(address, sizeof(PosixSegment));
+    lab::Mapping mapping(address, sizeof(PosixSegment));
     fd.reset(); // the mapping stays without the descriptor
     // Anyone of our uid can still truncate the object: from here on that is
     // an error line (check_intact), not a SIGBUS death.
@@ -98,18 +96,18 @@ int run(int argc, char** argv) {
         throw lab::sys_error("sem_init");
     }
     pthread_mutexattr_t attributes;
-    check(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
+    lab::check_error_number(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
     // Without PROCESS_SHARED a mutex in shared memory is only promised to
     // work between threads of one process.
-    check(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
-          "pthread_mutexattr_setpshared");
+    lab::check_error_number(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
+                            "pthread_mutexattr_setpshared");
     // Without ROBUST a client killed while holding the mutex leaves it
     // locked for ever; with it the next locker gets EOWNERDEAD instead.
-    check(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
-          "pthread_mutexattr_setrobust");
+    lab::check_error_number(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
+                            "pthread_mutexattr_setrobust");
     int made = ::pthread_mutex_init(&segment.turn, &attributes);
     ::pthread_mutexattr_destroy(&attributes);
-    check(made, "pthread_mutex_init");
+    lab::check_error_number(made, "pthread_mutex_init");
     // Release: a client that sees the magic also sees everything above.
     segment.initialised.store(initialised_magic, std::memory_order_release);
     check_intact(object);
@@ -138,15 +136,9 @@ int run(int argc, char** argv) {
         answer(segment, incoming);
         last_answered = incoming.sequence;
     }
-    // 6. Unmap and remove: ~Mapping (munmap), ~OwnedSharedMemoryName
+    // 6. Unmap and remove: ~lab::Mapping (munmap), ~lab::OwnedName
     // (shm_unlink), ~InstanceLock.
     return lab::exit_ok;
-}
-
-void check(int result, const std::string& what) {
-    if (result != 0) { // the pthread calls return the error number, errno stays
-        throw lab::sys_error(result, what);
-    }
 }
 
 // Someone of our uid truncated the object: the memory we shared with the

@@ -1,9 +1,10 @@
 // protocol.hpp - what the 07-shm programs agree on: names, the layout of the
 // shared memory, and how a request and its reply travel through it; and the
-// small owners that release (shmdt, munmap, shm_unlink) what the programs
-// acquire themselves. (The System V ids the server makes are owned by
-// lab::OwnedSysvId, common/sysv_key.hpp, which calls the server's own
-// IPC_RMID.)
+// small owner that releases (shmdt) what the programs attach themselves.
+// (The System V ids the server makes are owned by lab::OwnedSysvId,
+// common/sysv_key.hpp, which calls the server's own IPC_RMID; a POSIX
+// mapping by lab::Mapping, common/mapping.hpp, and the object's name by
+// lab::OwnedName, common/owned_name.hpp, given the server's shm_unlink.)
 //
 // Both variants carry the message the same way, in an `Exchange` placed in
 // the shared memory; they differ in how the sides say "now":
@@ -120,8 +121,10 @@ void write_reply(Exchange& exchange, const Request& request);
 //
 // Each program makes the call that acquires (shmget, shmat, shm_open, mmap)
 // itself, at its numbered step, where a reader looks for it; it hands the
-// result to one of these the moment the call succeeded, so that every way
-// out - a return, an exception, a stop signal - releases it exactly once.
+// result to its owner (the one below, or lab::OwnedSysvId, lab::Mapping and
+// lab::OwnedName from common/) the moment the call succeeded, so that every
+// way out - a return, an exception, a stop signal - releases it exactly
+// once.
 
 // A segment attached with shmat(): shmdt() when it goes.
 class Attachment {
@@ -134,35 +137,6 @@ class Attachment {
 
   private:
     void* address_;
-};
-
-// A POSIX object mapped with mmap(MAP_SHARED): munmap() when it goes.
-class Mapping {
-  public:
-    Mapping(void* address, std::size_t bytes) : address_(address), bytes_(bytes) {}
-    ~Mapping() { ::munmap(address_, bytes_); }
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-    void* address() const { return address_; }
-
-  private:
-    void* address_;
-    std::size_t bytes_;
-};
-
-// A POSIX object the server made with shm_open(O_CREAT): shm_unlink() when
-// it goes. A client that still has it mapped keeps the memory until it
-// unmaps.
-class OwnedSharedMemoryName {
-  public:
-    explicit OwnedSharedMemoryName(std::string name) : name_(std::move(name)) {}
-    ~OwnedSharedMemoryName() { ::shm_unlink(name_.c_str()); }
-    OwnedSharedMemoryName(const OwnedSharedMemoryName&) = delete;
-    OwnedSharedMemoryName& operator=(const OwnedSharedMemoryName&) = delete;
-    const std::string& name() const { return name_; }
-
-  private:
-    std::string name_;
 };
 
 } // namespace shm_lab

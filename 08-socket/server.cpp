@@ -65,18 +65,6 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
-// The socket file: bind() made it, and it outlives the socket unless removed.
-class SocketFile {
-  public:
-    explicit SocketFile(std::string path) : path_(std::move(path)) {}
-    SocketFile(const SocketFile&) = delete;
-    SocketFile& operator=(const SocketFile&) = delete;
-    ~SocketFile() { ::unlink(path_.c_str()); }
-
-  private:
-    std::string path_;
-};
-
 void serve_unix(const std::string& name, const lab::StopSignals& stop) {
     const std::string path = socket_path(name);
     const UnixAddress address = unix_address(path); // "too long" before anything is made
@@ -98,7 +86,7 @@ void serve_unix(const std::string& name, const lab::StopSignals& stop) {
     if (bound < 0) {
         throw lab::sys_error(bind_errno, "bind " + path);
     }
-    SocketFile file(path);
+    lab::OwnedPath file(path); // bind() made it; it outlives the socket unless removed
     // 3. SOMAXCONN: the longest queue of connections not yet accepted the
     // kernel allows (net.core.somaxconn), room for bursts of clients.
     if (::listen(listener.get(), SOMAXCONN) < 0) {

@@ -42,7 +42,7 @@ struct KillOnExit {
 };
 
 // Below run(), in the order run() needs them.
-mmap_lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what);
+lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what);
 [[noreturn]] void be_child(Control& control, Buffer& buffer, pid_t parent);
 void wait_for_child(Control& control, double timeout_seconds);
 
@@ -59,13 +59,13 @@ int run(int argc, char** argv) {
     std::vector<std::string> messages = options.parse(argc, argv);
 
     // 1. The control block, shared, and its two process-shared semaphores.
-    mmap_lab::Mapping control_mapping = map_anonymous(sizeof(Control), MAP_SHARED, "control");
+    lab::Mapping control_mapping = map_anonymous(sizeof(Control), MAP_SHARED, "control");
     auto& control = control_mapping.as<Control>();
     if (::sem_init(&control.work_ready, 1, 0) < 0 || ::sem_init(&control.work_done, 1, 0) < 0) {
         throw lab::sys_error("sem_init");
     }
     // 2. The message buffer: shared, or (--private) copy-on-write after fork().
-    mmap_lab::Mapping buffer_mapping =
+    lab::Mapping buffer_mapping =
         map_anonymous(sizeof(Buffer), private_buffer ? MAP_PRIVATE : MAP_SHARED, "buffer");
     auto& buffer = buffer_mapping.as<Buffer>();
 
@@ -92,7 +92,7 @@ int run(int argc, char** argv) {
         lab::print_line({buffer.bytes, buffer.length});
     });
 
-    // 5. Tell the child to stop, reap it; the Mappings' destructors munmap().
+    // 5. Tell the child to stop, reap it; the lab::Mappings' destructors munmap().
     control.stop = 1;
     if (::sem_post(&control.work_ready) < 0) {
         throw lab::sys_error("sem_post work_ready");
@@ -111,7 +111,7 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
-mmap_lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what) {
+lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what) {
     // fd -1, offset 0: nothing to map but fresh zero-filled pages.
     void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS, -1, 0);
     if (address == MAP_FAILED) {

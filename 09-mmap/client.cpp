@@ -12,7 +12,7 @@
 //    sequence number, write the request, sem_post(request_ready), then
 //    sem_timedwait(reply_ready) until the reply carries our sequence; copy
 //    it, unlock, print it. Every wait ends at --timeout.
-// 5. munmap() on the way out (the Mapping's destructor).
+// 5. munmap() on the way out (lab::Mapping's destructor).
 #include "protocol.hpp"
 
 #include <cerrno>
@@ -32,25 +32,22 @@ std::string exchange(MapLayout& map, const std::string& name, const std::string&
                      double timeout_seconds);
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = lab::default_timeout_seconds;
-    lab::Options options = lab::client_options(
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
         "Sends each MESSAGE (or each line of stdin) through RUNTIME/mmap/NAME.map\n"
-        "and prints the server's reply to it.",
-        name, timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
+        "and prints the server's reply to it.");
 
     // 1. A live server holds its instance lock; leftovers alone are not one.
-    if (!lab::server_running(mmap_lab::topic, name)) {
-        throw lab::not_running(name);
+    if (!lab::server_running(mmap_lab::topic, command.name)) {
+        throw lab::not_running(command.name);
     }
 
     // 2. The file, and its size: exactly the layout's.
-    const std::string path = mmap_lab::map_path(name);
+    const std::string path = mmap_lab::map_path(command.name);
     lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) { // the server is just starting or just leaving
-            throw lab::not_running(name, "no " + path);
+            throw lab::not_running(command.name, "no " + path);
         }
         throw lab::sys_error("open " + path);
     }
@@ -62,17 +59,17 @@ int run(int argc, char** argv) {
     if (address == MAP_FAILED) {
         throw lab::sys_error("mmap " + path);
     }
-    mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
+    lab::Mapping mapping(address, mmap_lab::map_bytes);
     fd.reset();
     lab::SigbusGuard guard(address, mmap_lab::map_bytes);
     auto& map = mapping.as<MapLayout>();
-    check_header(map, name, path);
+    check_header(map, command.name, path);
 
     // 4. Per message: our turn, the request, the reply with our sequence.
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::print_line(exchange(map, name, message, timeout_seconds));
+    lab::for_each_message(command.messages, [&](const std::string& message) {
+        lab::print_line(exchange(map, command.name, message, command.timeout_seconds));
     });
-    // 5. munmap() in the Mapping's destructor.
+    // 5. munmap() in lab::Mapping's destructor.
     return lab::exit_ok;
 }
 
@@ -141,10 +138,10 @@ int wait_in_ticks(const std::string& name, const lab::Deadline& deadline, double
 }
 
 // Our turn at the request slot: client_turn, held for one exchange.
-class Turn {
+class MutexHold {
   public:
-    Turn(MapLayout& map, const std::string& name, const lab::Deadline& deadline,
-         double timeout_seconds)
+    MutexHold(MapLayout& map, const std::string& name, const lab::Deadline& deadline,
+              double timeout_seconds)
         : mutex_(map.client_turn) {
         int result =
             wait_in_ticks(name, deadline, timeout_seconds, "pthread_mutex_timedlock client_turn",
@@ -162,9 +159,9 @@ class Turn {
             }
         }
     }
-    Turn(const Turn&) = delete;
-    Turn& operator=(const Turn&) = delete;
-    ~Turn() { ::pthread_mutex_unlock(&mutex_); }
+    MutexHold(const MutexHold&) = delete;
+    MutexHold& operator=(const MutexHold&) = delete;
+    ~MutexHold() { ::pthread_mutex_unlock(&mutex_); }
 
   private:
     pthread_mutex_t& mutex_;
@@ -173,7 +170,7 @@ class Turn {
 std::string exchange(MapLayout& map, const std::string& name, const std::string& message,
                      double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
-    Turn turn(map, name, deadline, timeout_seconds);
+    MutexHold hold(map, name, deadline, timeout_seconds);
     // Unique across all clients: only the holder of client_turn counts.
     std::uint64_t sequence = ++map.next_sequence;
     mmap_lab::write_slot(map.request, sequence, message);

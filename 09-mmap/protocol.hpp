@@ -97,25 +97,4 @@ struct SlotContents {
 // label changed while we copied: the copy may be half old, half new).
 std::optional<SlotContents> read_slot(const Slot& slot);
 
-// A mapping, unmapped exactly once when its owner goes. mmap() itself is
-// called by the programs, where a reader looks for it.
-class Mapping {
-  public:
-    Mapping(void* address, std::size_t bytes) : address_(address), bytes_(bytes) {}
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-    ~Mapping() { ::munmap(address_, bytes_); }
-
-    void* address() const { return address_; }
-    std::size_t bytes() const { return bytes_; }
-    template <typename T>
-    T& as() const {
-        return *static_cast<T*>(address_);
-    }
-
-  private:
-    void* address_;
-    std::size_t bytes_;
-};
-
 } // namespace mmap_lab

@@ -14,7 +14,7 @@
 //    sequence, sem_post(reply_ready), then msync(MS_SYNC) so the file on
 //    disk shows the last request and the last reply. A post with no new
 //    request behind it is stale: take out any others at once, log them once.
-// 4. Detach: munmap() (the Mapping's destructor).
+// 4. Detach: munmap() (lab::Mapping's destructor).
 // 5. Remove: unlink() NAME.map unless --keep, then the instance lock.
 #include "protocol.hpp"
 
@@ -30,11 +30,10 @@ using mmap_lab::MapLayout;
 // Below run().
 void set_up(MapLayout& map);
 void check_intact(int fd, const std::string& path);
-void serve(MapLayout& map, const mmap_lab::Mapping& mapping, int fd, const std::string& path,
+void serve(MapLayout& map, const lab::Mapping& mapping, int fd, const std::string& path,
            const lab::StopSignals& stop);
-bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const std::string& path,
+bool answer(MapLayout& map, const lab::Mapping& mapping, const std::string& path,
             std::uint64_t& last_served);
-void check_pthread(int error_number, const char* what);
 
 int run(int argc, char** argv) {
     std::string name;
@@ -72,9 +71,8 @@ int run(int argc, char** argv) {
     // size and take no blocks; on a full file system the first store into
     // the mapping would then be SIGBUS.) posix_fallocate() returns the
     // error, not errno. Fresh bytes read as zero.
-    if (int error = ::posix_fallocate(fd.get(), 0, mmap_lab::map_bytes); error != 0) {
-        throw lab::sys_error(error, "posix_fallocate " + path);
-    }
+    lab::check_error_number(::posix_fallocate(fd.get(), 0, mmap_lab::map_bytes),
+                            "posix_fallocate " + path);
 
     // 2. Attach, and set up what the clients share.
     void* address =
@@ -82,7 +80,7 @@ int run(int argc, char** argv) {
     if (address == MAP_FAILED) { // not nullptr: mmap's failure value is MAP_FAILED
         throw lab::sys_error("mmap " + path);
     }
-    mmap_lab::Mapping mapping(address, mmap_lab::map_bytes);
+    lab::Mapping mapping(address, mmap_lab::map_bytes);
     // From here on a file truncated under us is an error line, not a crash.
     lab::SigbusGuard guard(mapping.address(), mapping.bytes());
     auto& map = mapping.as<MapLayout>();
@@ -99,30 +97,25 @@ int run(int argc, char** argv) {
     // blocked on them, which sem_destroy(3) calls undefined. They vanish
     // with the file's last mapping.
 
-    // 4. Detach: munmap() in the Mapping's destructor.
+    // 4. Detach: munmap() in lab::Mapping's destructor.
     // 5. Remove: unlink() NAME.map in the OwnedPath's destructor (unless
     //    --keep), then the instance lock goes.
     return lab::exit_ok;
 }
 
-void check_pthread(int error_number, const char* what) {
-    if (error_number != 0) {
-        throw lab::sys_error(error_number, what);
-    }
-}
-
 void set_up(MapLayout& map) {
     pthread_mutexattr_t attributes;
-    check_pthread(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
+    lab::check_error_number(::pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
     // PROCESS_SHARED: the mutex lives in memory several processes map.
     // ROBUST: when its holder dies, the next locker gets EOWNERDEAD instead
     // of waiting forever for an unlock that will never come.
-    check_pthread(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
-                  "pthread_mutexattr_setpshared");
-    check_pthread(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
-                  "pthread_mutexattr_setrobust");
-    check_pthread(::pthread_mutex_init(&map.client_turn, &attributes), "pthread_mutex_init");
+    lab::check_error_number(::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
+                            "pthread_mutexattr_setpshared");
+    lab::check_error_number(::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
+                            "pthread_mutexattr_setrobust");
+    int made = ::pthread_mutex_init(&map.client_turn, &attributes);
     ::pthread_mutexattr_destroy(&attributes);
+    lab::check_error_number(made, "pthread_mutex_init");
 
     // pshared=1: the semaphores work across processes (they must then live in
     // shared memory, which they do). Both start at 0: nothing to take yet.
@@ -154,7 +147,7 @@ void check_intact(int fd, const std::string& path) {
 // a stale post: no request, or one already answered (a post left by a client
 // that died or gave up after posting, whose slot a newer client has
 // rewritten since; that client posts again for its own request).
-bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const std::string& path,
+bool answer(MapLayout& map, const lab::Mapping& mapping, const std::string& path,
             std::uint64_t& last_served) {
     std::optional<mmap_lab::SlotContents> request = mmap_lab::read_slot(map.request);
     if (!request || request->sequence == last_served) {
@@ -179,7 +172,7 @@ bool answer(MapLayout& map, const mmap_lab::Mapping& mapping, const std::string&
     return true;
 }
 
-void serve(MapLayout& map, const mmap_lab::Mapping& mapping, int fd, const std::string& path,
+void serve(MapLayout& map, const lab::Mapping& mapping, int fd, const std::string& path,
            const lab::StopSignals& stop) {
     const double tick_seconds = lab::stop_check_interval_ms / 1000.0;
     std::uint64_t last_served = mmap_lab::no_sequence;

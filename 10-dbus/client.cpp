@@ -24,13 +24,10 @@ std::string call_upper(sd_bus* bus, const std::string& name, const std::string& 
                        double timeout_seconds);
 
 int run(int argc, char** argv) {
-    std::string name;
-    double timeout_seconds = 0;
-    lab::Options options = lab::client_options(
+    lab::ClientCommand command = lab::parse_client_options(
+        argc, argv,
         "Calls org.ipclab.Lab.Upper on org.ipclab.Lab.NAME for each MESSAGE (or\n"
-        "each line of stdin) and prints the replies.",
-        name, timeout_seconds);
-    std::vector<std::string> messages = options.parse(argc, argv);
+        "each line of stdin) and prints the replies.");
     lab::ignore_sigpipe();
 
     // 1. sd_bus_open_user() connects to $DBUS_SESSION_BUS_ADDRESS and sends
@@ -42,10 +39,10 @@ int run(int argc, char** argv) {
         throw lab::Failure(std::string("session bus not running (DBUS_SESSION_BUS_ADDRESS): ") +
                            std::strerror(-opened));
     }
-    wait_until_connected(bus.get(), timeout_seconds);
+    wait_until_connected(bus.get(), command.timeout_seconds);
     // 2. and 3.: one Upper call per message, its reply printed.
-    lab::for_each_message(messages, [&](const std::string& message) {
-        lab::print_line(call_upper(bus.get(), name, message, timeout_seconds));
+    lab::for_each_message(command.messages, [&](const std::string& message) {
+        lab::print_line(call_upper(bus.get(), command.name, message, command.timeout_seconds));
     });
     return lab::exit_ok;
 }

@@ -46,6 +46,12 @@ std::system_error sys_error(int error_number, const std::string& what) {
     return {error_number, std::generic_category(), what};
 }
 
+void check_error_number(int error_number, const std::string& what) {
+    if (error_number != 0) { // errno is left as it was: the result is the error
+        throw sys_error(error_number, what);
+    }
+}
+
 const std::string& program_name() {
     return the_program_name;
 }

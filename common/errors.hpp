@@ -40,6 +40,12 @@ struct HelpShown {};
 std::system_error sys_error(const std::string& what);
 std::system_error sys_error(int error_number, const std::string& what);
 
+// For the calls that return an error number instead of setting errno
+// (pthread_mutex_init and the other pthread_* calls, posix_fallocate): 0 is
+// success; anything else throws sys_error(error_number, what).
+//     lab::check_error_number(::pthread_mutex_init(&m, &attributes), "pthread_mutex_init");
+void check_error_number(int error_number, const std::string& what);
+
 // The program's own name (basename of argv[0]) for error lines and usage.
 const std::string& program_name();
 

@@ -173,4 +173,11 @@ Options client_options(const std::string& description, std::string& name, double
     return options;
 }
 
+ClientCommand parse_client_options(int argc, char** argv, const std::string& description) {
+    ClientCommand command;
+    command.messages =
+        client_options(description, command.name, command.timeout_seconds).parse(argc, argv);
+    return command;
+}
+
 } // namespace lab

@@ -59,14 +59,26 @@ class Options {
 //
 //   server [--name NAME]:
 //     std::string name = lab::parse_server_options(argc, argv, "Serves ...");
-//   client [--name NAME] [--timeout SECONDS] [MESSAGE...] (a client with
-//   more options adds them before parse()):
+//   client [--name NAME] [--timeout SECONDS] [MESSAGE...], nothing more:
+//     lab::ClientCommand command = lab::parse_client_options(argc, argv, "Sends ...");
+//     ... command.name, command.timeout_seconds, command.messages
+//   a client with more options adds them before parse():
 //     lab::Options options = lab::client_options("Sends ...", name, timeout_seconds);
+//     options.flag(...);
 //     std::vector<std::string> messages = options.parse(argc, argv);
 //
 // A server takes no operands: one is a UsageError ("unexpected argument").
 std::string parse_server_options(int argc, char** argv, const std::string& description);
 Options client_options(const std::string& description, std::string& name, double& timeout_seconds);
+
+// What a client with no options of its own was asked to do. A named struct,
+// not a structured binding: clang++ 14 cannot capture those in a lambda.
+struct ClientCommand {
+    std::string name;
+    double timeout_seconds = default_timeout_seconds;
+    std::vector<std::string> messages; // empty: read stdin's lines instead
+};
+ClientCommand parse_client_options(int argc, char** argv, const std::string& description);
 
 // NAME is 1-40 of A-Z a-z 0-9 _ . -, not starting with '.'; else UsageError.
 void validate_name(const std::string& name);
