@@ -25,7 +25,7 @@ namespace {
 using namespace shm_lab;
 
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
-                         double timeout_seconds);
+                         const lab::ClientCommand& command);
 
 int run(int argc, char** argv) {
     lab::ClientCommand command = lab::parse_client_options(
@@ -75,18 +75,7 @@ int run(int argc, char** argv) {
 
     // 3. One exchange per message.
     lab::for_each_message(command.messages, [&](const std::string& message) {
-        std::string reply_text;
-        try {
-            reply_text = exchange_one(semid, exchange, message, command.timeout_seconds);
-        } catch (const std::system_error& e) {
-            // EIDRM (removed while we waited) or EINVAL (already gone): the
-            // server stopped and removed its set, or a new one took over.
-            if (e.code().value() == EIDRM || e.code().value() == EINVAL) {
-                throw lab::not_running(command.name, "its semaphore set " + std::to_string(semid) +
-                                                         " was removed");
-            }
-            throw;
-        }
+        std::string reply_text = exchange_one(semid, exchange, message, command);
         // Printed after the mutex is given back: a slow stdout (a full pipe)
         // must not hold up the other clients.
         lab::print_line(reply_text);
@@ -95,11 +84,24 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
+// A semop()/semtimedop() on the set failed: EIDRM (removed while we waited)
+// or EINVAL (already gone) is the server stopping and removing its set, or
+// a new server taking over; anything else is an error.
+[[noreturn]] void throw_semop_error(const lab::ClientCommand& command, int semid,
+                                    const std::string& what) {
+    if (errno == EIDRM || errno == EINVAL) {
+        throw lab::not_running(command.name,
+                               "its semaphore set " + std::to_string(semid) + " was removed");
+    }
+    throw lab::sys_error(what);
+}
+
 // The mutex, held for one whole exchange. SEM_UNDO: if we are killed while
 // holding it, the kernel adds the 1 back, so the next client is not stuck.
 class MutexHold {
   public:
-    MutexHold(int semid, const lab::Deadline& deadline, double timeout_seconds) : semid_(semid) {
+    MutexHold(int semid, const lab::Deadline& deadline, const lab::ClientCommand& command)
+        : semid_(semid) {
         sembuf take{mutex, -1, SEM_UNDO};
         for (;;) {
             timespec left = deadline.relative(); // semtimedop() takes a relative time
@@ -107,10 +109,11 @@ class MutexHold {
                 return;
             }
             if (errno == EAGAIN) {
-                throw lab::timed_out(timeout_seconds, "the mutex (held by another client?)");
+                throw lab::timed_out(command.timeout_seconds,
+                                     "the mutex (held by another client?)");
             }
-            if (errno != EINTR) { // EIDRM/EINVAL: the set is gone (see run())
-                throw lab::sys_error("take the mutex (semtimedop)");
+            if (errno != EINTR) {
+                throw_semop_error(command, semid, "take the mutex (semtimedop)");
             }
             // EINTR: stopped and continued (SIGSTOP/SIGCONT): wait on.
         }
@@ -127,7 +130,7 @@ class MutexHold {
 };
 
 std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t sequence,
-                           const lab::Deadline& deadline, double timeout_seconds) {
+                           const lab::Deadline& deadline, const lab::ClientCommand& command) {
     sembuf take{reply, -1, 0};
     for (;;) {
         timespec left = deadline.relative();
@@ -136,9 +139,10 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
                 continue; // stopped and continued (SIGSTOP/SIGCONT): wait on
             }
             if (errno == EAGAIN) {
-                throw lab::timed_out(timeout_seconds, "the reply (server stopped or stuck?)");
+                throw lab::timed_out(command.timeout_seconds,
+                                     "the reply (server stopped or stuck?)");
             }
-            throw lab::sys_error("wait for reply (semtimedop)");
+            throw_semop_error(command, semid, "wait for reply (semtimedop)");
         }
         if (auto text = take_reply(exchange, sequence)) {
             return *text;
@@ -150,15 +154,15 @@ std::string wait_for_reply(int semid, const Exchange& exchange, std::uint64_t se
 // Step 3 for one message, within one --timeout: in turn (the mutex), the
 // request in, the reply out.
 std::string exchange_one(int semid, Exchange& exchange, const std::string& message,
-                         double timeout_seconds) {
-    lab::Deadline deadline(timeout_seconds);
-    MutexHold hold(semid, deadline, timeout_seconds);
+                         const lab::ClientCommand& command) {
+    lab::Deadline deadline(command.timeout_seconds);
+    MutexHold hold(semid, deadline, command);
     std::uint64_t sequence = write_request(exchange, message);
     sembuf post_request{request, 1, 0};
     if (::semop(semid, &post_request, 1) < 0) {
-        throw lab::sys_error("post request (semop)");
+        throw_semop_error(command, semid, "post request (semop)");
     }
-    return wait_for_reply(semid, exchange, sequence, deadline, timeout_seconds);
+    return wait_for_reply(semid, exchange, sequence, deadline, command);
 }
 
 } // namespace

@@ -106,15 +106,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
 
 @test "--help, unknown option, bad name, stray operand" {
     check_help_and_unknown_option 03-fifo server client
-    for program in server client; do
-        run_client "03-fifo/$program" --help
-        assert_output --partial '--name NAME'
-        for bad in '' .hidden 'a/b' 'sp ace' "$(printf 'x%.0s' {1..41})"; do
-            run_client "03-fifo/$program" --name "$bad"
-            assert_failure 2
-            assert_regex "$stderr" "^$program: bad name"
-        done
-    done
+    check_bad_names 03-fifo server client
     run_client 03-fifo/client --timeout soon hello
     assert_failure 2
     run_client 03-fifo/server extra

@@ -548,11 +548,7 @@ host_pid_of() {
 
 @test "options: --help (0), unknown option, bad name, bad combinations (2)" {
     check_help_and_unknown_option 04-signal server client
-    for program in server client; do
-        run_client "04-signal/$program" --name .hidden
-        assert_failure 2
-        assert_regex "$stderr" "^$program: bad name '.hidden'"
-    done
+    check_bad_names 04-signal server client
     for bad in "--pid 1 --name x" "--count 3" "--signal KILL" "--signal USR1 hello" "--pid 0"; do
         read -ra words <<<"$bad"
         run_client 04-signal/client "${words[@]}"

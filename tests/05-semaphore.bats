@@ -660,17 +660,8 @@ is_waiting_to_enter() {
 
 @test "options: --help, unknown option, bad --name, bad --increment, stray arguments" {
     local program
-    for program in server client posix-server posix-client; do
-        run_client "05-semaphore/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
-        run_client "05-semaphore/$program" --bogus
-        assert_failure 2
-        assert_equal "$stderr" "$program: unknown option '--bogus' (try --help)"
-        run_client "05-semaphore/$program" --name ../x
-        assert_failure 2
-        assert_regex "$stderr" "^$program: bad name"
-    done
+    check_help_and_unknown_option 05-semaphore server client posix-server posix-client
+    check_bad_names 05-semaphore server client posix-server posix-client
     for program in client posix-client; do
         run_client_v "${program%client}" --increment 0
         assert_failure 2

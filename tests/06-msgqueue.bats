@@ -199,17 +199,8 @@ check_stdin() {
 @test "posix: without MESSAGE the client sends each line of stdin" { posix; check_stdin; }
 
 @test "every program: --help, unknown option (2), bad --name (2); posix-client --priority 0-31" {
-    for program in server client posix-server posix-client; do
-        run_client "06-msgqueue/$program" --help
-        assert_success
-        assert_line -n 0 --partial "usage: $program"
-        run_client "06-msgqueue/$program" --bogus
-        assert_failure 2
-        assert_equal "$stderr" "$program: unknown option '--bogus' (try --help)"
-        run_client "06-msgqueue/$program" --name 'bad/name'
-        assert_failure 2
-        assert_regex "$stderr" "^$program: bad name"
-    done
+    check_help_and_unknown_option 06-msgqueue server client posix-server posix-client
+    check_bad_names 06-msgqueue server client posix-server posix-client
     run_client 06-msgqueue/posix-client --help
     assert_output --partial '--priority P'
     for bad in 32 -1 x ''; do

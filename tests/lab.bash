@@ -322,6 +322,24 @@ check_help_and_unknown_option() {
     done
 }
 
+# check_bad_names CHAPTER PROGRAM...: each PROGRAM refuses a --name the
+# contract does not allow (empty, hidden, with a slash or a space, 41
+# characters) with exit 2, nothing on stdout and one stderr line
+# "PROGRAM: bad name 'NAME'...".
+check_bad_names() {
+    local chapter=$1 program bad
+    shift
+    for program in "$@"; do
+        for bad in '' .hidden 'a/b' 'sp ace' "$(printf 'n%.0s' {1..41})"; do
+            run_client "$chapter/$program" --name "$bad"
+            assert_failure 2
+            assert_equal "$output" ''
+            assert_regex "$stderr" "^$program: bad name '"
+            [[ $stderr != *$'\n'* ]] || fail "more than one line: $stderr"
+        done
+    done
+}
+
 # check_second_server_refused CHAPTER STDERR_REGEX: a server of $NAME runs; a
 # second one of the same NAME exits 1 with one stderr line matching
 # STDERR_REGEX (anchor it; @PID@ in it stands for the first server's pid),
