@@ -4,9 +4,10 @@ include mk/lab.mk
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
 .PHONY: all common $(CHAPTERS) bench-build test valgrind demo clean help setup check sanitize \
-	grade stress bench bench-plot
+	grade stress bench bench-plot handout handout-check
 
-all: $(CHAPTERS) bench-build
+# A handout (tools/handout) has no bench/: all builds it only where it is.
+all: $(CHAPTERS) $(if $(wildcard bench/Makefile),bench-build)
 
 common:
 	$(call lab_need,build)
@@ -71,6 +72,19 @@ grade: $(if $(GRADE_DIR),,all)
 	$(call lab_need,test valgrind grade)
 	tools/grade
 
+# The student tree (tools/handout): build/handout/, fresh, with a stub in
+# place of every TASK region; what it leaves out goes to
+# build/handout-solutions/ (keep that private). CHAPTERS="03-fifo 06-msgqueue"
+# hands out only those chapters.
+handout:
+	tools/handout $(if $(filter command line,$(origin CHAPTERS)),--chapters "$(CHAPTERS)") \
+	    build/handout build/handout-solutions
+
+# The handout and its solutions give back this tree byte for byte, and no
+# chapter's taught call is left in the handout's programs.
+handout-check:
+	tools/handout --check
+
 # Static gates over the whole tree: clang-format, clang-tidy, cppcheck, shellcheck.
 check:
 	$(call lab_need,check)
@@ -98,6 +112,8 @@ help:
 	@echo "  make stress       soak every server with many clients; check replies, fds, leftovers"
 	@echo "  make grade        grade this checkout, or GRADE_DIR=path a student's: table, JUnit, Gradescope JSON"
 	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"
+	@echo "  make handout      the student tree in build/handout/ (CHAPTERS=\"03-fifo ...\" for some)"
+	@echo "  make handout-check  the handout round trip: solutions put back give this tree"
 	@echo "  make clean        remove everything built"
 	@echo "  make setup        install the Debian packages the lab needs (as root)"
 	@echo "  make -C NN-name test | valgrind | demo    the same for one chapter"

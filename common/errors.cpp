@@ -52,6 +52,11 @@ void check_error_number(int error_number, const std::string& what) {
     }
 }
 
+void not_written_yet(int step, int task, const std::string& what) {
+    throw Failure("step " + std::to_string(step) + " is not written yet: " + what +
+                  " (see README, task " + std::to_string(task) + ")");
+}
+
 const std::string& program_name() {
     return the_program_name;
 }

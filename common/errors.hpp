@@ -46,6 +46,17 @@ std::system_error sys_error(int error_number, const std::string& what);
 //     lab::check_error_number(::pthread_mutex_init(&m, &attributes), "pthread_mutex_init");
 void check_error_number(int error_number, const std::string& what);
 
+// A handout's stub (tools/handout): the part of the program a student has
+// yet to write. Throws Failure("step STEP is not written yet: WHAT (see
+// README, task TASK)"), so the program exits 1 with that one line. The
+// template form stands where the step's code yields a value:
+//     int msqid = lab::not_written_yet<int>(1, 2, "create the queue with msgget");
+[[noreturn]] void not_written_yet(int step, int task, const std::string& what);
+template <typename T>
+[[noreturn]] T not_written_yet(int step, int task, const std::string& what) {
+    not_written_yet(step, task, what);
+}
+
 // The program's own name (basename of argv[0]) for error lines and usage.
 const std::string& program_name();
 
