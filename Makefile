@@ -4,7 +4,7 @@ include mk/lab.mk
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
 .PHONY: all common $(CHAPTERS) bench-build test valgrind demo clean help setup check sanitize \
-	grade stress bench bench-plot handout handout-check
+	grade stress bench bench-plot handout handout-check handout-test
 
 # A handout (tools/handout) has no bench/: all builds it only where it is.
 all: $(CHAPTERS) $(if $(wildcard bench/Makefile),bench-build)
@@ -85,6 +85,12 @@ handout:
 handout-check:
 	tools/handout --check
 
+# The handout builds with clang++ and g++, and this suite against it passes
+# every usage test and fails every exchange test (tools/handout-suite).
+handout-test:
+	$(call lab_need,test)
+	tools/handout-suite
+
 # Static gates over the whole tree: clang-format, clang-tidy, cppcheck, shellcheck.
 check:
 	$(call lab_need,check)
@@ -114,6 +120,7 @@ help:
 	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"
 	@echo "  make handout      the student tree in build/handout/ (CHAPTERS=\"03-fifo ...\" for some)"
 	@echo "  make handout-check  the handout round trip: solutions put back give this tree"
+	@echo "  make handout-test  build the handout, run the suite on it: usage tests pass, exchange tests fail"
 	@echo "  make clean        remove everything built"
 	@echo "  make setup        install the Debian packages the lab needs (as root)"
 	@echo "  make -C NN-name test | valgrind | demo    the same for one chapter"
