@@ -3,7 +3,9 @@
 #
 # Timing is never asserted here (the machine is shared): what is asserted is
 # that every check passes, that a damaged message is caught, that the output
-# has what it promises, and that nothing is left behind.
+# has what it promises, and that nothing is left behind. Not graded: a
+# rewrite without the benchmark loses no points.
+# bats file_tags=ungraded
 
 load lab
 

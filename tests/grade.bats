@@ -1,0 +1,249 @@
+#!/usr/bin/env bats
+# grade: the grader scores what the tags beside the tests say
+# (tools/grade-report.py, tools/grade). Not itself graded.
+#
+# Each test writes a tiny chapter $T/t/07-tiny.bats, runs it with bats twice
+# as tools/grade does (plainly, then with IPC_LAB_VALGRIND=1 standing for the
+# memcheck run: FAIL_PLAIN and FAIL_MEMCHECK name the tests that fail in
+# each) and reads the results.json the report writes, with jq.
+# bats file_tags=ungraded
+
+load lab
+
+setup() {
+    lab_setup
+    REPORT=$LAB_ROOT/tools/grade-report.py
+    mkdir -p "$T/t" "$T/out"
+}
+teardown() { lab_teardown; }
+
+# unbar: stdin without the `|` that starts each line. The .bats files
+# written here are kept behind `|`: bats (and the grader) would otherwise
+# take their `@test` and `# bats` lines as this file's own.
+unbar() { sed 's/^|//'; }
+
+# tiny [FIRST_TAGS]: the tiny chapter. Five tests: "first" (tags FIRST_TAGS,
+# default points:4), "second", "third" (hidden, usage), "fourth" (always
+# skipped), "fifth" (skipped in the memcheck run, as the README transcripts
+# are). File tags: exchange.
+tiny() {
+    unbar >"$T/t/07-tiny.bats" <<EOF
+|# bats file_tags=exchange
+|tried() {
+|    local list=\${FAIL_PLAIN-}
+|    if [[ \${IPC_LAB_VALGRIND-} == 1 ]]; then list=\${FAIL_MEMCHECK-}; fi
+|    [[ " \$list " != *" \$1 "* ]]
+|}
+|
+|# bats test_tags=${1-points:4}
+|@test "first" { tried first; }
+|
+|@test "second" { tried second; }
+|
+|# bats test_tags=hidden,usage
+|@test "third" { tried third; }
+|
+|@test "fourth" { skip "not on this machine"; }
+|
+|@test "fifth" {
+|    [[ \${IPC_LAB_VALGRIND-} != 1 ]] || skip "not under memcheck"
+|    tried fifth
+|}
+EOF
+}
+
+# grade [--no-memcheck] FILE.bats...: both runs, then the report (`run`).
+grade() {
+    local memcheck=(--memcheck "$T/memcheck.xml")
+    if [[ $1 == --no-memcheck ]]; then
+        memcheck=()
+        shift
+    fi
+    IPC_LAB_VALGRIND='' bats -F junit "$@" >"$T/plain.xml" || true
+    if ((${#memcheck[@]})); then
+        IPC_LAB_VALGRIND=1 bats -F junit "$@" >"$T/memcheck.xml" || true
+    fi
+    run python3 "$REPORT" --out "$T/out" --plain "$T/plain.xml" "${memcheck[@]}" "$@"
+}
+
+# field NUMBER KEY: a key of the results.json test numbered NUMBER, compact.
+field() { jq -c --arg n "$1" ".tests[] | select(.number == \$n) | .$2" "$T/out/results.json"; }
+total() { jq -c .score "$T/out/results.json"; }
+
+@test "a points tag sets the test's score and max_score; the others share the rest of 10" {
+    tiny
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.1 score),$(field 07-tiny.1 max_score)" "4,4"
+    assert_equal "$(field 07-tiny.2 max_score)" "1.5"
+    tiny points:2
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.1 score),$(field 07-tiny.1 max_score)" "2,2"
+    assert_equal "$(field 07-tiny.2 max_score)" "2"
+    # A fraction: bats refuses a dot in a tag, so it is written 0_5.
+    tiny points:0_5
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.1 score),$(field 07-tiny.1 max_score)" "0.5,0.5"
+    assert_equal "$(field 07-tiny.2 max_score)" "2.375"
+}
+
+@test "an untagged file splits 10 points evenly" {
+    unbar >"$T/t/03-even.bats" <<'EOF'
+|@test "a" { true; }
+|@test "b" { true; }
+|@test "c" { true; }
+|@test "d" { false; }
+EOF
+    grade "$T/t/03-even.bats"
+    assert_success
+    assert_line --regexp '^03-even +3/4 +3/3 +7\.5/10$'
+    run jq -c '[.tests[].max_score], .score' "$T/out/results.json"
+    assert_output $'[2.5,2.5,2.5,2.5]\n7.5'
+}
+
+@test "a file_tags points total; tagged tests over it raise it, said once" {
+    tiny
+    sed -i '1s/.*/# bats file_tags=exchange,points:20/' "$T/t/07-tiny.bats"
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.2 max_score)" "4"
+    tiny points:12
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.2 max_score)" "0"
+    assert_equal "$(total)" "12"
+    run grep -c 'more than the file.s 10: the file is worth 12' <<<"$output"
+    assert_output 1
+}
+
+@test "a functional failure costs that test's points only; memcheck shares of the others stay" {
+    tiny
+    FAIL_PLAIN=second grade "$T/t/07-tiny.bats"
+    assert_success
+    # first 4 + third 1.5 + fifth 1.5 (skipped under memcheck: clean); fourth skips.
+    assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "0,1.5"
+    assert_equal "$(field 07-tiny.1 score)" "4"
+    assert_equal "$(field 07-tiny.5 score)" "1.5"
+    assert_equal "$(total)" "7"
+    assert_line --regexp '^07-tiny +3/5 +3/3 +7\.0/10$'
+    # A memcheck failure costs that test's 20 % only.
+    FAIL_MEMCHECK=third grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.3 score),$(field 07-tiny.3 status)" '1.2,"failed"'
+    assert_equal "$(total)" "8.2"
+    assert_line --regexp '^07-tiny +4/5 +3/4 +8\.2/10$'
+}
+
+@test "without the memcheck run a test gives 80 % of its points, and the output says so" {
+    tiny
+    grade --no-memcheck "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.1 score),$(field 07-tiny.1 max_score)" "3.2,3.2"
+    assert_output --partial "No memcheck run (GRADE_VALGRIND=0): each test gives at most 80% of its points."
+    assert_line --regexp '^07-tiny +4/5 +not run +6\.8/8$'
+    run jq -r .output "$T/out/results.json"
+    assert_output --partial "No memcheck run"
+}
+
+@test "a skipped test keeps its number, scores 0 and gives its reason" {
+    tiny
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    run jq -r '[.tests[].number] | join(" ")' "$T/out/results.json"
+    assert_output "07-tiny.1 07-tiny.2 07-tiny.3 07-tiny.4 07-tiny.5"
+    assert_equal "$(field 07-tiny.4 score),$(field 07-tiny.4 max_score)" "0,1.5"
+    assert_equal "$(field 07-tiny.4 name)" '"07-tiny: fourth"'
+    run field 07-tiny.4 output
+    assert_output --partial 'skipped: not on this machine'
+    # Numbers are places in the file, also when a test is left out of the run.
+    sed -i 's/^@test "second".*//' "$T/t/07-tiny.bats"
+    IPC_LAB_VALGRIND='' bats -F junit "$T/t/07-tiny.bats" >"$T/plain.xml" || true
+    sed -i 's/^\(# bats test_tags=hidden\)/@test "second" { true; }\n\1/' "$T/t/07-tiny.bats"
+    run python3 "$REPORT" --out "$T/out" --plain "$T/plain.xml" "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.3 name),$(field 07-tiny.3 score)" '"07-tiny: third",1.2'
+    run field 07-tiny.2 output
+    assert_output --partial 'no result'
+}
+
+@test "hidden is visibility after_published; visibility: overrides; other tags are carried" {
+    tiny
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.3 visibility)" '"after_published"'
+    assert_equal "$(field 07-tiny.3 tags)" '["usage","exchange"]'
+    assert_equal "$(field 07-tiny.1 visibility),$(field 07-tiny.1 tags)" '"visible",["exchange"]'
+    sed -i 's/test_tags=hidden,usage/test_tags=hidden,usage,visibility:after_due_date/' "$T/t/07-tiny.bats"
+    tiny points:4,visibility:hidden
+    sed -i 's/test_tags=hidden,usage/test_tags=hidden,usage,visibility:after_due_date/' "$T/t/07-tiny.bats"
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.3 visibility)" '"after_due_date"'
+    assert_equal "$(field 07-tiny.1 visibility)" '"hidden"'
+}
+
+@test "an ungraded file is not listed to run, and is absent from the table and results.json" {
+    tiny
+    unbar >"$T/t/bench.bats" <<'EOF'
+|# bats file_tags=ungraded
+|@test "slow" { false; }
+EOF
+    run --separate-stderr python3 "$REPORT" --list "$T/t/07-tiny.bats" "$T/t/bench.bats"
+    assert_success
+    assert_output "$T/t/07-tiny.bats"
+    assert_equal "$stderr" "grade: not graded (file_tags=ungraded): $T/t/bench.bats"
+    grade "$T/t/07-tiny.bats" "$T/t/bench.bats"
+    assert_success
+    refute_output --partial bench
+    run jq -r '[.tests[].name | select(startswith("bench"))] | length' "$T/out/results.json"
+    assert_output 0
+    assert_equal "$(total)" "8.5"
+}
+
+@test "a bad tag is refused in one line naming the file and the test" {
+    tiny points:4,visibility:public
+    run python3 "$REPORT" --list "$T/t/07-tiny.bats"
+    assert_failure 2
+    assert_output "grade-report: $T/t/07-tiny.bats:9: test \"first\": unknown visibility 'public' (one of hidden, after_due_date, after_published, visible)"
+    tiny points:0.5
+    run python3 "$REPORT" --list "$T/t/07-tiny.bats"
+    assert_failure 2
+    assert_output --partial "(a fraction of a point is written 0_5, not 0.5)"
+    tiny points:many
+    run python3 "$REPORT" --list "$T/t/07-tiny.bats"
+    assert_failure 2
+    assert_output --partial "bad points tag"
+}
+
+@test "a JUnit test case that is no @test of the file stops the report" {
+    tiny
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    sed -i 's/name="third"/name="third (renamed)"/' "$T/plain.xml"
+    run python3 "$REPORT" --out "$T/out" --plain "$T/plain.xml" "$T/t/07-tiny.bats"
+    assert_failure 2
+    assert_output --partial "JUnit test case 'third (renamed)' is no @test of $T/t/07-tiny.bats"
+}
+
+@test "tools/grade: a failed build's last 40 lines go to results.json and stdout; what was built is graded" {
+    tiny
+    mkdir "$T/student"
+    printf 'all:\n\t@seq 1 100\n\t@echo "oops: it does not build" >&2\n\t@false\n' >"$T/student/Makefile"
+    GRADE_DIR=$T/student GRADE_OUT=$T/out GRADE_VALGRIND=0 GRADE_TESTS="$T/t/07-tiny.bats" \
+        IPC_LAB_VALGRIND='' run timeout 60 "$LAB_ROOT/tools/grade"
+    assert_success
+    assert_line "grade: the build failed (see $T/out/build.log); grading what was built"
+    local log=$T/out/build.log count
+    count=$(wc -l <"$log")
+    ((count > 41))
+    # The last 40 lines, printed in order, and the line before them not.
+    assert_output --partial "$(tail -n 40 "$log")"
+    assert_output --partial "oops: it does not build"
+    refute_line "$(sed -n "$((count - 40))p" "$log")"
+    run jq -r .output "$T/out/results.json"
+    assert_output --partial $'The build failed; the last 40 lines of its log (graded: what was built):\n'"$(tail -n 40 "$log")"
+    refute_line "$(sed -n "$((count - 40))p" "$log")"
+    assert_equal "$(total)" "6.8"
+}
