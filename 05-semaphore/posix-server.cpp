@@ -29,7 +29,6 @@ namespace {
 using namespace semaphore_lab;
 
 NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsigned value);
-bool answer_request(const ServerFile& exchange);
 void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange);
 void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& exchange,
                             const ServerFile& owner);
@@ -91,23 +90,6 @@ NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsign
         throw lab::sys_error("sem_open " + sem_name);
     }
     return NamedSemaphore(sem, lab::OwnedName(sem_name, ::sem_unlink)); // ours: closed, unlinked
-}
-
-// 2. The request in NAME.txt: logged, and the reply written in its place
-// (server.cpp does the same). False, and a line `ignored: WHY`, when the
-// file holds no request.
-bool answer_request(const ServerFile& exchange) {
-    std::string why;
-    std::optional<Record> incoming = parse_request(read_file(exchange.fd(), exchange.path()), why);
-    if (!incoming) {
-        lab::log_ignored(why);
-        return false;
-    }
-    lab::log_received(incoming->message);
-    replace_file(exchange.fd(), exchange.path(),
-                 format_record("reply", incoming->pid, incoming->sequence,
-                               lab::to_upper(incoming->message)));
-    return true;
 }
 
 // After a request that was none: a post with no request behind it, and maybe

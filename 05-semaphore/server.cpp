@@ -27,7 +27,6 @@ namespace {
 using namespace semaphore_lab;
 
 void semop_now(int semid, std::span<sembuf> operations, const char* what);
-bool answer_request(const ServerFile& exchange);
 void reset_stale_request_count(int semid, const ServerFile& exchange);
 
 int run(int argc, char** argv) {
@@ -115,23 +114,6 @@ void semop_now(int semid, std::span<sembuf> operations, const char* what) {
             throw lab::sys_error(what);
         }
     }
-}
-
-// 3. The request in NAME.txt: logged, and the reply written in its place
-// (posix-server.cpp does the same). False, and a line `ignored: WHY`, when
-// the file holds no request.
-bool answer_request(const ServerFile& exchange) {
-    std::string why;
-    std::optional<Record> incoming = parse_request(read_file(exchange.fd(), exchange.path()), why);
-    if (!incoming) {
-        lab::log_ignored(why);
-        return false;
-    }
-    lab::log_received(incoming->message);
-    replace_file(exchange.fd(), exchange.path(),
-                 format_record("reply", incoming->pid, incoming->sequence,
-                               lab::to_upper(incoming->message)));
-    return true;
 }
 
 // After a request that was none: a client enters only when request is 0 and
