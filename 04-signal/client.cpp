@@ -139,7 +139,7 @@ int run(int argc, char** argv) {
 //     Never sleep past the deadline (`deadline.relative()` is the time left).
 //   - any other error: `throw lab::sys_error(error, "sigqueue to pid " +
 //     std::to_string(server))`.
-//   man 3 sigqueue, man 2 nanosleep, man 2 getrlimit (RLIMIT_SIGPENDING)
+//   man 3 sigqueue, man 2 nanosleep, man 2 getrlimit
 //   check: with step 4 still a stub, `./client hi` stops there; the server logs `received: hi`
 //   stub: void send_value(pid_t, int, const lab::Deadline&, double) {
 //   stub:     lab::not_written_yet(3, 7, "send one value with sigqueue");

@@ -186,8 +186,9 @@ lab::OwnedPath publish_pid_file(const std::string& path) {
 // Handles one signal.
 // TASK 4 (step 4): tell each signal record apart
 //   `handle()` gets one `signalfd_siginfo`: `ssi_signo` is the signal,
-//   `ssi_pid` the sender's pid, `ssi_code` how it was sent and `ssi_int`
-//   the value sigqueue() carried.
+//   `ssi_pid` the sender's pid, `ssi_code` how it was sent (the si_code
+//   values are listed in man 2 sigaction) and `ssi_int` the value sigqueue()
+//   carried.
 //   - SIGUSR1 or SIGUSR2: add one to `counts.usr1` or `counts.usr2` and log
 //     `lab::print_line("signal: SIGUSR1 from pid=PID")` (`signal_name(signo)`
 //     gives the name).
@@ -196,7 +197,7 @@ lab::OwnedPath publish_pid_file(const std::string& path) {
 //     carries no value (sent with kill, not sigqueue)")`.
 //   - SIGRTMIN sent with sigqueue(): `senders.take(pid, info.ssi_int)`, which
 //     collects the bytes and queues the reply (server-senders.cpp).
-//   man 2 signalfd, man 2 sigaction (si_code, SI_QUEUE)
+//   man 2 signalfd, man 2 sigaction
 //   check: `./server &`, then `kill -USR1 $!` logs `signal: SIGUSR1 from pid=...`
 //   stub: void handle(const signalfd_siginfo&, signal_lab::Senders&, Counts&) {
 //   stub:     lab::not_written_yet(4, 4, "tell each signal record apart");

@@ -110,7 +110,7 @@ int find_set(const std::string& name) {
 //   EIDRM or EINVAL mean the server removed the set, so throw
 //   `lab::not_running(name, "its semaphore set was removed")`; anything else
 //   `lab::sys_error(what)`.
-//   man 2 semop (semtimedop)
+//   man 2 semtimedop
 //   stub: [[maybe_unused]] bool semop_until(int, std::span<sembuf>, const lab::Deadline&,
 //   stub:                                   const std::string&) {
 //   stub:     return lab::not_written_yet<bool>(3, 7, "wait for semaphore operations");

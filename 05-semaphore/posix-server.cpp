@@ -177,7 +177,7 @@ void post(sem_t* sem, const char* what) {
 //   `post()` it ("sem_post mutex"); log `lab::print_line("repaired: pid=PID
 //   died holding the mutex")`.
 //   man 3 sem_trywait, man 3 sem_getvalue, man 3 sem_post
-//   check: `kill -STOP` a client in its exchange, then `kill -KILL` it: the server logs `repaired:`
+//   check: kill -9 a `./posix-client --increment 100000` midway: the log may say `repaired:`
 //   stub: [[maybe_unused]] void repair_abandoned_mutex(const PosixSemaphores&, const ServerFile&,
 //   stub:                                              const ServerFile&) {
 //   stub:     lab::not_written_yet(3, 13, "repair a mutex left taken by a dead client");

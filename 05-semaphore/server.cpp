@@ -46,8 +46,9 @@ int run(int argc, char** argv) {
     // TASK 1 (step 1): create the set with ftok and semget
     //   Declare `lab::OwnedSysvId set(REMOVE)` after `key_file` (so the set is
     //   removed before NAME.key), REMOVE a lambda `[](int semid) {...}` that
-    //   removes a set with `semctl(semid, 0, IPC_RMID)`. Then loop while
-    //   `set.get() < 0`: `key = ftok(key_file.path().c_str(), key_project_id)`
+    //   removes a set with `semctl(semid, 0, IPC_RMID)`. Declare `key_t key`
+    //   too (the ready line prints it). Then loop while `set.get() < 0`:
+    //   `key = ftok(key_file.path().c_str(), key_project_id)`
     //   (-1: throw `lab::sys_error("ftok " + key_file.path())`), then
     //   `semget(key, semaphore_count, IPC_CREAT | IPC_EXCL | lab::owner_only)`
     //   makes a new set of three semaphores, all 0. EEXIST: another program's
@@ -124,7 +125,7 @@ int run(int argc, char** argv) {
     //   `answer_request(exchange)` (given, protocol.cpp): true: `semop_now()`
     //   finish_with_reply; false (no request in the file): finish_without_reply,
     //   then `reset_stale_request_count(set.get(), exchange)` (task 5).
-    //   man 2 semop (semtimedop)
+    //   man 2 semtimedop
     //   check: with tasks 6-9 written too, `./client hello` prints `HELLO`
     std::array<sembuf, 2> wait_for_request{{{request, -1, 0}, {request, +1, 0}}};
     std::array<sembuf, 2> finish_with_reply{{{request, -1, 0}, {reply, +1, 0}}};
@@ -183,7 +184,7 @@ void semop_now(int semid, std::span<sembuf> operations, const char* what) {
 //   request"), log `lab::log_ignored("N more stale posts taken out")`, and,
 //   if NAME.txt now holds a request (`parse_request(read_file(...), why)`)
 //   that `answer_request(exchange)` answers, post reply alone: an array
-//   `{reply, +1, 0}` through `semop_now()`, what "semop post reply".
+//   `{reply, +1, 0}` through `semop_now()` (error text "semop post reply").
 //   man 2 semctl
 //   stub: [[maybe_unused]] void reset_stale_request_count(int, const ServerFile&) {
 //   stub:     lab::not_written_yet(3, 5, "take out stale request posts with semctl");
