@@ -28,15 +28,11 @@ namespace {
 
 using signal_lab::end_of_message;
 
-// Backoff while the receiver's queue is full: no event says "room again".
-constexpr long first_backoff_ns = 1'000'000;    // 1 ms
-constexpr long longest_backoff_ns = 32'000'000; // 32 ms
 constexpr long max_signal_count = 1'000'000;
 
 void send_value(pid_t server, int value, const lab::Deadline& deadline, double timeout_seconds);
 std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::Deadline& deadline,
                           double timeout_seconds);
-void pause_for(long nanoseconds, const lab::Deadline& deadline);
 int parse_plain_signal(const std::string& text);
 void send_plain_signals(pid_t server, int signo, long count);
 void catch_without_running(int signo);
@@ -96,9 +92,18 @@ int run(int argc, char** argv) {
     sigset_t message_set;
     sigemptyset(&message_set);
     sigaddset(&message_set, signal_lab::message_signal());
+    // TASK 6 (step 1): block SIGRTMIN with sigprocmask
+    //   Block the signals of `message_set` (just SIGRTMIN, built above)
+    //   before anything is sent: `sigprocmask(SIG_BLOCK, &message_set,
+    //   nullptr)`. A reply that comes before we wait for it then stays
+    //   pending until step 4 takes it, instead of killing us (SIGRTMIN's
+    //   default action). On failure throw `lab::sys_error("sigprocmask")`.
+    //   man 2 sigprocmask, man 7 signal
+    //   stub: lab::not_written_yet(1, 6, "block SIGRTMIN with sigprocmask");
     if (::sigprocmask(SIG_BLOCK, &message_set, nullptr) < 0) {
         throw lab::sys_error("sigprocmask");
     }
+    // END TASK 6
     catch_without_running(signal_lab::message_signal());
 
     // 2. Find the server.
@@ -119,6 +124,29 @@ int run(int argc, char** argv) {
     });
     return lab::exit_ok;
 }
+
+// TASK 7 (step 3): send one value with sigqueue, retried while the queue is full
+//   `send_value()` sends `value` (a byte 0-255, or `end_of_message`) to the
+//   server as SIGRTMIN: `sigqueue(server, signal_lab::message_signal(),
+//   carried)`, `carried` a zeroed `sigval` with `sival_int = value`.
+//   - ESRCH: the server is gone: throw `lab::not_running("pid " +
+//     std::to_string(server), "sigqueue: it has exited")`.
+//   - EAGAIN: the server's queue of pending signals is full
+//     (RLIMIT_SIGPENDING) and nothing tells us when it has room again:
+//     sleep (nanosleep(), again on EINTR) 1 ms, then 2, 4, ... at most 32
+//     ms, and retry; once `deadline.expired()`, throw
+//     `lab::timed_out(timeout_seconds, "room in the server's signal queue")`.
+//     Never sleep past the deadline (`deadline.relative()` is the time left).
+//   - any other error: `throw lab::sys_error(error, "sigqueue to pid " +
+//     std::to_string(server))`.
+//   man 3 sigqueue, man 2 nanosleep, man 2 getrlimit
+//   check: with step 4 still a stub, `./client hi` stops there; the server logs `received: hi`
+//   stub: void send_value(pid_t, int, const lab::Deadline&, double) {
+//   stub:     lab::not_written_yet(3, 7, "send one value with sigqueue");
+//   stub: }
+// Backoff while the receiver's queue is full: no event says "room again".
+constexpr long first_backoff_ns = 1'000'000;    // 1 ms
+constexpr long longest_backoff_ns = 32'000'000; // 32 ms
 
 void pause_for(long nanoseconds, const lab::Deadline& deadline) {
     timespec left = deadline.relative();
@@ -153,8 +181,27 @@ void send_value(pid_t server, int value, const lab::Deadline& deadline, double t
         backoff_ns = std::min(2 * backoff_ns, longest_backoff_ns);
     }
 }
+// END TASK 7
 
 // 4. The reply, byte by byte, from the server only.
+// TASK 8 (step 4): take the reply with sigtimedwait
+//   `receive_reply()` collects the reply one SIGRTMIN at a time:
+//   `sigtimedwait(&message_set, &info, &left)`, `info` a zeroed
+//   `siginfo_t`, `left = deadline.relative()` recomputed before each wait.
+//   It returns the signal number, or -1 with errno EAGAIN when the time ran
+//   out: throw `lab::timed_out(timeout_seconds, "the reply from pid " +
+//   std::to_string(server))`; EINTR (we were stopped and continued): wait
+//   again; any other errno: `lab::sys_error("sigtimedwait")`.
+//   Skip a signal unless `info.si_pid == server` and `info.si_code ==
+//   SI_QUEUE`: any process of our uid can signal us. `info.si_value.sival_int`
+//   is then a byte (append it) or `end_of_message` (return the reply); any
+//   other value, or a reply longer than `lab::max_message_bytes`, throws
+//   `lab::Failure("bad reply from pid ...")`.
+//   man 2 sigtimedwait, man 2 sigaction (siginfo_t)
+//   check: `./server &`, then `./client hello` prints `HELLO`
+//   stub: std::string receive_reply(pid_t, const sigset_t&, const lab::Deadline&, double) {
+//   stub:     lab::not_written_yet(4, 8, "take the reply with sigtimedwait");
+//   stub: }
 std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::Deadline& deadline,
                           double timeout_seconds) {
     std::string reply;
@@ -187,6 +234,7 @@ std::string receive_reply(pid_t server, const sigset_t& message_set, const lab::
         reply.push_back(static_cast<char>(value));
     }
 }
+// END TASK 8
 
 int parse_plain_signal(const std::string& text) {
     if (text == "USR1" || text == "SIGUSR1") {

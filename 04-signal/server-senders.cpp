@@ -120,10 +120,24 @@ bool Senders::send_replies() {
                 // The reply goes back the way the message came: one value per
                 // byte, then 256. EAGAIN: the client's queue is full
                 // (RLIMIT_SIGPENDING); ESRCH: it is gone; EPERM: not ours.
+                // TASK 5 (step 4): send the reply back with sigqueue
+                //   Send the client `pid` one value of `reply` with
+                //   `sigqueue(pid, message_signal(), value)`: `value` is a
+                //   `sigval` (zero it: `sigval value{};`) whose `sival_int`
+                //   is byte `next` of the reply as an unsigned char (0-255),
+                //   or `end_of_message` (256) once `next == reply.size()`.
+                //   Set `error` to 0 when sigqueue() succeeded, else to errno:
+                //   the code below retries EAGAIN later and drops the reply
+                //   on ESRCH or EPERM.
+                //   man 3 sigqueue
+                //   check: `./server &`, then `./client hello` prints `HELLO`
+                //   stub: error = lab::not_written_yet<int>(
+                //   stub:     4, 5, "send the reply back with sigqueue");
                 sigval value{};
                 value.sival_int =
                     next < reply.size() ? static_cast<unsigned char>(reply[next]) : end_of_message;
                 error = ::sigqueue(pid, message_signal(), value) == 0 ? 0 : errno;
+                // END TASK 5
             }
             if (error == 0) {
                 if (++sender.reply_values_sent > reply.size()) { // its end went too

@@ -74,15 +74,37 @@ int run(int argc, char** argv) {
     // For the rest of our life: a SIGUSR1 still pending when run() returns
     // would, unblocked, run its default action (death, exit status 138)
     // instead of the clean return we chose.
+    // TASK 1 (step 1): block the three signals with sigprocmask
+    //   Block every signal in `taken` (SIGUSR1, SIGUSR2 and SIGRTMIN, built
+    //   just above) for the rest of the process: `sigprocmask(SIG_BLOCK,
+    //   &taken, nullptr)`. From then on they wait, pending in the kernel,
+    //   until step 2's descriptor hands them over. On failure (-1) throw
+    //   `lab::sys_error("sigprocmask")` (it reads errno).
+    //   man 2 sigprocmask, man 3 sigsetops
+    //   check: `./server &`, then `grep SigBlk /proc/$!/status` is 0000000200000a00
     if (::sigprocmask(SIG_BLOCK, &taken, nullptr) < 0) {
         throw lab::sys_error("sigprocmask");
     }
+    // END TASK 1
 
     // 2. The blocked signals, as a descriptor we can poll with a timeout.
+    // TASK 2 (step 2): make the blocked signals readable with signalfd
+    //   `signalfd(-1, &taken, SFD_NONBLOCK | SFD_CLOEXEC)` makes a new
+    //   descriptor (-1: not an existing one) from which the signals of
+    //   `taken`, once pending, are read as `signalfd_siginfo` records.
+    //   SFD_NONBLOCK: a read with nothing pending fails with EAGAIN instead
+    //   of blocking, as the loop of step 4 needs (it waits in poll()).
+    //   Own the descriptor in a `lab::Fd signals(...)`; when it is invalid
+    //   (-1) throw `lab::sys_error("signalfd")`.
+    //   man 2 signalfd
+    //   check: `./server &`, then `ls -l /proc/$!/fd` shows `anon_inode:[signalfd]`
+    //   stub: lab::Fd signals(lab::not_written_yet<int>(
+    //   stub:     2, 2, "make the blocked signals readable with signalfd"));
     lab::Fd signals(::signalfd(-1, &taken, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!signals) {
         throw lab::sys_error("signalfd");
     }
+    // END TASK 2
 
     // 3. Publish.
     lab::OwnedPath pid_file = publish_pid_file(signal_lab::pid_file_path(name));
@@ -110,11 +132,23 @@ int run(int argc, char** argv) {
             next_departed_check = lab::Deadline(departed_check_interval_seconds);
         }
         // One read per turn, so a flood of signals cannot starve the replies.
+        // TASK 3 (step 4): read the pending signals from the signalfd
+        //   One `read()` of `signals` into `batch` (up to `sizeof batch`
+        //   bytes) takes that many pending signals at once, each a whole
+        //   `signalfd_siginfo`. Set `records` to how many came: the bytes read
+        //   divided by `sizeof batch[0]`, and 0 when the read failed with
+        //   EAGAIN (nothing pending: the descriptor is non-blocking) or EINTR
+        //   (a stop signal's handler ran). Any other error: throw
+        //   `lab::sys_error("read signalfd")`.
+        //   man 2 signalfd, man 2 read
+        //   stub: std::size_t records = lab::not_written_yet<std::size_t>(
+        //   stub:     4, 3, "read the pending signals from the signalfd");
         ssize_t got = ::read(signals.get(), batch.data(), sizeof batch);
         if (got < 0 && errno != EAGAIN && errno != EINTR) {
             throw lab::sys_error("read signalfd");
         }
         std::size_t records = got > 0 ? static_cast<std::size_t>(got) / sizeof batch[0] : 0;
+        // END TASK 3
         for (std::size_t i = 0; i < records && !stop.requested(); ++i) {
             handle(batch[i], senders, counts);
         }
@@ -150,6 +184,24 @@ lab::OwnedPath publish_pid_file(const std::string& path) {
 }
 
 // Handles one signal.
+// TASK 4 (step 4): tell each signal record apart
+//   `handle()` gets one `signalfd_siginfo`: `ssi_signo` is the signal,
+//   `ssi_pid` the sender's pid, `ssi_code` how it was sent (the si_code
+//   values are listed in man 2 sigaction) and `ssi_int` the value sigqueue()
+//   carried.
+//   - SIGUSR1 or SIGUSR2: add one to `counts.usr1` or `counts.usr2` and log
+//     `lab::print_line("signal: SIGUSR1 from pid=PID")` (`signal_name(signo)`
+//     gives the name).
+//   - SIGRTMIN whose `ssi_code` is not `SI_QUEUE` (sent with kill(): its
+//     value is just 0, not a byte): `lab::log_ignored("SIGRTMIN from pid=PID
+//     carries no value (sent with kill, not sigqueue)")`.
+//   - SIGRTMIN sent with sigqueue(): `senders.take(pid, info.ssi_int)`, which
+//     collects the bytes and queues the reply (server-senders.cpp).
+//   man 2 signalfd, man 2 sigaction
+//   check: `./server &`, then `kill -USR1 $!` logs `signal: SIGUSR1 from pid=...`
+//   stub: void handle(const signalfd_siginfo&, signal_lab::Senders&, Counts&) {
+//   stub:     lab::not_written_yet(4, 4, "tell each signal record apart");
+//   stub: }
 void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& counts) {
     const int signo = static_cast<int>(info.ssi_signo);
     const auto sender = static_cast<pid_t>(info.ssi_pid);
@@ -164,6 +216,7 @@ void handle(const signalfd_siginfo& info, signal_lab::Senders& senders, Counts& 
         senders.take(sender, info.ssi_int);
     }
 }
+// END TASK 4
 
 } // namespace
 

@@ -58,6 +58,23 @@ int run(int argc, char** argv) {
 }
 
 // 1. Find the server's set. No IPC_CREAT: only the server makes it.
+// TASK 6 (step 1): find the server's set with ftok and semget
+//   `find_set()` returns the semid of the server NAME's set. First
+//   `require_server(sysv_topic, name)` ("not running" at once when no
+//   server holds NAME's lock). The key: `ftok(key_path.c_str(),
+//   key_project_id)`, key_path = `lab::object_path(sysv_topic, name,
+//   key_extension)`; ENOENT there means the server is starting or exiting:
+//   throw `lab::not_running(name, key_path + " is missing")`. Then
+//   `semget(key, semaphore_count, 0)`: no IPC_CREAT, only the server makes
+//   the set; ENOENT: `lab::not_running(name, "no semaphore set for " +
+//   key_path)`. Other errors: `lab::sys_error("ftok " + key_path)` or
+//   `lab::sys_error("semget " + key_path)`. No need to wait for the server to
+//   initialise the set: your first wait is on the mutex, which it opens last.
+//   man 3 ftok, man 2 semget
+//   check: `./server &`, then `./client hi` gets as far as task 9
+//   stub: int find_set(const std::string&) {
+//   stub:     return lab::not_written_yet<int>(1, 6, "find the server's set with ftok and semget");
+//   stub: }
 int find_set(const std::string& name) {
     require_server(sysv_topic, name);
     std::string key_path = lab::object_path(sysv_topic, name, key_extension);
@@ -80,7 +97,24 @@ int find_set(const std::string& name) {
     }
     return semid;
 }
+// END TASK 6
 
+// TASK 7 (step 3): wait for semaphore operations with semtimedop
+//   `semop_until()` performs `operations` all at once, waiting while any of
+//   them would block, at most until `deadline`: `semtimedop(semid,
+//   operations.data(), operations.size(), &left)` with `left =
+//   deadline.relative()` recomputed before each call. 0: return true.
+//   EAGAIN once `deadline.expired()`: return false. EAGAIN before it, or
+//   EINTR: try again. Any other errno goes to a `[[noreturn]] void
+//   throw_semop_error(name, what)` of yours, which tasks 8 and 9 use too:
+//   EIDRM or EINVAL mean the server removed the set, so throw
+//   `lab::not_running(name, "its semaphore set was removed")`; anything else
+//   `lab::sys_error(what)`.
+//   man 2 semtimedop
+//   stub: [[maybe_unused]] bool semop_until(int, std::span<sembuf>, const lab::Deadline&,
+//   stub:                                   const std::string&) {
+//   stub:     return lab::not_written_yet<bool>(3, 7, "wait for semaphore operations");
+//   stub: }
 [[noreturn]] void throw_semop_error(const std::string& name, const std::string& what) {
     if (errno == EIDRM || errno == EINVAL) { // the server removed the set
         throw lab::not_running(name, "its semaphore set was removed");
@@ -105,9 +139,27 @@ bool semop_until(int semid, std::span<sembuf> operations, const lab::Deadline& d
         }
     }
 }
+// END TASK 7
 
 // 2. COUNT times: read, add, write under the mutex (skipped with --no-lock);
 // prints the last value written.
+// TASK 8 (step 2): increment the counter under the mutex
+//   `increment()` opens NAME.count (`open_server_file(sysv_topic,
+//   settings.name, counter_extension)`) and, `settings.increment_count`
+//   times: take the mutex, `{mutex, -1, SEM_UNDO}`, with `semop_until()` and
+//   a `lab::Deadline(settings.timeout_seconds)` (false: throw
+//   `lab::timed_out(settings.timeout_seconds, "the mutex")`); read the value
+//   (`read_counter()`), write it plus one and a newline (`replace_file()`);
+//   give the mutex back with `semop()` of `{mutex, +1, SEM_UNDO}` (which also
+//   cancels the undo entry the -1 made; on error `throw_semop_error(
+//   settings.name, "semop give mutex")`). With `settings.no_lock`, skip
+//   both semops (to see the race). Print the last value written.
+//   SEM_UNDO: if we are killed holding the mutex, the kernel gives it back.
+//   man 2 semop
+//   check: two `./client --increment 1000` at once: the later one prints 2000
+//   stub: void increment(int, const ClientSettings&) {
+//   stub:     lab::not_written_yet(2, 8, "increment the counter under the mutex");
+//   stub: }
 void increment(int semid, const ClientSettings& settings) {
     const std::string path = lab::object_path(sysv_topic, settings.name, counter_extension);
     lab::Fd fd = open_server_file(sysv_topic, settings.name, counter_extension);
@@ -129,7 +181,30 @@ void increment(int semid, const ClientSettings& settings) {
     }
     lab::print_line(std::to_string(value));
 }
+// END TASK 8
 
+// TASK 9 (step 3): exchange one message under the mutex
+//   `exchange()` sends `message` and returns the reply, all waits through
+//   `semop_until()` with one `lab::Deadline deadline(settings.timeout_seconds)`:
+//   1. Enter: `{mutex, -1, SEM_UNDO}` and `{request, 0, 0}` (0 waits until
+//      request is 0: the server is done with NAME.txt) in one semop; false:
+//      throw `lab::timed_out(settings.timeout_seconds, "the mutex (another
+//      client holds it, or the server is stuck)")`.
+//   2. From here the mutex must go back however we leave: a small class
+//      whose destructor does `semop()` of `{mutex, +1, SEM_UNDO}`.
+//   3. Clear a stale reply: `semctl(semid, reply, SETVAL, 0)`.
+//   4. Write `format_record("request", getpid(), sequence, message)` into
+//      NAME.txt (`replace_file()`), then post request: `{request, +1, 0}`.
+//   5. Take reply: `{reply, -1, 0}` (false: `lab::timed_out(...,
+//      "the reply (is the server stopped?)")`), `parse_record(read_file(...))`
+//      and return its message if it is a "reply" with our pid and sequence;
+//      else wait for reply again.
+//   man 2 semop, man 2 semctl
+//   check: `./server &`, then `./client hello` prints `HELLO`
+//   stub: std::string exchange(int, const lab::Fd&, const std::string&, const ClientSettings&,
+//   stub:                      const std::string&, long) {
+//   stub:     return lab::not_written_yet<std::string>(3, 9, "exchange one message");
+//   stub: }
 // Holding the mutex: given back (+1 with SEM_UNDO, which also cancels the
 // undo entry the -1 made) when this goes out of scope, however we leave.
 class MutexHold {
@@ -186,6 +261,7 @@ std::string exchange(int semid, const lab::Fd& file, const std::string& path,
         }
     }
 }
+// END TASK 9
 
 } // namespace
 

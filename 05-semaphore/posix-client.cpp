@@ -70,6 +70,19 @@ int run(int argc, char** argv) {
 
 // 1. One of the server's semaphores, opened: no O_CREAT, only the server
 // makes them (and only the server unlinks).
+// TASK 14 (step 1): open the server's semaphore with sem_open
+//   `open_semaphore()` opens the semaphore `which` of server NAME, named
+//   `lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which))`:
+//   `sem_open(sem_name.c_str(), 0)`, no O_CREAT (only the server makes it).
+//   SEM_FAILED with ENOENT: the server is starting or exiting, throw
+//   `lab::not_running(name, "no semaphore " + sem_name)`; other errors:
+//   `lab::sys_error("sem_open " + sem_name)`. Return `NamedSemaphore(sem)`:
+//   closed when it goes, never unlinked (that is the server's).
+//   man 3 sem_open
+//   check: `./posix-server &`, then `./posix-client hi` gets as far as task 17
+//   stub: NamedSemaphore open_semaphore(const std::string&, Semaphore) {
+//   stub:     return lab::not_written_yet<NamedSemaphore>(1, 14, "open the server's semaphore");
+//   stub: }
 NamedSemaphore open_semaphore(const std::string& name, Semaphore which) {
     std::string sem_name = lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which));
     sem_t* sem = ::sem_open(sem_name.c_str(), 0);
@@ -81,7 +94,27 @@ NamedSemaphore open_semaphore(const std::string& name, Semaphore which) {
     }
     return NamedSemaphore(sem); // closed when it goes, never unlinked
 }
+// END TASK 14
 
+// TASK 15 (step 3): wait with sem_timedwait, and hold the mutex
+//   `wait_until()` takes one post of `sem`, waiting at most until
+//   `deadline`: `sem_timedwait(sem, &until)`, `until =
+//   deadline.absolute_realtime()` recomputed before each try (it takes an
+//   absolute CLOCK_REALTIME time). 0: true. ETIMEDOUT once
+//   `deadline.expired()`: false. ETIMEDOUT before it, or EINTR: try again.
+//   Other errors: `lab::sys_error("sem_timedwait")`.
+//   And a class `MutexHold(sem_t* mutex, int owner_fd, const
+//   lab::ProcessIdentity& self)` for tasks 16 and 17: its constructor writes
+//   `write_owner(owner_fd, self)` (if that throws, `sem_post(mutex)` and
+//   rethrow); its destructor writes `write_owner(owner_fd, {})` then
+//   `sem_post(mutex)`, in that order (else the next holder's pid is lost),
+//   catching any exception; except while `set_request_in_progress(true)`:
+//   then it leaves the mutex taken, for the server to repair once we are
+//   gone (the next client must not write NAME.txt while the server works).
+//   man 3 sem_timedwait, man 3 sem_post
+//   stub: [[maybe_unused]] bool wait_until(sem_t*, const lab::Deadline&) {
+//   stub:     return lab::not_written_yet<bool>(3, 15, "wait with sem_timedwait");
+//   stub: }
 // sem_timedwait() until `deadline` (it takes an absolute CLOCK_REALTIME
 // time, recomputed from our monotonic deadline on every try). False when
 // the deadline passed first.
@@ -137,9 +170,26 @@ class MutexHold {
     int owner_fd_;
     bool request_in_progress_ = false;
 };
+// END TASK 15
 
 // 2. COUNT times: read, add, write under the mutex (skipped with --no-lock);
 // prints the last value written.
+// TASK 16 (step 2): increment the counter under the mutex
+//   As client.cpp's `increment()`, with POSIX semaphores: open NAME.count
+//   (`open_server_file(posix_topic, settings.name, counter_extension)`);
+//   `settings.increment_count` times: unless `settings.no_lock`, take the
+//   mutex with `wait_until(sems.mutex.get(),
+//   lab::Deadline(settings.timeout_seconds))` (false: throw
+//   `lab::timed_out(settings.timeout_seconds, "the mutex")`) and hold it in
+//   a `MutexHold` (a `std::optional<MutexHold>` emplaced, so that it goes
+//   at the end of each round); read the value (`read_counter()`), write it
+//   plus one and a newline (`replace_file()`). Print the last value.
+//   man 3 sem_timedwait, man 3 sem_post
+//   check: two `./posix-client --increment 1000` at once: the later one prints 2000
+//   stub: void increment(const PosixSemaphores&, int, const lab::ProcessIdentity&,
+//   stub:                const ClientSettings&) {
+//   stub:     lab::not_written_yet(2, 16, "increment the counter under the mutex");
+//   stub: }
 void increment(const PosixSemaphores& sems, int owner_fd, const lab::ProcessIdentity& self,
                const ClientSettings& settings) {
     const std::string path = lab::object_path(posix_topic, settings.name, counter_extension);
@@ -160,8 +210,28 @@ void increment(const PosixSemaphores& sems, int owner_fd, const lab::ProcessIden
     } // ~MutexHold: 0 into NAME.owner, sem_post(mutex)
     lab::print_line(std::to_string(value));
 }
+// END TASK 16
 
 // 3. One message there and back; returns the reply.
+// TASK 17 (step 3): exchange one message under the mutex
+//   `exchange()` sends `message` and returns the reply, every wait a
+//   `wait_until()` with one `lab::Deadline deadline(settings.timeout_seconds)`:
+//   take the mutex (false: `lab::timed_out(settings.timeout_seconds, "the
+//   mutex (another client holds it, or the server is stuck)")`) and hold it
+//   in a `MutexHold`; write `format_record("request", getpid(), sequence,
+//   message)` into NAME.txt (`replace_file()`); mark the request in
+//   progress; `sem_post(sems.request.get())` (error: `lab::sys_error(
+//   "sem_post request")`); then wait for reply (false: `lab::timed_out(...,
+//   "the reply (is the server stopped?)")`), `parse_record(read_file(...))`
+//   and, if it is a "reply" with our pid and sequence, mark the request done
+//   and return its message; else wait for reply again.
+//   man 3 sem_post, man 3 sem_timedwait
+//   check: `./posix-server &`, then `./posix-client hello` prints `HELLO`
+//   stub: std::string exchange(const PosixSemaphores&, int, const lab::ProcessIdentity&,
+//   stub:                      const lab::Fd&, const std::string&, const ClientSettings&,
+//   stub:                      const std::string&, long) {
+//   stub:     return lab::not_written_yet<std::string>(3, 17, "exchange one message");
+//   stub: }
 std::string exchange(const PosixSemaphores& sems, int owner_fd, const lab::ProcessIdentity& self,
                      const lab::Fd& file, const std::string& path, const ClientSettings& settings,
                      const std::string& message, long sequence) {
@@ -192,6 +262,7 @@ std::string exchange(const PosixSemaphores& sems, int owner_fd, const lab::Proce
         }
     }
 }
+// END TASK 17
 
 } // namespace
 

@@ -29,7 +29,6 @@ namespace {
 using namespace semaphore_lab;
 
 NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsigned value);
-bool answer_request(const ServerFile& exchange);
 void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange);
 void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& exchange,
                             const ServerFile& owner);
@@ -54,6 +53,19 @@ int run(int argc, char** argv) {
     lab::print_ready(
         {{"path", exchange.path()}, {"posix", lab::posix_ipc_name(posix_topic, name)}});
 
+    // TASK 11 (step 2): wait for requests with sem_timedwait
+    //   Until `stop.requested()`: take one post of request with
+    //   `sem_timedwait(sems.request.get(), &until)`, `until` an absolute
+    //   CLOCK_REALTIME time one tick ahead: `lab::Deadline(
+    //   lab::stop_check_interval_ms / 1000.0).absolute_realtime()` (so a stop
+    //   is seen within a tick). 0: `answer_request(exchange)` (given,
+    //   protocol.cpp); true: post reply with `post()` (task 12); false (no
+    //   request in the file): `take_out_stale_posts(sems, exchange)`.
+    //   ETIMEDOUT: an idle tick: `repair_abandoned_mutex(sems, exchange,
+    //   owner)` (task 13). EINTR: go round. Any other errno: throw
+    //   `lab::sys_error("sem_timedwait request")`.
+    //   man 3 sem_timedwait
+    //   check: with tasks 12 and 14-17 written too, `./posix-client hello` prints `HELLO`
     while (!stop.requested()) {
         // Timed, so a stop request is seen within a tick even if the signal
         // came just before we went to sleep, and so that idle ticks can
@@ -73,6 +85,7 @@ int run(int argc, char** argv) {
             throw lab::sys_error("sem_timedwait request");
         }
     }
+    // END TASK 11
     // 4. Remove: ~NamedSemaphore (sem_close, then its lab::OwnedName: sem_unlink), ~ServerFile,
     // ~InstanceLock.
     return lab::exit_ok;
@@ -81,6 +94,21 @@ int run(int argc, char** argv) {
 // 1. One named semaphore, made with its value set. We hold the instance
 // lock: a semaphore of this name is a killed server's. Unlink it (clients
 // still holding it keep the old one, and time out) and make ours.
+// TASK 10 (step 1): create a named semaphore with sem_open
+//   `create_semaphore()` makes the semaphore `which` (mutex, request or
+//   reply) of server NAME, with its value set as it is created. Its name:
+//   `lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which))`.
+//   We hold the instance lock, so a semaphore of that name is a killed
+//   server's: `sem_unlink()` it first (ENOENT is fine). Then
+//   `sem_open(sem_name.c_str(), O_CREAT | O_EXCL, lab::owner_only, value)`;
+//   it fails with SEM_FAILED (not nullptr): throw `lab::sys_error("sem_open "
+//   + sem_name)`. Return `NamedSemaphore(sem, lab::OwnedName(sem_name,
+//   ::sem_unlink))`: closed and unlinked when the server goes.
+//   man 3 sem_open, man 3 sem_unlink, man 7 sem_overview
+//   check: `./posix-server &`, then `ls -l /dev/shm` shows three `sem.ipc-lab-...` files, mode 600
+//   stub: NamedSemaphore create_semaphore(const std::string&, Semaphore, unsigned) {
+//   stub:     return lab::not_written_yet<NamedSemaphore>(1, 10, "create a named semaphore");
+//   stub: }
 NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsigned value) {
     std::string sem_name = lab::posix_ipc_name(posix_topic, name, semaphore_suffixes.at(which));
     if (::sem_unlink(sem_name.c_str()) < 0 && errno != ENOENT) {
@@ -92,28 +120,28 @@ NamedSemaphore create_semaphore(const std::string& name, Semaphore which, unsign
     }
     return NamedSemaphore(sem, lab::OwnedName(sem_name, ::sem_unlink)); // ours: closed, unlinked
 }
-
-// 2. The request in NAME.txt: logged, and the reply written in its place
-// (server.cpp does the same). False, and a line `ignored: WHY`, when the
-// file holds no request.
-bool answer_request(const ServerFile& exchange) {
-    std::string why;
-    std::optional<Record> incoming = parse_request(read_file(exchange.fd(), exchange.path()), why);
-    if (!incoming) {
-        lab::log_ignored(why);
-        return false;
-    }
-    lab::log_received(incoming->message);
-    replace_file(exchange.fd(), exchange.path(),
-                 format_record("reply", incoming->pid, incoming->sequence,
-                               lab::to_upper(incoming->message)));
-    return true;
-}
+// END TASK 10
 
 // After a request that was none: a post with no request behind it, and maybe
 // more of them: a same-user program posted request, or wrote its count into
 // the semaphore's file. Take them all out and say so in one line, not one
 // "ignored" line per post.
+// TASK 12 (step 2): post with sem_post, and take out stale posts
+//   `post()` adds one to `sem`: `sem_post(sem)`; -1: throw
+//   `lab::sys_error(what)`.
+//   `take_out_stale_posts()` runs after a post of request with no request
+//   in NAME.txt: `lab::drain_stale_posts(*sems.request.get(), "request")`
+//   (common/) takes out and counts the rest. None: return. Else log
+//   `lab::log_ignored("N more stale posts taken out")`, and if NAME.txt now
+//   holds a request (`parse_request(read_file(...), why)`) that
+//   `answer_request(exchange)` answers, `post()` reply ("sem_post reply").
+//   man 3 sem_post
+//   stub: [[maybe_unused]] void take_out_stale_posts(const PosixSemaphores&, const ServerFile&) {
+//   stub:     lab::not_written_yet(2, 12, "post with sem_post, and take out stale posts");
+//   stub: }
+//   stub: [[maybe_unused]] void post(sem_t*, const char*) {
+//   stub:     lab::not_written_yet(2, 12, "post with sem_post, and take out stale posts");
+//   stub: }
 void take_out_stale_posts(const PosixSemaphores& sems, const ServerFile& exchange) {
     std::uint64_t more = lab::drain_stale_posts(*sems.request.get(), "request");
     if (more == 0) {
@@ -133,7 +161,27 @@ void post(sem_t* sem, const char* what) {
         throw lab::sys_error(what);
     }
 }
+// END TASK 12
 
+// TASK 13 (step 3): repair a mutex left taken by a dead client
+//   POSIX semaphores have no SEM_UNDO, so a client writes its pid and start
+//   time into NAME.owner right after taking the mutex, and 0 just before
+//   posting it. `repair_abandoned_mutex()` runs on each idle tick:
+//   `holder = read_owner(owner.fd())`; return unless `holder.pid > 0`, the
+//   holder is dead (`!holder.alive()`: its pid gone or another process's)
+//   and a second `read_owner()` still says the same. Then: answer a request
+//   it posted (`sem_trywait(sems.request.get())` == 0: `answer_request()`;
+//   errno not EAGAIN or EINTR: throw); take out what is left posted on
+//   request and reply (loop `sem_trywait()` until EAGAIN); clear NAME.owner
+//   (`write_owner(owner.fd(), {})`); `sem_getvalue()` the mutex and, if 0,
+//   `post()` it ("sem_post mutex"); log `lab::print_line("repaired: pid=PID
+//   died holding the mutex")`.
+//   man 3 sem_trywait, man 3 sem_getvalue, man 3 sem_post
+//   check: kill -9 a `./posix-client --increment 100000` midway: the log may say `repaired:`
+//   stub: [[maybe_unused]] void repair_abandoned_mutex(const PosixSemaphores&, const ServerFile&,
+//   stub:                                              const ServerFile&) {
+//   stub:     lab::not_written_yet(3, 13, "repair a mutex left taken by a dead client");
+//   stub: }
 // Takes whatever is posted on `sem` without waiting.
 void drain(sem_t* sem, const char* what) {
     for (;;) {
@@ -185,6 +233,7 @@ void repair_abandoned_mutex(const PosixSemaphores& sems, const ServerFile& excha
     }
     lab::print_line("repaired: pid=" + std::to_string(holder.pid) + " died holding the mutex");
 }
+// END TASK 13
 
 } // namespace
 

@@ -172,6 +172,20 @@ long read_counter(int fd, const std::string& path) {
     return value;
 }
 
+bool answer_request(const ServerFile& exchange) {
+    std::string why;
+    std::optional<Record> incoming = parse_request(read_file(exchange.fd(), exchange.path()), why);
+    if (!incoming) {
+        lab::log_ignored(why);
+        return false;
+    }
+    lab::log_received(incoming->message);
+    replace_file(exchange.fd(), exchange.path(),
+                 format_record("reply", incoming->pid, incoming->sequence,
+                               lab::to_upper(incoming->message)));
+    return true;
+}
+
 ClientSettings parse_client_options(int argc, char** argv) {
     ClientSettings settings;
     lab::Options options = lab::client_options(

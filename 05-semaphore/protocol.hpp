@@ -110,6 +110,11 @@ void replace_file(int fd, const std::string& path, std::string_view contents);
 // (--no-lock) may leave behind it is ignored.
 long read_counter(int fd, const std::string& path);
 
+// The servers' work on one request, the same in server and posix-server:
+// the request in NAME.txt logged, and the reply written in its place. False,
+// and a line `ignored: WHY`, when the file holds no request.
+bool answer_request(const ServerFile& exchange);
+
 // ---- the clients' command line -----------------------------------------
 
 struct ClientSettings {

@@ -94,6 +94,7 @@ millis() { date +%s%3N; }
     done
 }
 
+# bats test_tags=exchange
 @test "exchange: replies in order, empty message, received lines" {
     server
     client hello 'big World!' '' 'a-z only: 123'
@@ -104,6 +105,7 @@ millis() { date +%s%3N; }
     assert_equal "$(grep '^received:' "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: a-z only: 123')"
 }
 
+# bats test_tags=exchange
 @test "exchange: every byte value but newline goes through, only a-z changes" {
     server
     # one line holding bytes 0-255 except 10, then the same backwards
@@ -116,6 +118,7 @@ millis() { date +%s%3N; }
     cmp "$T/expected" "$T/out"
 }
 
+# bats test_tags=exchange
 @test "exchange: messages from stdin, last line without newline included" {
     server
     printf 'one\ntwo\n\nthree' >"$T/in"
@@ -139,6 +142,7 @@ millis() { date +%s%3N; }
     assert_output 2
 }
 
+# bats test_tags=exchange
 @test "exchange: --pid PID reaches the server without NAME.pid" {
     server
     run_client 04-signal/client --pid "${READY[pid]}" hello
@@ -146,6 +150,7 @@ millis() { date +%s%3N; }
     assert_output HELLO
 }
 
+# bats test_tags=exchange
 @test "5 clients at once, several hundred bytes each, each gets exactly its own replies" {
     server
     for i in 1 2 3 4 5; do
@@ -421,6 +426,7 @@ for value in list(message) + [256]:
 PY
 }
 
+# bats test_tags=hidden
 @test "forged sender: si_pid of an unrelated process gets no reply (SIGRTMIN would kill it)" {
     server
     sleep 1000 &
@@ -546,6 +552,7 @@ host_pid_of() {
     assert_output 'left: '
 }
 
+# bats test_tags=usage
 @test "options: --help (0), unknown option, bad name, bad combinations (2)" {
     check_help_and_unknown_option 04-signal server client
     check_bad_names 04-signal server client
@@ -559,6 +566,7 @@ host_pid_of() {
     assert_failure 2
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 04-signal
 }

@@ -95,9 +95,11 @@ check_exchange() {
     assert_line -n 0 --regexp '^reply [0-9]+ 4$'
     assert_line -n 1 $'TAB\tHERE üNï 123 ~!@#'
 }
+# bats test_tags=exchange
 @test "sysv: replies in order, empty message, other bytes unchanged; ready line and log" {
     check_exchange ""
 }
+# bats test_tags=exchange
 @test "posix: replies in order, empty message, other bytes unchanged; ready line and log" {
     check_exchange posix-
 }
@@ -307,7 +309,9 @@ check_increments() {
     # each printed the last value it wrote; the last of them wrote 800
     assert_equal "$(cat "$T"/inc.? | sort -n | tail -n 1)" 800
 }
+# bats test_tags=exchange
 @test "sysv: 4 clients x --increment 200 at once leave exactly 800" { check_increments ""; }
+# bats test_tags=exchange
 @test "posix: 4 clients x --increment 200 at once leave exactly 800" { check_increments posix-; }
 
 check_no_lock() {
@@ -501,13 +505,16 @@ check_crowd() {
     run grep -c '^received: ' "$SERVER_LOG"
     assert_output 100
 }
+# bats test_tags=exchange
 @test "sysv: 20 clients at once, 5 messages each: each gets exactly its own replies" {
     check_crowd ""
 }
+# bats test_tags=exchange
 @test "posix: 20 clients at once, 5 messages each: each gets exactly its own replies" {
     check_crowd posix-
 }
 
+# bats test_tags=hidden
 @test "sysv: clients killed with SIGKILL at random moments: the others get their own replies" {
     start_server_v ""
     local round rounds=3 messages=200 killed=0
@@ -658,6 +665,7 @@ is_waiting_to_enter() {
     assert_equal "$(server_objects "")" ''
 }
 
+# bats test_tags=usage
 @test "options: --help, unknown option, bad --name, bad --increment, stray arguments" {
     local program
     check_help_and_unknown_option 05-semaphore server client posix-server posix-client
@@ -748,6 +756,7 @@ full_dir_server() {
         "$holder" "$holder" "$holder")"
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 05-semaphore
 }
