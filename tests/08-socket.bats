@@ -254,6 +254,7 @@ send_held_open() {
     assert [ ! -e "$SOCK" ]
 }
 
+# bats test_tags=usage
 @test "server: something not a socket at NAME.sock is not removed: exit 1" {
     mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/socket"
     echo precious >"$IPC_LAB_DIR/socket/$NAME.sock"
