@@ -32,8 +32,16 @@ class ServerLink {
     std::string exchange(const std::string& message);             // 2. send, receive the reply
 
   private:
-    lab::Failure not_running(const std::string& call) const;
-    lab::Failure timed_out(const std::string& waiting_for) const;
+    // "server NAME not running (connect PATH: No such file or directory)", or for
+    // TCP and UDP "server HOST:PORT not running (recv: Connection refused)"; what
+    // errno says is what the client saw.
+    lab::Failure not_running(const std::string& call) const {
+        std::string path = server_ == where_ ? "" : " " + where_;
+        return lab::not_running(server_, call + path + ": " + std::strerror(errno));
+    }
+    lab::Failure timed_out(const std::string& waiting_for) const {
+        return lab::timed_out(timeout_seconds_, waiting_for);
+    }
     void send_all(std::string_view data);
     void wait_readable(const lab::Deadline& deadline);
     std::size_t receive_some(std::span<char> buffer);
@@ -67,11 +75,31 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
-// No reply line of the contract is longer: a message's reply is as long as
-// the message, or it is the error line. More without a newline is not our
-// server talking, and buffering it would grow without bound until --timeout.
-constexpr std::size_t max_reply_bytes = std::max(lab::max_message_bytes, too_long_reply.size());
-
+// TASK 10 (step 1): create the socket and connect it
+//   The constructor of `ServerLink`. Pick the address: for
+//   `Transport::unix_stream` the file `socket_path(endpoint.name)` as a
+//   `UnixAddress` from `unix_address()` (family `AF_UNIX`; it refuses a
+//   path too long), else `endpoint.inet` (`.get()`, `.length`,
+//   `.family()`). Set `server_` to the name as the user gave it (NAME or
+//   `endpoint.inet.text`) and `where_` to the path or `HOST:PORT`.
+//   `socket_ = lab::Fd(socket(family, type | SOCK_CLOEXEC, 0))` with type
+//   `SOCK_STREAM` or `SOCK_DGRAM` (`stream_`); a blocking socket, on
+//   failure `lab::sys_error("socket")`. A blocking `connect()` and `send()`
+//   may wait without limit: bound them with `setsockopt(SOL_SOCKET,
+//   SO_SNDTIMEO)` set to `timeout_seconds` as a `timeval` (at least 1 ms:
+//   zero means no limit; failure `lab::sys_error("setsockopt SO_SNDTIMEO")`).
+//   Then `connect(socket_.get(), address, length)`: `ENOENT` (no socket
+//   file) or `ECONNREFUSED` (nobody listens): `throw
+//   not_running("connect")`; `EAGAIN` or `EINPROGRESS` (`SO_SNDTIMEO` ran
+//   out): `throw timed_out("the connection to " + where_)`; else
+//   `lab::sys_error("connect " + where_)`. On UDP `connect()` sends nothing:
+//   it fixes the peer, so an ICMP "port unreachable" comes back as
+//   `ECONNREFUSED` on a later `send()`/`recv()`.
+//   man 2 socket, man 2 connect, man 7 socket, man 7 unix, man 7 ip
+//   check: with no server, `./client hi` says `not running` at once
+//   stub: ServerLink::ServerLink(const Endpoint& /*endpoint*/, double /*timeout_seconds*/) {
+//   stub:     lab::not_written_yet(1, 10, "create the socket and connect it");
+//   stub: }
 // connect() and send() on a blocking socket wait without limit by default;
 // SO_SNDTIMEO bounds them (connect: a Unix server's full listen queue, or the
 // TCP handshake). A zero timeval would mean "no limit": keep it positive.
@@ -116,6 +144,7 @@ ServerLink::ServerLink(const Endpoint& endpoint, double timeout_seconds)
         throw lab::sys_error("connect " + where_);
     }
 }
+// END TASK 10
 
 // 2. Sends one message, returns its reply; both within one --timeout.
 std::string ServerLink::exchange(const std::string& message) {
@@ -124,34 +153,52 @@ std::string ServerLink::exchange(const std::string& message) {
     return stream_ ? receive_line(deadline) : receive_datagram(deadline);
 }
 
-// "server NAME not running (connect PATH: No such file or directory)", or for
-// TCP and UDP "server HOST:PORT not running (recv: Connection refused)"; what
-// errno says is what the client saw.
-lab::Failure ServerLink::not_running(const std::string& call) const {
-    std::string path = server_ == where_ ? "" : " " + where_;
-    return lab::not_running(server_, call + path + ": " + std::strerror(errno));
-}
-
-lab::Failure ServerLink::timed_out(const std::string& waiting_for) const {
-    return lab::timed_out(timeout_seconds_, waiting_for);
-}
-
-void ServerLink::send_all(std::string_view data) {
-    while (!data.empty()) {
-        // MSG_NOSIGNAL: a server gone away gives EPIPE, not a SIGPIPE that kills us.
-        ssize_t sent = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-        if (sent >= 0) {
-            data.remove_prefix(static_cast<std::size_t>(sent));
-        } else if (errno == ECONNREFUSED) { // UDP: an earlier datagram was refused
-            throw not_running("send");
-        } else if (errno == EAGAIN) {
-            throw timed_out("room to send to " + where_);
-        } else if (errno != EINTR) {
-            throw lab::sys_error("send to " + where_);
-        }
-    }
-}
-
+// TASK 11 (step 2): send the message with send, read the reply with recv
+//   Five member functions of `ServerLink`; `exchange()` calls them.
+//
+//   `send_all(data)`: `send(socket_.get(), ..., MSG_NOSIGNAL)` until all
+//   of `data` is sent (it may take less; `MSG_NOSIGNAL`: a server gone
+//   away gives `EPIPE`, not a `SIGPIPE` that kills us). `ECONNREFUSED`
+//   (UDP, an earlier datagram was refused): `throw not_running("send")`;
+//   `EAGAIN` (`SO_SNDTIMEO` ran out): `throw timed_out("room to send to "
+//   + where_)`; `EINTR`: again; else `lab::sys_error("send to " + where_)`.
+//
+//   `receive_some(buffer)`: one `recv(socket_.get(), ..., 0)`, retried on
+//   `EINTR`; returns the byte count. `ECONNREFUSED`: `throw
+//   not_running("recv")`; `ECONNRESET`: return 0 (as good as end of
+//   file); else `lab::sys_error("recv from " + where_)`.
+//
+//   `wait_readable(deadline)`: `poll()` the socket for `POLLIN` until
+//   `deadline.milliseconds_left()`; ready (data, end of file or an error):
+//   return; 0: `throw timed_out("the reply from " + where_)`; `EINTR`:
+//   again; else `lab::sys_error("poll")`.
+//
+//   `receive_line(deadline)` (streams): a reply may come in pieces, and
+//   more than one at once. Until `pending_` holds a newline:
+//   `wait_readable(deadline)`, `receive_some()` a chunk of
+//   4096 bytes into `pending_`; 0 bytes: `throw lab::Failure("recv from "
+//   + where_ + ": the server closed the connection")`; over
+//   `max(lab::max_message_bytes, too_long_reply.size())` bytes and still
+//   no newline: `throw lab::Failure("recv from " + where_ + ": reply too
+//   long (over N bytes without a newline)")`. Return the line without its
+//   newline and keep the rest in `pending_`.
+//
+//   `receive_datagram(deadline)` (UDP): a `std::string` of
+//   `max_datagram_bytes`, `wait_readable()`, one `receive_some()`, resize
+//   to what came, `strip_newline()` it, return it.
+//   man 2 send, man 2 recv, man 2 poll, man 7 socket
+//   check: `./server`, then `printf 'a\nb\n' | ./client` prints `A` and `B`
+//   stub: void ServerLink::send_all(std::string_view /*data*/) {
+//   stub:     lab::not_written_yet(2, 11, "send the message with send, read the reply with recv");
+//   stub: }
+//   stub:
+//   stub: std::string ServerLink::receive_line(const lab::Deadline& /*deadline*/) {
+//   stub:     lab::not_written_yet(2, 11, "send the message with send, read the reply with recv");
+//   stub: }
+//   stub:
+//   stub: std::string ServerLink::receive_datagram(const lab::Deadline& /*deadline*/) {
+//   stub:     lab::not_written_yet(2, 11, "send the message with send, read the reply with recv");
+//   stub: }
 // Waits (bounded) until there is something to read: data, end of file or an error.
 void ServerLink::wait_readable(const lab::Deadline& deadline) {
     pollfd ready{socket_.get(), POLLIN, 0};
@@ -165,6 +212,27 @@ void ServerLink::wait_readable(const lab::Deadline& deadline) {
         }
         if (errno != EINTR) {
             throw lab::sys_error("poll");
+        }
+    }
+}
+
+// No reply line of the contract is longer: a message's reply is as long as
+// the message, or it is the error line. More without a newline is not our
+// server talking, and buffering it would grow without bound until --timeout.
+constexpr std::size_t max_reply_bytes = std::max(lab::max_message_bytes, too_long_reply.size());
+
+void ServerLink::send_all(std::string_view data) {
+    while (!data.empty()) {
+        // MSG_NOSIGNAL: a server gone away gives EPIPE, not a SIGPIPE that kills us.
+        ssize_t sent = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+        if (sent >= 0) {
+            data.remove_prefix(static_cast<std::size_t>(sent));
+        } else if (errno == ECONNREFUSED) { // UDP: an earlier datagram was refused
+            throw not_running("send");
+        } else if (errno == EAGAIN) {
+            throw timed_out("room to send to " + where_);
+        } else if (errno != EINTR) {
+            throw lab::sys_error("send to " + where_);
         }
     }
 }
@@ -217,6 +285,7 @@ std::string ServerLink::receive_datagram(const lab::Deadline& deadline) {
     strip_newline(reply);
     return reply;
 }
+// END TASK 11
 
 } // namespace
 

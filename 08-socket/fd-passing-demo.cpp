@@ -41,6 +41,16 @@ int run(int argc, char** argv) {
         throw lab::UsageError("no FILE given (try --help)");
     }
     lab::ignore_sigpipe();
+    // TASK 12 (step 1): make two connected sockets with socketpair
+    //   `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends)` fills
+    //   `int ends[2]` with two connected sockets that have no name: like a
+    //   pipe, but both ways, and able to carry descriptors. On failure throw
+    //   `lab::sys_error("socketpair")`. Hold them as `lab::Fd parent_end`
+    //   (`ends[0]`, ours) and `lab::Fd child_end` (`ends[1]`, the child's).
+    //   man 2 socketpair, man 7 unix
+    //   stub: lab::Fd parent_end(
+    //   stub:     lab::not_written_yet<int>(1, 12, "make two connected sockets with socketpair"));
+    //   stub: lab::Fd child_end;
     // 1. Two connected sockets with no name: ends[0] for us, ends[1] for the child.
     int ends[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) {
@@ -48,6 +58,7 @@ int run(int argc, char** argv) {
     }
     lab::Fd parent_end(ends[0]);
     lab::Fd child_end(ends[1]);
+    // END TASK 12
     std::fflush(stdout); // else the child may write our buffered output again
     pid_t child = start_child(parent_end, child_end); // 2., and 4. in the child
 
@@ -91,6 +102,37 @@ void say(const std::string& line) {
     std::fprintf(stderr, "%s\n", line.c_str());
 }
 
+// TASK 13 (step 3): pass an open descriptor with sendmsg and recvmsg
+//   Both use a `DescriptorMessage` (above): one ordinary byte in `data` and
+//   a control buffer with room for one descriptor.
+//
+//   `send_descriptor(channel, fd)`: fill the first control message
+//   (`CMSG_FIRSTHDR(&message.header)`): `cmsg_level` `SOL_SOCKET`,
+//   `cmsg_type` `SCM_RIGHTS`, `cmsg_len` `CMSG_LEN(sizeof(int))`, and
+//   `memcpy` `fd` into `CMSG_DATA()`. Then `sendmsg(channel,
+//   &message.header, MSG_NOSIGNAL)`, again on `EINTR`; other errors:
+//   `lab::sys_error("sendmsg SCM_RIGHTS")`. The byte must be there: on a
+//   stream socket a message with no data carries no ancillary data.
+//
+//   `receive_descriptor(channel)`: `recvmsg(channel, &message.header,
+//   MSG_CMSG_CLOEXEC)` (the new descriptor gets close-on-exec), again on
+//   `EINTR`, else `lab::sys_error("recvmsg")`. 0 bytes: end of file, return
+//   an empty `lab::Fd`. Refuse (`throw lab::Failure("recvmsg: a message
+//   without exactly one descriptor")`) when `msg_flags` has `MSG_CTRUNC`
+//   or the first control message is missing or is not one `SCM_RIGHTS`
+//   descriptor of `SOL_SOCKET`; else `memcpy` the int out of `CMSG_DATA()`
+//   and return it as a `lab::Fd`: a new number in this process for the
+//   same open file.
+//   man 2 sendmsg, man 2 recvmsg, man 3 cmsg, man 7 unix
+//   check: `./fd-passing-demo /etc/hostname` prints the host name in capitals
+//   stub: void send_descriptor(int /*channel*/, int /*fd*/) {
+//   stub:     lab::not_written_yet(3, 13, "pass an open descriptor with sendmsg and recvmsg");
+//   stub: }
+//   stub:
+//   stub: lab::Fd receive_descriptor(int /*channel*/) {
+//   stub:     return lab::not_written_yet<lab::Fd>(
+//   stub:         3, 13, "pass an open descriptor with sendmsg and recvmsg");
+//   stub: }
 void send_descriptor(int channel, int fd) {
     DescriptorMessage message;
     cmsghdr* control = CMSG_FIRSTHDR(&message.header);
@@ -129,6 +171,7 @@ lab::Fd receive_descriptor(int channel) {
     std::memcpy(&fd, CMSG_DATA(control), sizeof fd);
     return lab::Fd(fd);
 }
+// END TASK 13
 
 void child_main(const lab::Fd& channel) {
     while (lab::Fd file = receive_descriptor(channel.get())) {

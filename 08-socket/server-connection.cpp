@@ -12,7 +12,6 @@ namespace socket_lab {
 
 namespace {
 
-constexpr std::size_t read_chunk_bytes = std::size_t{16} * 1024;
 // Replies a client has not taken yet: past this we stop reading its requests
 // until it catches up, so a client that never reads cannot make us buffer
 // without limit (its own socket buffers fill, and then it waits, not us).
@@ -58,7 +57,37 @@ void Connection::on_ready(short revents) {
     }
 }
 
+// TASK 6 (step 4): receive with recv, send the replies with send
+//   Two member functions of `Connection` (server-connection.hpp); the event
+//   loop calls them when `poll()` says the socket is ready, and the socket
+//   is non-blocking: neither call may wait.
+//
+//   `receive()`: one `recv(fd(), buffer, size, 0)` into a local buffer of
+//   16 KiB. -1: `EAGAIN` or `EINTR` is nothing to do; any other error:
+//   `drop("recv")`. 0: the client shut down its side or closed: if
+//   `state_` is `State::serving` and `input_` holds a last line without
+//   its newline, `answer(input_)`; then `state_` becomes `State::draining`
+//   if it was serving, else `State::finished`. More than 0: only while
+//   serving (else drop the bytes), set `last_active_` to
+//   `std::chrono::steady_clock::now()`, append the bytes to `input_` and
+//   call `answer_complete_lines()` (a stream has no message boundaries).
+//
+//   `send_pending()`: one `send(fd(), output_.data(), output_.size(),
+//   MSG_NOSIGNAL)` (a closed client then gives `EPIPE`, not a `SIGPIPE`
+//   that kills the server); erase from `output_` what was sent (it may be
+//   less than all); `EAGAIN`/`EINTR`: try again next turn; other errors:
+//   `drop("send")`.
+//   man 2 recv, man 2 send
+//   check: `./server`, then `./client a b` prints `A` and `B`
+//   stub: void Connection::receive() {
+//   stub:     lab::not_written_yet(4, 6, "receive with recv, send the replies with send");
+//   stub: }
+//   stub:
+//   stub: void Connection::send_pending() {
+//   stub:     lab::not_written_yet(4, 6, "receive with recv, send the replies with send");
+//   stub: }
 void Connection::receive() {
+    constexpr std::size_t read_chunk_bytes = std::size_t{16} * 1024;
     std::array<char, read_chunk_bytes> chunk;
     ssize_t got = ::recv(fd(), chunk.data(), chunk.size(), 0);
     if (got < 0) {
@@ -76,6 +105,17 @@ void Connection::receive() {
         answer_complete_lines();
     }
 }
+
+void Connection::send_pending() {
+    // MSG_NOSIGNAL: a client that closed gives EPIPE here, not a SIGPIPE that kills us.
+    ssize_t sent = ::send(fd(), output_.data(), output_.size(), MSG_NOSIGNAL);
+    if (sent >= 0) {
+        output_.erase(0, static_cast<std::size_t>(sent));
+    } else if (errno != EAGAIN && errno != EINTR) {
+        drop("send");
+    }
+}
+// END TASK 6
 
 // A stream has no message boundaries: one recv() may hold half a line, or
 // several lines and a half. Answer the whole ones, keep the rest.
@@ -103,16 +143,6 @@ void Connection::answer(std::string_view line) {
     if (line.size() > lab::max_message_bytes) {
         state_ = State::rejecting;
         linger_.emplace(linger_seconds);
-    }
-}
-
-void Connection::send_pending() {
-    // MSG_NOSIGNAL: a client that closed gives EPIPE here, not a SIGPIPE that kills us.
-    ssize_t sent = ::send(fd(), output_.data(), output_.size(), MSG_NOSIGNAL);
-    if (sent >= 0) {
-        output_.erase(0, static_cast<std::size_t>(sent));
-    } else if (errno != EAGAIN && errno != EINTR) {
-        drop("send");
     }
 }
 

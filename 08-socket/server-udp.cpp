@@ -133,6 +133,20 @@ std::string address_text(const sockaddr_storage& address) {
               : std::string(host.data()) + ":" + port;
 }
 
+// TASK 7 (step 4): see if an address is ours with socket and bind
+//   The UDP server refuses a datagram whose sender is forged as its own
+//   address and port (answering it would loop forever); only the kernel
+//   knows all the local addresses (every 127.x.y.z is one). Return whether
+//   `address` (`length` bytes) is local: set its port to 0 (`sin6_port` for
+//   `AF_INET6`, else `sin_port`), make a throwaway `lab::Fd` with
+//   `socket(address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)` and `bind()`
+//   it there. Bound, or any error but `EADDRNOTAVAIL`: true (also when
+//   `socket()` fails: assume it is ours). `EADDRNOTAVAIL`: false.
+//   man 2 socket, man 2 bind, man 7 ip
+//   stub: bool is_local_address(sockaddr_storage /*address*/, socklen_t /*length*/) {
+//   stub:     return lab::not_written_yet<bool>(
+//   stub:         4, 7, "see if an address is ours with socket and bind");
+//   stub: }
 // Is `address` one of this host's own? Only the kernel knows them all (every
 // address of 127.0.0.0/8 is local, for one): bind() a throwaway socket to it,
 // port 0; EADDRNOTAVAIL says it is not ours. Anything else: assume it is.
@@ -149,6 +163,7 @@ bool is_local_address(sockaddr_storage address, socklen_t length) {
     return ::bind(probe.get(), reinterpret_cast<const sockaddr*>(&address), length) == 0 ||
            errno != EADDRNOTAVAIL;
 }
+// END TASK 7
 
 // Why `request` must not be answered (its sender is forged); "" when it may be.
 // `own_port`: the port we are bound to.
@@ -166,21 +181,21 @@ std::string sender_to_refuse(const Datagram& request, int own_port) {
 
 } // namespace
 
-void ask_for_destination_addresses(const lab::Fd& socket, int family) {
+void ask_for_destination_addresses(const lab::Fd& server_socket, int family) {
     int on = 1;
     bool v6 = family == AF_INET6;
-    if (::setsockopt(socket.get(), v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+    if (::setsockopt(server_socket.get(), v6 ? IPPROTO_IPV6 : IPPROTO_IP,
                      v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, &on, sizeof on) < 0) {
         throw lab::sys_error(v6 ? "setsockopt IPV6_RECVPKTINFO" : "setsockopt IP_PKTINFO");
     }
 }
 
-void serve_datagrams(const lab::Fd& socket, int own_port, const lab::StopSignals& stop) {
+void serve_datagrams(const lab::Fd& server_socket, int own_port, const lab::StopSignals& stop) {
     std::vector<char> buffer(max_datagram_bytes);
     Episode refused;       // forged senders, logged once per episode
     Episode reply_dropped; // sendmsg() failures, likewise
     while (!stop.requested()) {
-        std::array<pollfd, 2> fds{{{stop.fd(), POLLIN, 0}, {socket.get(), POLLIN, 0}}};
+        std::array<pollfd, 2> fds{{{stop.fd(), POLLIN, 0}, {server_socket.get(), POLLIN, 0}}};
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
             throw lab::sys_error("poll");
         }
@@ -188,13 +203,25 @@ void serve_datagrams(const lab::Fd& socket, int own_port, const lab::StopSignals
             continue;
         }
         Datagram request(buffer);
-        ssize_t got = ::recvmsg(socket.get(), &request.header, 0);
+        // TASK 8 (step 4): receive a datagram and its sender with recvmsg
+        //   `ssize_t got = recvmsg(server_socket.get(), &request.header, 0)`:
+        //   `request` (a `Datagram`, above) points its `msghdr` at `buffer`
+        //   for the bytes, at `request.peer` for the sender's address, and at
+        //   room for the control message that says which of our addresses
+        //   the datagram was sent to. -1 with `EAGAIN`, `EINTR` or
+        //   `ECONNREFUSED` (an ICMP error for an earlier reply): `continue`;
+        //   any other error: `throw lab::sys_error("recvmsg")`.
+        //   man 2 recvmsg, man 3 cmsg, man 7 ip
+        //   stub: ssize_t got = lab::not_written_yet<ssize_t>(
+        //   stub:     4, 8, "receive a datagram and its sender with recvmsg");
+        ssize_t got = ::recvmsg(server_socket.get(), &request.header, 0);
         if (got < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED) {
                 continue;
             }
             throw lab::sys_error("recvmsg");
         }
+        // END TASK 8
         if (std::string why = sender_to_refuse(request, own_port); !why.empty()) {
             if (auto note = refused.occurred()) {
                 lab::log_ignored("datagram from " + address_text(request.peer) + ": " + why +
@@ -205,9 +232,23 @@ void serve_datagrams(const lab::Fd& socket, int own_port, const lab::StopSignals
         std::string answer = answer_datagram({buffer.data(), static_cast<std::size_t>(got)});
         Datagram reply(answer);
         address_reply(request, reply);
+        // TASK 9 (step 4): send the reply to the sender with sendmsg
+        //   `address_reply()` (above) has addressed `reply` to the sender of
+        //   `request`, from the address the request came to. Send it:
+        //   `ssize_t sent = sendmsg(server_socket.get(), &reply.header,
+        //   MSG_DONTWAIT)`. With `MSG_DONTWAIT` a full send buffer drops this
+        //   reply (UDP may lose any datagram; the client times out) instead of
+        //   stalling every other client. A failure is not fatal: the code
+        //   after this task warns about it.
+        //   man 2 sendmsg, man 3 cmsg
+        //   check: `./server --udp 0`, then `./client --udp 127.0.0.1:PORT hi` prints `HI`
+        //   stub: ssize_t sent = lab::not_written_yet<ssize_t>(
+        //   stub:     4, 9, "send the reply to the sender with sendmsg");
         // MSG_DONTWAIT: a full send buffer drops this reply (UDP may lose any
         // datagram; the client times out) instead of stalling every other client.
-        if (::sendmsg(socket.get(), &reply.header, MSG_DONTWAIT) < 0) {
+        ssize_t sent = ::sendmsg(server_socket.get(), &reply.header, MSG_DONTWAIT);
+        // END TASK 9
+        if (sent < 0) {
             int error = errno;
             if (auto note = reply_dropped.occurred()) {
                 warn(std::string("sendmsg: ") + std::strerror(error) + "; reply dropped" + *note);

@@ -111,6 +111,21 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
+// TASK 7 (step 1): map anonymous pages with mmap
+//   `map_anonymous()` maps `bytes` of memory with no file behind it:
+//   `mmap(nullptr, bytes, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS,
+//   -1, 0)` (fd -1 and offset 0: nothing to map but fresh zero-filled
+//   pages). `sharing` is `MAP_SHARED` (after `fork()`, parent and child
+//   see the same pages) or `MAP_PRIVATE` (fork() gives each its own
+//   copy-on-write copy). `MAP_FAILED`: `throw
+//   lab::sys_error(std::string("mmap ") + what)`. Return `{address, bytes}`
+//   (a `lab::Mapping`, which `munmap()`s it).
+//   man 2 mmap
+//   check: `./anon-demo hi` prints `HI`; `./anon-demo --private hi` prints `hi`
+//   stub: lab::Mapping map_anonymous(std::size_t /*bytes*/, int /*sharing*/,
+//   stub:                            const char* /*what*/) {
+//   stub:     return lab::not_written_yet<lab::Mapping>(1, 7, "map anonymous pages with mmap");
+//   stub: }
 lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what) {
     // fd -1, offset 0: nothing to map but fresh zero-filled pages.
     void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS, -1, 0);
@@ -119,6 +134,7 @@ lab::Mapping map_anonymous(std::size_t bytes, int sharing, const char* what) {
     }
     return {address, bytes};
 }
+// END TASK 7
 
 // The child's whole life. It never returns into the parent's code (whose
 // destructors would then run twice): it ends in _exit().

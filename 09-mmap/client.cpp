@@ -44,6 +44,15 @@ int run(int argc, char** argv) {
 
     // 2. The file, and its size: exactly the layout's.
     const std::string path = mmap_lab::map_path(command.name);
+    // TASK 4 (step 2): open the server's NAME.map with open
+    //   `lab::Fd fd(open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW))`:
+    //   read and write (we will map it writable), and never through a
+    //   symbolic link someone put there. On failure: `ENOENT` means the
+    //   server is just starting or just leaving: `throw
+    //   lab::not_running(command.name, "no " + path)`; anything else
+    //   `lab::sys_error("open " + path)`.
+    //   man 2 open
+    //   stub: lab::Fd fd(lab::not_written_yet<int>(2, 4, "open the server's NAME.map with open"));
     lab::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) { // the server is just starting or just leaving
@@ -51,9 +60,19 @@ int run(int argc, char** argv) {
         }
         throw lab::sys_error("open " + path);
     }
+    // END TASK 4
     check_file(fd.get(), path);
 
     // 3. Map it; the descriptor is no longer needed (the mapping keeps the file).
+    // TASK 5 (step 3): map it MAP_SHARED with mmap, then close the descriptor
+    //   As the server does: `mmap(nullptr, mmap_lab::map_bytes, PROT_READ |
+    //   PROT_WRITE, MAP_SHARED, fd.get(), 0)`, `MAP_FAILED` on failure
+    //   (`lab::sys_error("mmap " + path)`), held as `lab::Mapping
+    //   mapping(address, mmap_lab::map_bytes)`. Then `fd.reset()`: the
+    //   mapping keeps the file open by itself.
+    //   man 2 mmap
+    //   stub: lab::Mapping mapping = lab::not_written_yet<lab::Mapping>(
+    //   stub:     3, 5, "map it MAP_SHARED with mmap, then close the descriptor");
     void* address =
         ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (address == MAP_FAILED) {
@@ -61,7 +80,8 @@ int run(int argc, char** argv) {
     }
     lab::Mapping mapping(address, mmap_lab::map_bytes);
     fd.reset();
-    lab::SigbusGuard guard(address, mmap_lab::map_bytes);
+    // END TASK 5
+    lab::SigbusGuard guard(mapping.address(), mapping.bytes());
     auto& map = mapping.as<MapLayout>();
     check_header(map, command.name, path);
 
@@ -167,6 +187,25 @@ class MutexHold {
     pthread_mutex_t& mutex_;
 };
 
+// TASK 6 (step 4): one exchange through the mapping
+//   Everything within `lab::Deadline deadline(timeout_seconds)`. Take the
+//   turn: `MutexHold hold(map, name, deadline, timeout_seconds)` (above),
+//   held to the end. Number the request: `++map.next_sequence` (only the
+//   holder of the turn counts, so it is unique). Write it with
+//   `mmap_lab::write_slot(map.request, sequence, message)`, then
+//   `sem_post(&map.request_ready)` (`lab::sys_error("sem_post
+//   request_ready")`). Then loop: `wait_in_ticks(name, deadline,
+//   timeout_seconds, "sem_timedwait reply_ready", "the reply", attempt)`
+//   where `attempt(until)` returns 0 when `sem_timedwait(&map.reply_ready,
+//   &until)` succeeds, else `errno`; then `mmap_lab::read_slot(map.reply)`:
+//   if it carries our `sequence`, return its `message`; else it was the
+//   reply to a client that died or gave up: wait again.
+//   man 3 sem_post, man 3 sem_timedwait
+//   check: `./server`, then `./client a b` prints `A` and `B`
+//   stub: std::string exchange(MapLayout& /*map*/, const std::string& /*name*/,
+//   stub:                      const std::string& /*message*/, double /*timeout_seconds*/) {
+//   stub:     return lab::not_written_yet<std::string>(4, 6, "one exchange through the mapping");
+//   stub: }
 std::string exchange(MapLayout& map, const std::string& name, const std::string& message,
                      double timeout_seconds) {
     lab::Deadline deadline(timeout_seconds);
@@ -189,6 +228,7 @@ std::string exchange(MapLayout& map, const std::string& name, const std::string&
         // A post for a request of a client that died or gave up: not ours.
     }
 }
+// END TASK 6
 
 } // namespace
 

@@ -56,6 +56,23 @@ int run(int argc, char** argv) {
     if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
         throw lab::sys_error("unlink leftover " + path);
     }
+    // TASK 1 (step 1): create NAME.map and give it its size
+    //   `lab::Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+    //   lab::owner_only))`: `O_EXCL` fails rather than share a file that
+    //   appeared since the leftover was removed. On failure
+    //   `lab::sys_error("open " + path)`. Right after it, `lab::OwnedPath
+    //   map_file(path);` so that every way out removes the file. `open()`'s
+    //   mode is filtered by the umask: `fchmod(fd.get(), lab::owner_only)`
+    //   (`lab::sys_error("fchmod " + path)`). Then fix the size once and take
+    //   the blocks: `posix_fallocate(fd.get(), 0, mmap_lab::map_bytes)`. It
+    //   returns the error number instead of setting `errno`: pass it to
+    //   `lab::check_error_number(result, "posix_fallocate " + path)`. (With
+    //   `ftruncate()` the file would have its size but no blocks; on a full
+    //   file system the first store into the mapping would be a SIGBUS.)
+    //   man 2 open, man 2 fchmod, man 3 posix_fallocate
+    //   check: `./server --keep`, stop it, then `ls -l` shows NAME.map, 0600
+    //   stub: lab::Fd fd(lab::not_written_yet<int>(1, 1, "create NAME.map and give it its size"));
+    //   stub: lab::OwnedPath map_file(path);
     // O_EXCL: if anything appeared there since, fail rather than share it.
     lab::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, lab::owner_only));
     if (!fd) {
@@ -74,13 +91,28 @@ int run(int argc, char** argv) {
     lab::check_error_number(::posix_fallocate(fd.get(), 0, mmap_lab::map_bytes),
                             "posix_fallocate " + path);
 
+    // END TASK 1
+
     // 2. Attach, and set up what the clients share.
+    // TASK 2 (step 2): map the file MAP_SHARED with mmap
+    //   `mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE,
+    //   MAP_SHARED, fd.get(), 0)`: the kernel picks the address; every
+    //   process that maps the file `MAP_SHARED` sees the same pages, and
+    //   they are the file's. Failure is `MAP_FAILED`, not `nullptr`:
+    //   `lab::sys_error("mmap " + path)`. Hold the result as
+    //   `lab::Mapping mapping(address, mmap_lab::map_bytes)`: its destructor
+    //   `munmap()`s it (step 4).
+    //   man 2 mmap
+    //   check: `./server`, then `grep NAME.map /proc/PID/maps` shows the mapping
+    //   stub: lab::Mapping mapping =
+    //   stub:     lab::not_written_yet<lab::Mapping>(2, 2, "map the file MAP_SHARED with mmap");
     void* address =
         ::mmap(nullptr, mmap_lab::map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (address == MAP_FAILED) { // not nullptr: mmap's failure value is MAP_FAILED
         throw lab::sys_error("mmap " + path);
     }
     lab::Mapping mapping(address, mmap_lab::map_bytes);
+    // END TASK 2
     // From here on a file truncated under us is an error line, not a crash.
     lab::SigbusGuard guard(mapping.address(), mapping.bytes());
     auto& map = mapping.as<MapLayout>();
@@ -143,6 +175,25 @@ void check_intact(int fd, const std::string& path) {
     }
 }
 
+// TASK 3 (step 3): answer the request, then msync it
+//   `serve()` calls `answer()` after each post of `map.request_ready`.
+//   Read the request slot: `mmap_lab::read_slot(map.request)`. None, or
+//   its `sequence` equals `last_served`: a stale post, return false.
+//   Else set `last_served` to it. A `length` over `lab::max_message_bytes`:
+//   `lab::log_ignored("request of N bytes (at most 1024)")` and return
+//   true. Otherwise `lab::log_received(message)`, write the reply slot
+//   with `mmap_lab::write_slot(map.reply, sequence, lab::to_upper(message))`,
+//   `sem_post(&map.reply_ready)` (`lab::sys_error("sem_post reply_ready")`),
+//   and only then (the client need not wait for the disk)
+//   `msync(mapping.address(), mapping.bytes(), MS_SYNC)`: it returns once
+//   the dirty pages are written to the file (`lab::sys_error("msync " +
+//   path)`). Return true.
+//   man 2 msync, man 3 sem_post
+//   check: `./server --keep`, `./client hi`, then `strings NAME.map` shows `hi` and `HI`
+//   stub: bool answer(MapLayout& /*map*/, const lab::Mapping& /*mapping*/,
+//   stub:             const std::string& /*path*/, std::uint64_t& /*last_served*/) {
+//   stub:     return lab::not_written_yet<bool>(3, 3, "answer the request, then msync it");
+//   stub: }
 // Answers the request in the slot, if there is a new one. Returns false for
 // a stale post: no request, or one already answered (a post left by a client
 // that died or gave up after posting, whose slot a newer client has
@@ -171,6 +222,7 @@ bool answer(MapLayout& map, const lab::Mapping& mapping, const std::string& path
     }
     return true;
 }
+// END TASK 3
 
 void serve(MapLayout& map, const lab::Mapping& mapping, int fd, const std::string& path,
            const lab::StopSignals& stop) {

@@ -18,6 +18,9 @@ inline constexpr const char* object_path = "/org/ipclab/Lab";
 inline constexpr const char* interface_name = "org.ipclab.Lab";
 inline constexpr const char* error_too_long = "org.ipclab.Lab.Error.TooLong";
 
+// sd-bus counts time in microseconds (sd_bus_wait, sd_bus_call).
+inline constexpr double usec_per_second = 1e6;
+
 // "org.ipclab.Lab.N": NAME with every character outside A-Z a-z 0-9 _ turned
 // to '_', and '_' put in front when it starts with a digit (a bus name's
 // elements may not start with one).

@@ -31,7 +31,8 @@ struct Service {
 int on_upper(sd_bus_message* call, void* userdata, sd_bus_error* error);
 int get_messages_served(sd_bus* bus, const char* path, const char* interface, const char* property,
                         sd_bus_message* reply, void* userdata, sd_bus_error* error);
-extern const sd_bus_vtable lab_vtable[];
+// maybe_unused: in the handout, task 2's stub does not pass it to sd-bus yet.
+[[maybe_unused]] extern const sd_bus_vtable lab_vtable[];
 int bus_timeout_ms(sd_bus* bus);
 
 int run(int argc, char** argv) {
@@ -45,6 +46,16 @@ int run(int argc, char** argv) {
 
     // 1. sd_bus_open_user() connects to $DBUS_SESSION_BUS_ADDRESS and sends
     // Hello; the Bus owns whatever it returned, also when it failed.
+    // TASK 1 (step 1): connect to the session bus with sd_bus_open_user
+    //   `sd_bus_open_user(&raw_bus)` with `sd_bus* raw_bus = nullptr`
+    //   connects to `$DBUS_SESSION_BUS_ADDRESS` and sends Hello. Hold what
+    //   it returned at once as `dbus_lab::Bus bus(raw_bus)` (its deleter
+    //   closes and unrefs it), also when it failed. sd-bus calls return a
+    //   negative errno: on failure `throw lab::Failure("session bus not
+    //   running (DBUS_SESSION_BUS_ADDRESS): " + strerror(-result))`.
+    //   man 3 sd_bus_open_user, man 3 sd_bus_unref
+    //   stub: dbus_lab::Bus bus(lab::not_written_yet<sd_bus*>(
+    //   stub:     1, 1, "connect to the session bus with sd_bus_open_user"));
     sd_bus* raw_bus = nullptr;
     int opened = sd_bus_open_user(&raw_bus);
     dbus_lab::Bus bus(raw_bus);
@@ -52,15 +63,37 @@ int run(int argc, char** argv) {
         throw lab::Failure(std::string("session bus not running (DBUS_SESSION_BUS_ADDRESS): ") +
                            std::strerror(-opened));
     }
+    // END TASK 1
     Service service;
     service.bus = bus.get();
 
+    // TASK 2 (step 2): export the object with sd_bus_add_object_vtable
+    //   `sd_bus_add_object_vtable(bus.get(), &raw_slot, dbus_lab::object_path,
+    //   dbus_lab::interface_name, lab_vtable, &service)` with `sd_bus_slot*
+    //   raw_slot = nullptr`: from then on sd-bus routes calls to that object
+    //   and interface to the handlers in `lab_vtable` (below), each given
+    //   `&service` as its `userdata`, and answers Introspect and the
+    //   property calls itself. Check the result with `dbus_lab::check(result,
+    //   "sd_bus_add_object_vtable")`; hold the slot as `dbus_lab::Slot
+    //   slot(raw_slot)` (the export lasts as long as the slot).
+    //   man 3 sd_bus_add_object_vtable
+    //   stub: dbus_lab::Slot slot(lab::not_written_yet<sd_bus_slot*>(
+    //   stub:     2, 2, "export the object with sd_bus_add_object_vtable"));
     sd_bus_slot* raw_slot = nullptr; // 2
     dbus_lab::check(sd_bus_add_object_vtable(bus.get(), &raw_slot, dbus_lab::object_path,
                                              dbus_lab::interface_name, lab_vtable, &service),
                     "sd_bus_add_object_vtable");
     dbus_lab::Slot slot(raw_slot);
+    // END TASK 2
 
+    // TASK 3 (step 3): own the service name with sd_bus_request_name
+    //   `sd_bus_request_name(bus.get(), service_name.c_str(), 0)`: flags 0
+    //   neither take the name from its owner nor queue for it. `-EEXIST`:
+    //   another server has it: `throw lab::Failure(name + " already running
+    //   (" + service_name + " has an owner)")`; another negative result:
+    //   `dbus_lab::check(result, "sd_bus_request_name " + service_name)`.
+    //   man 3 sd_bus_request_name
+    //   check: `./server`, then `busctl --user list | grep ipclab` shows the name
     // 3. Flags 0: neither take the name from its owner nor queue for it.
     if (int result = sd_bus_request_name(bus.get(), service_name.c_str(), 0); result < 0) {
         if (result == -EEXIST) {
@@ -68,11 +101,22 @@ int run(int argc, char** argv) {
         }
         dbus_lab::check(result, "sd_bus_request_name " + service_name);
     }
+    // END TASK 3
     lab::print_ready({{"service", service_name}, {"object", dbus_lab::object_path}});
 
     while (!stop.requested()) { // 4
+        // TASK 4 (step 4): dispatch what arrived with sd_bus_process
+        //   `int processed = sd_bus_process(bus.get(), nullptr)`: it handles
+        //   at most one incoming message (a call goes to its handler in
+        //   `lab_vtable`) and returns > 0 when it did something, 0 when there
+        //   was nothing to do (the loop then `poll()`s the bus's descriptor).
+        //   Check it: `dbus_lab::check(processed, "sd_bus_process")`.
+        //   man 3 sd_bus_process
+        //   stub: int processed = lab::not_written_yet<int>(
+        //   stub:     4, 4, "dispatch what arrived with sd_bus_process");
         int processed = sd_bus_process(bus.get(), nullptr);
         dbus_lab::check(processed, "sd_bus_process");
+        // END TASK 4
         if (service.failure) {
             std::rethrow_exception(service.failure);
         }
@@ -115,6 +159,18 @@ int on_upper(sd_bus_message* call, void* userdata, sd_bus_error* error) {
     try {
         lab::log_received(text);
         ++service->messages_served;
+        // TASK 5 (step 4): reply, then emit MessageServed
+        //   In `on_upper()`, the handler sd-bus calls for Upper: answer the
+        //   call with `sd_bus_reply_method_return(call, "s", reply)` where
+        //   `reply` is `lab::to_upper(text)`, and keep its result to return.
+        //   Then tell whoever listens: `sd_bus_emit_signal(service->bus,
+        //   dbus_lab::object_path, dbus_lab::interface_name, "MessageServed",
+        //   "s", message)`, and the property's new value:
+        //   `sd_bus_emit_properties_changed(service->bus, dbus_lab::object_path,
+        //   dbus_lab::interface_name, "MessagesServed", nullptr)`. Return the
+        //   reply's result (a negative errno becomes an error reply).
+        //   man 3 sd_bus_reply_method_return, man 3 sd_bus_emit_signal
+        //   check: `./server`; `./client hi` in another terminal prints `HI`
         std::string reply = lab::to_upper(text);
         int result = sd_bus_reply_method_return(call, "s", reply.c_str());
         // Tell whoever listens: the signal, and the property's new value.
@@ -123,6 +179,7 @@ int on_upper(sd_bus_message* call, void* userdata, sd_bus_error* error) {
         sd_bus_emit_properties_changed(service->bus, dbus_lab::object_path,
                                        dbus_lab::interface_name, "MessagesServed", nullptr);
         return result;
+        // END TASK 5
     } catch (...) {
         // Our log (stdout) is gone, or memory is: the caller gets an error
         // reply, and the main loop ends the server (exit 1) rather than go on

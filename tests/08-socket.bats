@@ -91,6 +91,7 @@ wait_until_polling() {
 
 # ---------------------------------------------------------------- Unix stream
 
+# bats test_tags=exchange
 @test "unix: ready line names NAME.sock, 0600 in 0700 dirs; replies in order, empty and non a-z unchanged" {
     start_unix
     assert_equal "$READY_LINE" "ready pid=$SERVER_PID path=$IPC_LAB_DIR/socket/$NAME.sock"
@@ -110,6 +111,7 @@ wait_until_polling() {
     assert_equal "$(cat "$SERVER_ERR")" ''
 }
 
+# bats test_tags=exchange
 @test "unix: without MESSAGE the client sends each stdin line, the last one without newline too" {
     start_unix
     printf 'one\n\nthree' >"$T/in"
@@ -252,6 +254,7 @@ send_held_open() {
     assert [ ! -e "$SOCK" ]
 }
 
+# bats test_tags=usage
 @test "server: something not a socket at NAME.sock is not removed: exit 1" {
     mkdir -m 700 "$IPC_LAB_DIR" "$IPC_LAB_DIR/socket"
     echo precious >"$IPC_LAB_DIR/socket/$NAME.sock"
@@ -428,6 +431,7 @@ silent_client() {
     assert_equal "$(cat "$SERVER_ERR")" ''
 }
 
+# bats test_tags=hidden
 @test "unix: garbage, clients killed mid-line and mid-exchange (SIGKILL): the others get exactly their own replies" {
     start_unix
     # junk with and without newlines, some lines far over 1024 bytes
@@ -482,6 +486,7 @@ silent_client() {
 
 # ------------------------------------------------------------------------ TCP
 
+# bats test_tags=exchange
 @test "tcp: port 0 picks a free port shown in the ready line; our client and nc exchange" {
     start_tcp
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID port=[0-9]+\$"
@@ -567,6 +572,7 @@ silent_client() {
 
 # ------------------------------------------------------------------------ UDP
 
+# bats test_tags=exchange
 @test "udp: port 0 shown; each datagram gets its reply datagram; socat works; empty message" {
     start_udp
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID port=[0-9]+\$"
@@ -828,6 +834,7 @@ except OSError:
 
 # ---------------------------------------------------------------------- usage
 
+# bats test_tags=usage
 @test "usage: --help, unknown option, bad name, bad or conflicting addresses, operands" {
     check_help_and_unknown_option 08-socket server client fd-passing-demo
     # the server and the client parse addresses with the same code: the
@@ -855,6 +862,7 @@ except OSError:
 
 # ----------------------------------------------------------------- fd-passing-demo
 
+# bats test_tags=exchange
 @test "fd-passing-demo: the child prints a file it never opened, from the descriptor it was sent" {
     printf 'Hello, descriptor\nline 2' >"$T/file"
     run_client 08-socket/fd-passing-demo "$T/file"
@@ -893,6 +901,7 @@ except OSError:
     assert_equal "$stderr" 'fd-passing-demo: no FILE given (try --help)'
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 08-socket
 }

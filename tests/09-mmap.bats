@@ -54,6 +54,7 @@ kill_client_holding_turn() {
     wait_for_exit "$doomed"
 }
 
+# bats test_tags=exchange
 @test "exchange: ready line names the map; replies in order; empty message; only a-z changes" {
     start_server 09-mmap/server --name "$NAME"
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID path=[^ ]+$"
@@ -66,6 +67,7 @@ kill_client_holding_turn() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünï 123 ~{}')"
 }
 
+# bats test_tags=exchange
 @test "exchange: without MESSAGE each stdin line is a message" {
     start_server 09-mmap/server --name "$NAME"
     printf 'one\n\nthree, the last without newline' >"$T/in"
@@ -74,6 +76,7 @@ kill_client_holding_turn() {
     assert_equal "$output" "$(printf 'ONE\n\nTHREE, THE LAST WITHOUT NEWLINE')"
 }
 
+# bats test_tags=exchange
 @test "exchange: a message of exactly 1024 bytes goes through" {
     start_server 09-mmap/server --name "$NAME"
     message=$(head -c 1024 /dev/zero | tr '\0' 'q')
@@ -286,6 +289,7 @@ kill_client_holding_turn() {
     assert_equal "$(grep -c '^received: overwriting request$' "$SERVER_LOG")" 1
 }
 
+# bats test_tags=hidden
 @test "clients SIGKILLed at random moments: the others never hang nor get a reply not theirs" {
     start_server 09-mmap/server --name "$NAME"
     victims=$((40 / LAB_TIME_SCALE))
@@ -368,6 +372,7 @@ kill_client_holding_turn() {
     thaw
 }
 
+# bats test_tags=usage
 @test "options: --help exits 0 on stdout; unknown option and bad --name exit 2" {
     check_help_and_unknown_option 09-mmap server client anon-demo
     check_bad_names 09-mmap server client
@@ -377,6 +382,7 @@ kill_client_holding_turn() {
     assert_failure 2
 }
 
+# bats test_tags=exchange
 @test "anon-demo: the child uppercases through a shared anonymous mapping, in order" {
     run_client 09-mmap/anon-demo hello 'big World!' '' 'ünï 123'
     assert_success
@@ -391,6 +397,7 @@ kill_client_holding_turn() {
     assert_equal "$output" "$(printf 'ONE\nTWO')"
 }
 
+# bats test_tags=exchange
 @test "anon-demo: --private gives the child its own copy, so the parent sees no change" {
     run_client 09-mmap/anon-demo --private hello 'big World!'
     assert_success
@@ -494,6 +501,7 @@ request_ready_offset=72
     [[ ! -e $MAP && ! -e $LOCK ]]
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 09-mmap
 }

@@ -36,6 +36,7 @@ has_owner() {
         org.freedesktop.DBus.NameHasOwner "string:$1" | awk '{ print $2 }'
 }
 
+# bats test_tags=exchange
 @test "exchange: ready line names service and object; replies in order; received lines" {
     start_server 10-dbus/server --name "$NAME"
     assert_equal "$READY_LINE" "ready pid=$SERVER_PID service=$SERVICE object=/org/ipclab/Lab"
@@ -47,6 +48,7 @@ has_owner() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünï 123')"
 }
 
+# bats test_tags=exchange
 @test "client: reads stdin lines when given no MESSAGE" {
     start_server 10-dbus/server --name "$NAME"
     printf 'one\ntwo' >"$T/in"
@@ -55,6 +57,7 @@ has_owner() {
     assert_output "$(printf 'ONE\nTWO')"
 }
 
+# bats test_tags=exchange
 @test "busctl and dbus-send call Upper; the property counts; introspection lists the interface" {
     start_server 10-dbus/server --name "$NAME"
     run timeout 10 busctl --user call "$SERVICE" /org/ipclab/Lab org.ipclab.Lab Upper s 'via busctl'
@@ -78,6 +81,7 @@ has_owner() {
     assert_failure
 }
 
+# bats test_tags=exchange
 @test "dbus-monitor sees MessageServed for each message served" {
     start_server 10-dbus/server --name "$NAME"
     dbus-monitor --session "type='signal',sender='$SERVICE',interface='org.ipclab.Lab',member='MessageServed'" \
@@ -206,6 +210,7 @@ has_owner() {
     assert_equal "$(has_owner "$SERVICE")" false
 }
 
+# bats test_tags=hidden
 @test "a server killed while it owes a reply: 'not running', not 'timed out'" {
     start_server 10-dbus/server --name "$NAME"
     dbus-monitor --session "type='method_call',member='Upper',path='/org/ipclab/Lab'" \
@@ -233,10 +238,12 @@ has_owner() {
     assert_equal "$stderr" 'client: timed out after 0.5 s waiting for the session bus to answer our Hello'
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 10-dbus --session-bus
 }
 
+# bats test_tags=usage
 @test "options: --help on stdout, exit 0; an unknown option is exit 2 with one line" {
     check_help_and_unknown_option 10-dbus server client
 }
