@@ -154,15 +154,16 @@ void increment(int fd, const std::string& path, const Settings& settings, long c
 //      kernel rewrites `probe` with one conflicting lock: its `l_pid` is the
 //      holder (-1 for an open file description lock). If `probe.l_type` came
 //      back F_UNLCK the lock was released between the two calls: go back to 1.
-//   3. With `report_holder`, print `locked by pid=HOLDER` (`lab::print_line`).
-//      With `settings.try_only`, throw `lab::Failure(path + " is locked by pid "
-//      + HOLDER + " (--try)", exit_locked)` (exit 3).
+//   3. HOLDER below is that pid as text. With `report_holder`, print
+//      `locked by pid=HOLDER` (`lab::print_line`). With `settings.try_only`,
+//      throw `lab::Failure(path + " is locked by pid " + HOLDER + " (--try)",
+//      exit_locked)` (exit 3).
 //   4. Else wait in `fcntl(fd, F_SETLKW, &lock)`, bounded by
 //      `settings.timeout_seconds`: `wait_for_lock(lab::Deadline(...),
 //      "fcntl F_SETLKW " + path, [&] { return ::fcntl(...); })` (protocol.hpp)
 //      retries it on EINTR and returns false at the deadline; then throw
-//      `lab::timed_out(settings.timeout_seconds, "a lock on " + path +
-//      " (held by pid " + HOLDER + ")")`.
+//      `lab::timed_out(settings.timeout_seconds, "a lock on " + path + " (held
+//      by pid " + HOLDER + ")")`. Return HOLDER's pid.
 //   man 2 fcntl
 //   check: `./server --hold 5 &`, then `./client` says "locked by pid=PID" and waits
 //   stub: pid_t lock_whole_file(int, short, const std::string&, const Settings&, bool) {

@@ -58,13 +58,13 @@ int run(int argc, char** argv) {
     lab::print_line("2. OFD locks belong to the open file description");
     // TASK 8 (step 2): do step 1 again with open file description locks
     //   As in step 1, but A takes its write lock with F_OFD_SETLK, and P tries
-    //   one too. In this order, each a `lab::print_line` as in step 1:
-    //   `   A F_OFD_SETLK write: ` + `try_write_lock(a.get(), F_OFD_SETLK)`;
-    //   `open_and_close_another(path)`, then `   B open() + close()`;
-    //   `   P F_OFD_GETLK:       ` + `probe(p.get())` +
-    //   ` (still there; an OFD lock has no pid)`;
-    //   `   P F_OFD_SETLK write: ` + `try_write_lock(p.get(), F_OFD_SETLK)` +
-    //   ` (same process, other description: a conflict)`.
+    //   one too. Print, as step 1 does (`lab::print_line`, the same indentation
+    //   and alignment; the README's ofd-demo transcript shows every line):
+    //   A's `try_write_lock(a.get(), F_OFD_SETLK)`; then
+    //   `open_and_close_another(path)` and the line `B open() + close()`; then
+    //   P's `probe(p.get())`, followed by `(still there; an OFD lock has no pid)`;
+    //   then P's `try_write_lock(p.get(), F_OFD_SETLK)`, followed by
+    //   `(same process, other description: a conflict)`.
     //   Where step 1's second lock was granted and then lost, this one must
     //   be refused and A's lock must survive B's close.
     //   man 2 fcntl
@@ -93,13 +93,13 @@ int run(int argc, char** argv) {
 //   `try_write_lock(fd, command)`: `fcntl(fd, command, &lock)` with
 //   `lock = whole_file(F_WRLCK)` and `command` F_SETLK or F_OFD_SETLK, never
 //   waiting. Return `"locked"`; or, when it fails with an errno for which
-//   `lock_is_busy(errno)` holds, `"refused: "` + `strerror(errno)`; any other
-//   errno: throw `lab::sys_error("fcntl")`.
+//   `lock_is_busy(errno)` holds, `"refused: "` followed by `strerror(errno)`;
+//   any other errno: throw `lab::sys_error("fcntl")`.
 //   `probe(fd)`: `fcntl(fd, F_OFD_GETLK, &lock)` with
 //   `lock = whole_file(F_WRLCK)` (F_OFD_GETLK wants `l_pid` 0; error:
 //   `lab::sys_error("fcntl F_OFD_GETLK")`). If `lock.l_type` comes back
-//   F_UNLCK return `"no lock"`, else `"write"` or `"read"` (its `l_type`)
-//   + `" lock held by pid="` + its `l_pid`.
+//   F_UNLCK return `"no lock"`; else `write lock held by pid=PID` (or
+//   `read`, by its `l_type`), PID being its `l_pid`.
 //   man 2 fcntl
 //   check: `./ofd-demo /tmp/f` prints step 1 as the README shows it
 //   stub: std::string try_write_lock(int, int) {

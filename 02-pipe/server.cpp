@@ -211,7 +211,7 @@ int Child::wait() {
 //   - once everything is sent (and stdin is done), `to_child.reset()`:
 //     closing the last write end is the child's end of file.
 //   man 2 poll, man 2 write, man 7 pipe
-//   check: `head -c 100M /dev/zero | ./server | wc -c` prints 104857600, no hang
+//   check: `head -c 100M /dev/zero | ./server | wc -c`: 100 MiB + the ready line
 //   stub: void exchange(lab::Fd&, lab::Fd&, std::string, bool, const lab::StopSignals&) {
 //   stub:     lab::not_written_yet(3, 4, "send and receive at the same time, with poll");
 //   stub: }

@@ -109,7 +109,7 @@ lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
 
 // 2. Our reply FIFO: made, then open at both ends before anything is sent.
 // TASK 7 (step 2): make the reply FIFO with mkfifo and open both its ends
-//   `make_node`: the path is `paths.reply_fifo(getpid())`. If
+//   `make_node`: the path is `paths.reply_fifo(getpid())`, PID below. If
 //   `lab::server_running(fifo_lab::topic, paths.name + "." + PID)`, a server
 //   named "NAME.PID" owns this path: throw `lab::Failure(path + " is in use by
 //   the server named 'NAME.PID'")`. Else `fifo_lab::remove_leftover(path)`
@@ -118,10 +118,10 @@ lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
 //   at once `lab::OwnedPath node(path, lab::same_file_only)` (unlinked on
 //   every way out: step 4), `chmod(path, lab::owner_only)` against the
 //   umask, and return the node.
-//   The constructor: `read_end` = `open(node.path(), O_RDONLY | O_NONBLOCK
-//   | O_CLOEXEC)`, then `keep_open_writer` = `open(..., O_WRONLY |
-//   O_NONBLOCK | O_CLOEXEC)` (errors: `"open " + path + " for reading"` /
-//   `" for writing"`). Both BEFORE the request goes: the server opens this
+//   The constructor: `read_end` is `open(node.path(), O_RDONLY |
+//   O_NONBLOCK | O_CLOEXEC)`, then `keep_open_writer` is `open(path,
+//   O_WRONLY | O_NONBLOCK | O_CLOEXEC)` (errors: `"open " + path + " for
+//   reading"`, or `for writing`). Both BEFORE the request goes: the server opens this
 //   FIFO without waiting, so a reader must be there. The writer is never
 //   used: without it, the read end reports end of file (POLLHUP) at once
 //   and for ever after the server's first reply, and poll() would spin.
@@ -177,6 +177,7 @@ std::string Exchange::ask(const std::string& message) {
 }
 
 // TASK 8 (step 3): send the request with one write, then poll for the reply
+//   FIFO below is `paths_.server_fifo()`.
 //   `send_request`: one `write(server_.get(), ...)` of the whole request
 //   ("PID MESSAGE\n", at most PIPE_BUF bytes: written whole or not at all,
 //   never mixed with another client's). EPIPE (SIGPIPE is ignored):

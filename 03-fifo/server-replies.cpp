@@ -47,7 +47,7 @@ void Replies::keep(Reply reply) {
 //   1. `fifo_lab::open_fifo_for_writing(reply.path)` (protocol.hpp: the
 //      `open()` with O_WRONLY | O_NONBLOCK | O_NOFOLLOW, after lstat) and
 //      act on its `state`: `opened`: go on if `same_file(writer.fd.get(),
-//      reply.fifo.get())`, else log that the FIFO was made anew (a new
+//      reply.fifo.get())` (given, below), else log that the FIFO was made anew (a new
 //      process has the pid); `no_reader` (ENXIO: nobody has it open for
 //      reading yet): false until `reply.give_up` has expired, then log;
 //      `missing`, `not_a_fifo`, `failed` (`writer.error`): log.
