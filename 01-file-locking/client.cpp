@@ -142,6 +142,33 @@ void increment(int fd, const std::string& path, const Settings& settings, long c
     lab::print_line(std::to_string(value));
 }
 
+// TASK 3 (step 2): lock the whole file with fcntl, naming the holder when it is busy
+//   Return the pid you waited for: 0 if the lock came at once.
+//   1. Try `fcntl(fd, F_SETLK, &lock)` with `lock = whole_file(type)`
+//      (protocol.hpp). 0: locked, return 0. Failing with an errno for which
+//      `lock_is_busy(errno)` is true (EACCES or EAGAIN): someone holds a
+//      conflicting lock; any other errno: throw
+//      `lab::sys_error("fcntl F_SETLK " + path)`.
+//   2. Busy: ask who, with `fcntl(fd, F_GETLK, &probe)` on a fresh
+//      `probe = whole_file(type)` (error: `"fcntl F_GETLK " + path`). The
+//      kernel rewrites `probe` with one conflicting lock: its `l_pid` is the
+//      holder (-1 for an open file description lock). If `probe.l_type` came
+//      back F_UNLCK the lock was released between the two calls: go back to 1.
+//   3. HOLDER below is that pid as text. With `report_holder`, print
+//      `locked by pid=HOLDER` (`lab::print_line`). With `settings.try_only`,
+//      throw `lab::Failure(path + " is locked by pid " + HOLDER + " (--try)",
+//      exit_locked)` (exit 3).
+//   4. Else wait in `fcntl(fd, F_SETLKW, &lock)`, bounded by
+//      `settings.timeout_seconds`: `wait_for_lock(lab::Deadline(...),
+//      "fcntl F_SETLKW " + path, [&] { return ::fcntl(...); })` (protocol.hpp)
+//      retries it on EINTR and returns false at the deadline; then throw
+//      `lab::timed_out(settings.timeout_seconds, "a lock on " + path + " (held
+//      by pid " + HOLDER + ")")`. Return HOLDER's pid.
+//   man 2 fcntl
+//   check: `./server --hold 5 &`, then `./client` says "locked by pid=PID" and waits
+//   stub: pid_t lock_whole_file(int, short, const std::string&, const Settings&, bool) {
+//   stub:     return lab::not_written_yet<pid_t>(2, 3, "lock the whole file with fcntl");
+//   stub: }
 // Takes a lock of `type` over all of the file. If someone holds a
 // conflicting one, names them (on stdout when `report_holder`), then waits
 // for it bounded by --timeout, or with --try gives up at once (exit 3).
@@ -184,13 +211,25 @@ pid_t lock_whole_file(int fd, short type, const std::string& path, const Setting
     }
     return holder;
 }
+// END TASK 3
 
+// TASK 4 (step 2): unlock the whole file with fcntl F_UNLCK
+//   `fcntl(fd, F_SETLK, &unlock)` with `unlock = whole_file(F_UNLCK)`; on
+//   failure throw `lab::sys_error("fcntl F_SETLK F_UNLCK " + path)`. Unlock,
+//   do not close: closing any descriptor of the file would drop all of the
+//   process's locks on it, and this one is still read and written.
+//   man 2 fcntl
+//   check: two `./client --increment 1000` at once: one of them prints 2000
+//   stub: void unlock_whole_file(int, const std::string&) {
+//   stub:     lab::not_written_yet(2, 4, "unlock the whole file with fcntl F_UNLCK");
+//   stub: }
 void unlock_whole_file(int fd, const std::string& path) {
     struct flock unlock = whole_file(F_UNLCK);
     if (::fcntl(fd, F_SETLK, &unlock) < 0) {
         throw lab::sys_error("fcntl F_SETLK F_UNLCK " + path);
     }
 }
+// END TASK 4
 
 long read_counter(int fd, const std::string& path) {
     std::array<char, 32> text{};

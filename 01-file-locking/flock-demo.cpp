@@ -42,13 +42,27 @@ int run(int argc, char** argv) {
     add_hold_option(options, hold_seconds,
                     "hold the lock this long (default: until SIGINT/SIGTERM)");
     const std::string path = the_file_operand(options.parse(argc, argv));
-    const int operation = shared ? LOCK_SH : LOCK_EX;
     const std::string operation_name = shared ? "LOCK_SH" : "LOCK_EX";
 
     // 1. FILE, ours to lock.
     lab::Fd fd = open_demo_file(path);
 
     // 2. The lock at once; if busy, say so, then give up (--try) or wait.
+    // TASK 5 (step 2): take the flock, at once or by waiting
+    //   The lock is `LOCK_SH` with `--shared`, else `LOCK_EX`. First
+    //   `flock(fd.get(), operation | LOCK_NB)`: with LOCK_NB a busy lock
+    //   fails at once with EWOULDBLOCK (any other errno: throw
+    //   `lab::sys_error("flock " + path)`). Busy: print
+    //   `busy: PATH is flock()ed by someone else (see /proc/locks)`; with
+    //   `try_only` throw `lab::Failure(path + " is locked (--try)", exit_locked)`;
+    //   else wait in `flock(fd.get(), operation)` (no LOCK_NB), bounded by
+    //   `timeout_seconds`: `wait_for_lock(lab::Deadline(timeout_seconds),
+    //   "flock " + path, [&] { return ::flock(...); })` (protocol.hpp) is false
+    //   at the deadline: throw `lab::timed_out(timeout_seconds, "flock " +
+    //   operation_name + " on " + path)`.
+    //   man 2 flock
+    //   check: `flock /tmp/f sleep 9 &`, then `./flock-demo --try /tmp/f` exits 3
+    const int operation = shared ? LOCK_SH : LOCK_EX;
     if (::flock(fd.get(), operation | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK) {
             throw lab::sys_error("flock " + path);
@@ -64,6 +78,7 @@ int run(int argc, char** argv) {
             throw lab::timed_out(timeout_seconds, "flock " + operation_name + " on " + path);
         }
     }
+    // END TASK 5
     // 3. Hold it. Stop signals are installed only now: while we wait,
     //    SIGINT/SIGTERM keep their default action and simply end us (there
     //    is no lock to give back yet).
@@ -73,9 +88,16 @@ int run(int argc, char** argv) {
     pause_unless_stopped(stop, hold_seconds);
 
     // 4. Give it back.
+    // TASK 6 (step 4): give the flock back with LOCK_UN
+    //   `flock(fd.get(), LOCK_UN)`; on failure throw
+    //   `lab::sys_error("flock LOCK_UN " + path)`. (Closing the last
+    //   descriptor of the open file description would release it too.)
+    //   man 2 flock
+    //   check: `./flock-demo --hold 1 /tmp/f` prints "unlocked /tmp/f" and exits 0
     if (::flock(fd.get(), LOCK_UN) < 0) {
         throw lab::sys_error("flock LOCK_UN " + path);
     }
+    // END TASK 6
     lab::print_line("unlocked " + path);
     return lab::exit_ok;
 }

@@ -56,6 +56,19 @@ int run(int argc, char** argv) {
 
     // 2. OFD locks: closing B leaves A's lock; P conflicts with it.
     lab::print_line("2. OFD locks belong to the open file description");
+    // TASK 8 (step 2): do step 1 again with open file description locks
+    //   As in step 1, but A takes its write lock with F_OFD_SETLK, and P tries
+    //   one too. Print, as step 1 does (`lab::print_line`, the same indentation
+    //   and alignment; the README's ofd-demo transcript shows every line):
+    //   A's `try_write_lock(a.get(), F_OFD_SETLK)`; then
+    //   `open_and_close_another(path)` and the line `B open() + close()`; then
+    //   P's `probe(p.get())`, followed by `(still there; an OFD lock has no pid)`;
+    //   then P's `try_write_lock(p.get(), F_OFD_SETLK)`, followed by
+    //   `(same process, other description: a conflict)`.
+    //   Where step 1's second lock was granted and then lost, this one must
+    //   be refused and A's lock must survive B's close.
+    //   man 2 fcntl
+    //   check: `./ofd-demo /tmp/f`: step 2 shows A's lock kept and P refused
     lab::print_line("   A F_OFD_SETLK write: " + try_write_lock(a.get(), F_OFD_SETLK));
     open_and_close_another(path);
     lab::print_line("   B open() + close()");
@@ -63,6 +76,7 @@ int run(int argc, char** argv) {
                     " (still there; an OFD lock has no pid)");
     lab::print_line("   P F_OFD_SETLK write: " + try_write_lock(p.get(), F_OFD_SETLK) +
                     " (same process, other description: a conflict)");
+    // END TASK 8
 
     // 3. With --hold, A's OFD lock stays a while, for /proc/locks.
     if (hold_seconds > 0) {
@@ -75,6 +89,25 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
+// TASK 7 (step 1): try a write lock and probe for one, with fcntl
+//   `try_write_lock(fd, command)`: `fcntl(fd, command, &lock)` with
+//   `lock = whole_file(F_WRLCK)` and `command` F_SETLK or F_OFD_SETLK, never
+//   waiting. Return `"locked"`; or, when it fails with an errno for which
+//   `lock_is_busy(errno)` holds, `"refused: "` followed by `strerror(errno)`;
+//   any other errno: throw `lab::sys_error("fcntl")`.
+//   `probe(fd)`: `fcntl(fd, F_OFD_GETLK, &lock)` with
+//   `lock = whole_file(F_WRLCK)` (F_OFD_GETLK wants `l_pid` 0; error:
+//   `lab::sys_error("fcntl F_OFD_GETLK")`). If `lock.l_type` comes back
+//   F_UNLCK return `"no lock"`; else `write lock held by pid=PID` (or
+//   `read`, by its `l_type`), PID being its `l_pid`.
+//   man 2 fcntl
+//   check: `./ofd-demo /tmp/f` prints step 1 as the README shows it
+//   stub: std::string try_write_lock(int, int) {
+//   stub:     return lab::not_written_yet<std::string>(1, 7, "try a write lock with fcntl");
+//   stub: }
+//   stub: std::string probe(int) {
+//   stub:     return lab::not_written_yet<std::string>(1, 7, "probe for a lock with fcntl");
+//   stub: }
 // fcntl(F_SETLK or F_OFD_SETLK) for a write lock on all of the file:
 // "locked" or why not.
 std::string try_write_lock(int fd, int command) {
@@ -102,6 +135,7 @@ std::string probe(int fd) {
     return std::string(lock.l_type == F_WRLCK ? "write" : "read") +
            " lock held by pid=" + std::to_string(lock.l_pid);
 }
+// END TASK 7
 
 // Opens B and closes it again: nothing else.
 void open_and_close_another(const std::string& path) {

@@ -58,10 +58,22 @@ int run(int argc, char** argv) {
     // 2. The document, locked before it has its name; the counter, filled
     //    before it has its name.
     ServerFile document(document_path);
+    // TASK 1 (step 2): write-lock the whole document with fcntl before it has its name
+    //   `document.fd()` is NAME.txt.new, just made and still empty. Put a write
+    //   lock over all of it: a `struct flock` from `whole_file(F_WRLCK)`
+    //   (protocol.hpp: l_whence SEEK_SET, l_start 0, l_len 0 = to the end,
+    //   however long the file grows), then `fcntl(fd, F_SETLK, &lock)`. Do not
+    //   wait (F_SETLK, not F_SETLKW): nobody else can know the file yet, so
+    //   any failure is an error, thrown as
+    //   `lab::sys_error("fcntl F_SETLK F_WRLCK " + document_path)`.
+    //   Only after this does `publish()` give it its name.
+    //   man 2 fcntl
+    //   check: `./server --hold 30 &`, then `lslocks` shows its POSIX WRITE lock
     struct flock write_lock = whole_file(F_WRLCK);
     if (::fcntl(document.fd(), F_SETLK, &write_lock) < 0) {
         throw lab::sys_error("fcntl F_SETLK F_WRLCK " + document_path);
     }
+    // END TASK 1
     document.publish();
     ServerFile counter(counter_path);
     lab::write_all(counter.fd(), counter_text(0), "write counter");
@@ -75,10 +87,19 @@ int run(int argc, char** argv) {
 
     // 4. Release. (Closing the descriptor would release it too - and so
     //    would closing any other descriptor we had on the file.)
+    // TASK 2 (step 4): release the write lock with fcntl F_UNLCK
+    //   The same call as task 1 with a `whole_file(F_UNLCK)` lock: the range
+    //   given is unlocked, and every client waiting in F_SETLKW goes on. On
+    //   failure, throw `lab::sys_error("fcntl F_SETLK F_UNLCK " + document_path)`.
+    //   (Do not close the descriptor instead: the server keeps NAME.txt open
+    //   until it exits.)
+    //   man 2 fcntl
+    //   check: `./server --hold 1 &`: after "unlocked", `lslocks` shows no lock of it
     struct flock unlock = whole_file(F_UNLCK);
     if (::fcntl(document.fd(), F_SETLK, &unlock) < 0) {
         throw lab::sys_error("fcntl F_SETLK F_UNLCK " + document_path);
     }
+    // END TASK 2
     lab::print_line("unlocked path=" + document_path);
 
     // 5. Keep the files there for clients until told to stop.

@@ -32,12 +32,22 @@ int run(int argc, char** argv) {
     const std::string command = shell_quote(pipe_lab::client_path());
 
     // 1. The child, with a pipe to its stdin.
+    // TASK 6 (step 1): start the client with popen
+    //   Flush stdout first (the child shares it: nothing buffered may be
+    //   written twice), then `popen(command.c_str(), "we")`: "w" gives us a
+    //   `FILE*` writing to the child's stdin ("e": O_CLOEXEC on our end). The
+    //   command runs through `/bin/sh -c`: `command` is already quoted for it.
+    //   `nullptr` is an error: throw `lab::sys_error("popen " + command)`.
+    //   man 3 popen
+    //   check: `./popen-demo hi` now gets as far as task 7
+    //   stub: FILE* child_input = lab::not_written_yet<FILE*>(1, 6, "start the client with popen");
     std::fflush(stdout); // the child shares our stdout: nothing buffered may be written twice
     // NOLINTNEXTLINE(cert-env33-c): running a command through the shell is what popen() is
     FILE* child_input = ::popen(command.c_str(), "we"); // e: O_CLOEXEC on our end
     if (child_input == nullptr) {
         throw lab::sys_error("popen " + command);
     }
+    // END TASK 6
     // 2. The messages, as lines into the pipe.
     bool write_failed = false;
     int write_errno = 0;
@@ -59,10 +69,18 @@ int run(int argc, char** argv) {
         }
     }
     // 3. pclose() always runs, so the child is reaped on every path.
+    // TASK 7 (step 3): reap the client with pclose
+    //   `pclose(child_input)` closes our end (the client reads end of file
+    //   and exits) and waits for the child: it returns the child's status,
+    //   as waitpid() gives it, or -1 (throw `lab::sys_error("pclose")`).
+    //   man 3 pclose
+    //   check: `./popen-demo hi there` prints HI and THERE and exits 0
+    //   stub: int status = lab::not_written_yet<int>(3, 7, "reap the client with pclose");
     int status = ::pclose(child_input);
     if (status < 0) {
         throw lab::sys_error("pclose");
     }
+    // END TASK 7
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         throw lab::Failure("child " + command + " " + pipe_lab::describe_status(status));
     }

@@ -59,11 +59,21 @@ int run(int argc, char** argv) {
     Pipe to_child = make_pipe();
     Pipe from_child = make_pipe();
     // 2. The child: the pipe ends become its stdin and stdout, then it execs.
+    // TASK 2 (step 2): start the child with fork
+    //   Flush stdout first (`std::fflush(stdout)`): the child gets a copy of
+    //   our stdio buffer and would write what is in it a second time. Then
+    //   `fork()`: -1 is an error (throw `lab::sys_error("fork")`); in the
+    //   child it returns 0, in the parent the child's pid. The code after
+    //   the region sends the child (pid 0) to `become_client` (task 3).
+    //   man 2 fork, man 3 fflush
+    //   check: `./server hi` now stops twice: the child at task 3, the parent at 4
+    //   stub: pid_t pid = lab::not_written_yet<pid_t>(2, 2, "start the child with fork");
     std::fflush(stdout); // else the child may flush our buffered output again
     pid_t pid = ::fork();
     if (pid < 0) {
         throw lab::sys_error("fork");
     }
+    // END TASK 2
     if (pid == 0) {
         become_client(to_child, from_child, client);
     }
@@ -91,6 +101,18 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
+// TASK 1 (step 1): make a pipe with pipe2
+//   `pipe2(ends, O_CLOEXEC)` fills `int ends[2]`: `ends[0]` is the read end,
+//   `ends[1]` the write end. O_CLOEXEC: exec closes them in the child, so
+//   the client inherits no stray end (a write end left open anywhere means
+//   its stdin never reaches end of file). On failure throw
+//   `lab::sys_error("pipe2")`; else return them as
+//   `{lab::Fd(ends[0]), lab::Fd(ends[1])}`, which close them when destroyed.
+//   man 2 pipe2, man 7 pipe
+//   check: `./server hi` now stops at task 2, not task 1
+//   stub: Pipe make_pipe() {
+//   stub:     return lab::not_written_yet<Pipe>(1, 1, "make a pipe with pipe2");
+//   stub: }
 Pipe make_pipe() {
     int ends[2];
     // O_CLOEXEC: the child must not inherit stray ends, or its input never
@@ -100,7 +122,23 @@ Pipe make_pipe() {
     }
     return {lab::Fd(ends[0]), lab::Fd(ends[1])};
 }
+// END TASK 1
 
+// TASK 5 (step 4): reap the child with waitpid
+//   `Child::wait()`: `waitpid(pid_, &status, 0)` until it succeeds (EINTR:
+//   call it again; any other error: throw `lab::sys_error("waitpid")`),
+//   then set `pid_` to -1 (reaped: nothing left to do) and return `status`.
+//   `run()` reads it with WIFEXITED/WEXITSTATUS.
+//   `Child::~Child()`: a child still there when we leave early (an
+//   exception) is stopped with `kill(pid_, SIGTERM)` and reaped with
+//   `wait()`: no running child and no zombie left behind.
+//   man 2 waitpid, man 2 kill
+//   check: `./server hi` prints HI and exits 0; `ps` shows no zombie while it runs
+//   stub: Child::~Child() = default;
+//   stub:
+//   stub: int Child::wait() {
+//   stub:     return lab::not_written_yet<int>(4, 5, "reap the child with waitpid");
+//   stub: }
 Child::~Child() {
     if (pid_ > 0) {
         ::kill(pid_, SIGTERM);
@@ -118,7 +156,24 @@ int Child::wait() {
     pid_ = -1;
     return status;
 }
+// END TASK 5
 
+// TASK 3 (step 2): in the child, put the pipe ends on stdin and stdout and exec the client
+//   `dup2(to_child.read_end.get(), STDIN_FILENO)` and
+//   `dup2(from_child.write_end.get(), STDOUT_FILENO)`: the new 0 and 1 have
+//   no O_CLOEXEC, so they survive the exec while every other end is closed
+//   by it. Then restore SIGPIPE (`signal(SIGPIPE, SIG_DFL)`: an ignored
+//   signal stays ignored across exec) and `execl(client, client, nullptr)`
+//   (the last argument cast to `char*`). This is the child: never return
+//   or throw. On any failure print `server: WHAT: REASON` on stderr
+//   (`perror`, `strerror(errno)`) and leave with `_exit(127)`, not `exit()`
+//   (the stdio buffers and atexit handlers are the parent's); before that
+//   `closefrom(STDERR_FILENO + 1)` closes our copies of the parent's files.
+//   man 2 dup2, man 3 execl, man 2 _exit, man 2 closefrom
+//   check: `./server hi` now stops once, in the parent at task 4
+//   stub: [[noreturn]] void become_client(Pipe&, Pipe&, const std::string&) {
+//   stub:     lab::not_written_yet(2, 3, "put the pipe ends on stdin and stdout, exec the client");
+//   stub: }
 [[noreturn]] void become_client(Pipe& to_child, Pipe& from_child, const std::string& client) {
     // dup2 gives the new descriptor no O_CLOEXEC, so 0 and 1 survive exec;
     // every other end is closed by exec because of O_CLOEXEC.
@@ -136,7 +191,30 @@ int Child::wait() {
     ::closefrom(STDERR_FILENO + 1);
     ::_exit(127);
 }
+// END TASK 3
 
+// TASK 4 (step 3): send and receive at the same time, with poll
+//   Send `pending` (then, if `read_stdin`, each chunk read from our stdin)
+//   into `to_child`, and copy all the child's output from `from_child` to
+//   our stdout, until `from_child` reads end of file (0 bytes: the child
+//   closed its stdout). Both at once: writing everything first would
+//   deadlock once the child's output fills the other pipe (64 KiB) and it
+//   stops reading. So:
+//   - make `to_child` non-blocking (`fcntl(fd, F_SETFL, O_NONBLOCK)`);
+//   - loop on `poll()` over: stdin (POLLIN, only when all of `pending` is
+//     sent and `read_stdin`), `to_child` (POLLOUT, while unsent bytes
+//     remain), `from_child` (POLLIN) and `stop.fd()` (POLLIN); a `-1` fd is
+//     skipped by poll; EINTR: loop; then `stop.throw_if_requested()`;
+//   - write what the pipe takes (a short write is normal; EAGAIN/EINTR: try
+//     later; EPIPE: the child stopped reading, stop sending and drop the
+//     rest); read chunks with `lab::read_some`, copy with `lab::write_all`;
+//   - once everything is sent (and stdin is done), `to_child.reset()`:
+//     closing the last write end is the child's end of file.
+//   man 2 poll, man 2 write, man 7 pipe
+//   check: `head -c 100M /dev/zero | ./server | wc -c`: 100 MiB + the ready line
+//   stub: void exchange(lab::Fd&, lab::Fd&, std::string, bool, const lab::StopSignals&) {
+//   stub:     lab::not_written_yet(3, 4, "send and receive at the same time, with poll");
+//   stub: }
 // Moves bytes: `pending` (then stdin, if `read_stdin`) into the child, the
 // child's output to our stdout. Returns once the child closed its output.
 void exchange(lab::Fd& to_child, lab::Fd& from_child, std::string pending, bool read_stdin,
@@ -194,6 +272,7 @@ void exchange(lab::Fd& to_child, lab::Fd& from_child, std::string pending, bool 
         }
     }
 }
+// END TASK 4
 
 } // namespace
 

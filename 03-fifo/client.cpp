@@ -75,6 +75,19 @@ Exchange::Exchange(const fifo_lab::Paths& paths, double timeout_seconds,
       timeout_seconds_(timeout_seconds), stop_(stop) {}
 
 // 1. The server's FIFO, for writing, without waiting for a reader.
+// TASK 6 (step 1): open NAME.fifo for writing without waiting
+//   `fifo_lab::open_fifo_for_writing(paths.server_fifo())` (protocol.hpp:
+//   read it) is the `open()` with O_WRONLY | O_NONBLOCK: where a plain open
+//   would wait for a reader forever, this one fails at once with ENXIO.
+//   Return `writer.fd` (moved) when its `state` is `opened`; else throw
+//   `lab::not_running(paths.name, WHY)` with WHY `"no " + path` (`missing`),
+//   `"nobody reads " + path` (`no_reader`), `path + " is not a FIFO"`
+//   (`not_a_fifo`); `failed`: `lab::sys_error(writer.error, "open " + path)`.
+//   man 2 open, man 7 fifo
+//   check: with no server, `./client hi` says "not running" at once, exit 1
+//   stub: lab::Fd open_server_fifo(const fifo_lab::Paths&) {
+//   stub:     return lab::not_written_yet<lab::Fd>(1, 6, "open NAME.fifo for writing");
+//   stub: }
 lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
     std::string path = paths.server_fifo();
     fifo_lab::FifoWriter writer = fifo_lab::open_fifo_for_writing(path);
@@ -92,8 +105,31 @@ lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
     }
     throw lab::sys_error(writer.error, "open " + path);
 }
+// END TASK 6
 
 // 2. Our reply FIFO: made, then open at both ends before anything is sent.
+// TASK 7 (step 2): make the reply FIFO with mkfifo and open both its ends
+//   `make_node`: the path is `paths.reply_fifo(getpid())`, PID below. If
+//   `lab::server_running(fifo_lab::topic, paths.name + "." + PID)`, a server
+//   named "NAME.PID" owns this path: throw `lab::Failure(path + " is in use by
+//   the server named 'NAME.PID'")`. Else `fifo_lab::remove_leftover(path)`
+//   (a killed client's), then `mkfifo(path, lab::owner_only)` (0600: nobody
+//   else may read our replies; error: `lab::sys_error("mkfifo " + path)`),
+//   at once `lab::OwnedPath node(path, lab::same_file_only)` (unlinked on
+//   every way out: step 4), `chmod(path, lab::owner_only)` against the
+//   umask, and return the node.
+//   The constructor: `read_end` is `open(node.path(), O_RDONLY |
+//   O_NONBLOCK | O_CLOEXEC)`, then `keep_open_writer` is `open(path,
+//   O_WRONLY | O_NONBLOCK | O_CLOEXEC)` (errors: `"open " + path + " for
+//   reading"`, or `for writing`). Both BEFORE the request goes: the server opens this
+//   FIFO without waiting, so a reader must be there. The writer is never
+//   used: without it, the read end reports end of file (POLLHUP) at once
+//   and for ever after the server's first reply, and poll() would spin.
+//   man 3 mkfifo, man 2 open, man 7 fifo
+//   check: `./client hi` with a server: while it waits, NAME.PID.fifo exists, 0600
+//   stub: ReplyFifo::ReplyFifo(const fifo_lab::Paths&) {
+//   stub:     lab::not_written_yet(2, 7, "make the reply FIFO and open both its ends");
+//   stub: }
 ReplyFifo::ReplyFifo(const fifo_lab::Paths& paths) : node(make_node(paths)) {
     read_end.reset(::open(node.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (!read_end) {
@@ -131,6 +167,7 @@ lab::OwnedPath ReplyFifo::make_node(const fifo_lab::Paths& paths) {
     }
     return node;
 }
+// END TASK 7
 
 // 3. One request, one reply.
 std::string Exchange::ask(const std::string& message) {
@@ -139,6 +176,37 @@ std::string Exchange::ask(const std::string& message) {
     return wait_for_reply(deadline);
 }
 
+// TASK 8 (step 3): send the request with one write, then poll for the reply
+//   FIFO below is `paths_.server_fifo()`.
+//   `send_request`: one `write(server_.get(), ...)` of the whole request
+//   ("PID MESSAGE\n", at most PIPE_BUF bytes: written whole or not at all,
+//   never mixed with another client's). EPIPE (SIGPIPE is ignored):
+//   `lab::not_running(paths_.name, "nobody reads " + FIFO + " any more")`.
+//   A short write: `lab::Failure("write " + FIFO + ": request cut short")`.
+//   EINTR: again. EAGAIN (NAME.fifo is full): `poll()` for POLLOUT on it
+//   and POLLIN on `stop_.fd()` up to `deadline.milliseconds_left()`, then
+//   `stop_.throw_if_requested()`; poll 0: `lab::timed_out(timeout_seconds_,
+//   "room in " + FIFO)`. Other errors: `lab::sys_error("write " + FIFO)`.
+//   `wait_for_reply`: return the first line of `reply_.unread` (without its
+//   newline, the rest kept), else `poll()` over `reply_.read_end` (POLLIN),
+//   `server_` (events 0: POLLERR comes by itself once the server closed
+//   NAME.fifo) and `stop_.fd()` (POLLIN), up to the deadline; then
+//   `stop_.throw_if_requested()`; POLLIN: append a `lab::read_some` chunk
+//   to `unread`; POLLERR on `server_`: `lab::not_running(paths_.name,
+//   "nobody reads " + FIFO + " any more, no reply")`; poll 0:
+//   `lab::timed_out(timeout_seconds_, "the reply")`. More than
+//   `lab::max_message_bytes` unread without a newline:
+//   `lab::Failure("reply over N bytes in " + reply_.node.path())`.
+//   man 2 write, man 2 poll, man 7 fifo, man 7 pipe
+//   check: `./client hi there` prints HI and THERE
+//   stub: void Exchange::send_request(const std::string&, const lab::Deadline&) {
+//   stub:     lab::not_written_yet(3, 8, "send the request into " + paths_.server_fifo());
+//   stub: }
+//   stub:
+//   stub: std::string Exchange::wait_for_reply(const lab::Deadline&) {
+//   stub:     stop_.throw_if_requested();
+//   stub:     return lab::not_written_yet<std::string>(3, 8, "poll for the reply");
+//   stub: }
 // One write(): at most PIPE_BUF bytes, so it is whole or not at all.
 void Exchange::send_request(const std::string& request, const lab::Deadline& deadline) {
     for (;;) {
@@ -203,6 +271,7 @@ std::string Exchange::wait_for_reply(const lab::Deadline& deadline) {
         }
     }
 }
+// END TASK 8
 
 } // namespace
 

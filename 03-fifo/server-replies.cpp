@@ -40,6 +40,26 @@ void Replies::keep(Reply reply) {
     waiting_.push_back(std::move(reply));
 }
 
+// TASK 5 (step 3): deliver a reply with one non-blocking open and one write
+//   Return true when the reply is done with (written, or dropped with one
+//   `lab::log_ignored(who + ...)` line, `who` being "pid PID: "), false to
+//   have it tried again later. Never wait for the client.
+//   1. `fifo_lab::open_fifo_for_writing(reply.path)` (protocol.hpp: the
+//      `open()` with O_WRONLY | O_NONBLOCK | O_NOFOLLOW, after lstat) and
+//      act on its `state`: `opened`: go on if `same_file(writer.fd.get(),
+//      reply.fifo.get())` (given, below), else log that the FIFO was made anew (a new
+//      process has the pid); `no_reader` (ENXIO: nobody has it open for
+//      reading yet): false until `reply.give_up` has expired, then log;
+//      `missing`, `not_a_fifo`, `failed` (`writer.error`): log.
+//   2. One `write()` of `reply.line` (at most PIPE_BUF bytes: all or
+//      nothing), again on EINTR. EAGAIN (the FIFO is full: its reader does
+//      not read) and EPIPE (the reader went away; SIGPIPE is ignored) and
+//      any other error: log it; the reply is done with either way.
+//   man 2 open, man 2 write, man 7 fifo, man 7 pipe
+//   check: `./client hi` prints HI; the server log shows `received: hi`
+//   stub: bool Replies::try_deliver(const Reply&) {
+//   stub:     return lab::not_written_yet<bool>(3, 5, "deliver a reply");
+//   stub: }
 bool Replies::try_deliver(const Reply& reply) {
     std::string who = "pid " + std::to_string(reply.pid) + ": ";
     FifoWriter writer = open_fifo_for_writing(reply.path);
@@ -80,6 +100,7 @@ bool Replies::try_deliver(const Reply& reply) {
     }
     return true;
 }
+// END TASK 5
 
 bool Replies::same_file(int one, int other) {
     struct stat first {};

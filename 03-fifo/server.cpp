@@ -41,6 +41,19 @@ int run(int argc, char** argv) {
     lab::StopSignals stop;
     fifo_lab::Paths paths(name);
     fifo_lab::remove_leftover(paths.server_fifo()); // we hold the lock: a killed server's
+    // TASK 1 (step 1): create NAME.fifo with mkfifo
+    //   `mkfifo(paths.server_fifo().c_str(), lab::owner_only)`: mode 0600, so
+    //   that nobody else can inject requests. It fails with EEXIST rather than
+    //   reuse a file someone put there since the leftover was removed above:
+    //   any failure, throw `lab::sys_error("mkfifo " + path)`. From then on
+    //   it is ours: hold it in a `lab::OwnedPath fifo(path, lab::same_file_only)`,
+    //   which unlinks it on every way out (if the name still leads to this
+    //   FIFO). The umask may have taken bits from the mode: set it exactly
+    //   with `chmod(path, lab::owner_only)` (error: `"chmod " + path`).
+    //   man 3 mkfifo, man 7 fifo, man 2 chmod
+    //   check: `./server &`, then `ls -l` in its runtime dir shows `prw-------` NAME.fifo
+    //   stub: lab::OwnedPath fifo =
+    //   stub:     lab::not_written_yet<lab::OwnedPath>(1, 1, "create NAME.fifo with mkfifo");
     // 0600: nobody else may inject requests. mkfifo() fails with EEXIST
     // rather than reuse a file someone put there since.
     if (::mkfifo(paths.server_fifo().c_str(), lab::owner_only) < 0) {
@@ -52,8 +65,21 @@ int run(int argc, char** argv) {
     if (::chmod(fifo.path().c_str(), lab::owner_only) < 0) {
         throw lab::sys_error("chmod " + fifo.path());
     }
+    // END TASK 1
 
     // 2. Attach: the read end first, non-blocking, then the writer we keep.
+    // TASK 2 (step 2): open NAME.fifo for reading, then for writing
+    //   `lab::Fd requests(open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC))`: a
+    //   FIFO's read end opened without O_NONBLOCK waits for the first writer.
+    //   Then a write end we keep and never write to,
+    //   `lab::Fd keep_open_writer(open(path, O_WRONLY | O_CLOEXEC))` (it does
+    //   not wait: we are a reader): while it is open, `read()` never returns
+    //   end of file when the last client closes its end. Failures: throw
+    //   `lab::sys_error("open " + path + " for reading")` (or "for writing").
+    //   man 2 open, man 7 fifo
+    //   check: `./server` says ready; `ls -l /proc/PID/fd` shows NAME.fifo twice
+    //   stub: lab::Fd requests =
+    //   stub:     lab::not_written_yet<lab::Fd>(2, 2, "open NAME.fifo at both ends");
     lab::Fd requests(::open(fifo.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (!requests) {
         throw lab::sys_error("open " + fifo.path() + " for reading");
@@ -62,6 +88,7 @@ int run(int argc, char** argv) {
     if (!keep_open_writer) {
         throw lab::sys_error("open " + fifo.path() + " for writing");
     }
+    // END TASK 2
     lab::print_ready({{"path", fifo.path()}});
 
     // 3. Exchange, until SIGINT/SIGTERM.
@@ -76,6 +103,20 @@ int run(int argc, char** argv) {
         }
         // Read until the pipe is empty (EAGAIN: the read end is non-blocking).
         while (fds[0].revents & POLLIN) {
+            // TASK 3 (step 3): read what came from NAME.fifo, until it is empty
+            //   `ssize_t got = read(requests.get(), buffer.data(), buffer.size())`
+            //   gives what the clients wrote, in any cut; the code after the
+            //   region splits it into lines. EINTR: `continue`, read again.
+            //   EAGAIN (the read end is non-blocking): the FIFO is empty now:
+            //   call `lines.drained(...)` with a function that logs
+            //   `lab::log_ignored("request without a newline \"" +
+            //   preview(tail) + "\"")` for bytes left without their newline,
+            //   then `break` back to poll(). Any other error: throw
+            //   `lab::sys_error("read " + fifo.path())`. Never 0 (end of file):
+            //   we hold a write end ourselves (task 2).
+            //   man 2 read, man 7 fifo, man 7 pipe
+            //   check: `./server &`; `./client hi` prints HI (with tasks 4 to 8 done)
+            //   stub: ssize_t got = lab::not_written_yet<ssize_t>(3, 3, "read from NAME.fifo");
             ssize_t got = ::read(requests.get(), buffer.data(), buffer.size());
             if (got < 0 && errno == EINTR) {
                 continue;
@@ -89,6 +130,7 @@ int run(int argc, char** argv) {
             if (got < 0) {
                 throw lab::sys_error("read " + fifo.path());
             }
+            // END TASK 3
             lines.feed(
                 std::string_view(buffer.data(), static_cast<std::size_t>(got)),
                 [&](std::string_view line) { handle_request(line, paths, replies); },
@@ -144,6 +186,19 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     // or writer is counted), and with O_NOFOLLOW a symlink stays a symlink.
     // The descriptor also pins the FIFO the client made: see Replies.
     std::string reply_path = paths.reply_fifo(request->pid);
+    // TASK 4 (step 3): hold the reply FIFO with an O_PATH open, and check it is a FIFO
+    //   `lab::Fd reply_fifo(open(reply_path, O_PATH | O_NOFOLLOW | O_CLOEXEC))`
+    //   opens the name itself, not the FIFO: nothing blocks, no reader or
+    //   writer is counted, a symlink is not followed. It fails: log
+    //   `lab::log_ignored(who + "no reply FIFO " + reply_path)` for ENOENT,
+    //   else `who + "open " + reply_path + ": " + strerror(errno)`, and
+    //   return. Then `fstat(reply_fifo.get(), &st)`: failing, or not
+    //   `S_ISFIFO(st.st_mode)`: log `who + reply_path + " is not a FIFO"` and
+    //   return. Kept, this descriptor pins the FIFO the client made: the
+    //   reply goes into that one only (task 5).
+    //   man 2 open, man 2 fstat, man 7 inode
+    //   check: a regular file at NAME.PID.fifo: the log says "ignored: ... not a FIFO"
+    //   stub: lab::Fd reply_fifo = lab::not_written_yet<lab::Fd>(3, 4, "hold the reply FIFO");
     lab::Fd reply_fifo(::open(reply_path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
     if (!reply_fifo) {
@@ -156,6 +211,7 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
         lab::log_ignored(who + reply_path + " is not a FIFO");
         return;
     }
+    // END TASK 4
     lab::log_received(request->message);
     replies.send(request->pid, std::move(reply_path), std::move(reply_fifo),
                  lab::to_upper(request->message) + "\n");

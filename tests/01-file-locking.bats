@@ -79,6 +79,7 @@ held_locks() {
     assert_equal "$(cat "$DOC")" 'hello from server'
 }
 
+# bats test_tags=exchange
 @test "server: the write lock is in /proc/locks and lslocks as POSIX WRITE of its pid, until released" {
     start_server 01-file-locking/server --name "$NAME" --hold $((60 * LAB_TIME_SCALE)) one two
     assert_equal "$(held_locks "$DOC")" "POSIX WRITE $SERVER_PID"
@@ -186,6 +187,7 @@ held_locks() {
 
 # ---------------------------------------------------------------- client: reading
 
+# bats test_tags=exchange
 @test "client: after the release it prints the file at once, no 'locked by'" {
     start_server 01-file-locking/server --name "$NAME" --hold 0 'line one' 'line two'
     wait_for_line "$SERVER_LOG" '^unlocked '
@@ -195,6 +197,7 @@ held_locks() {
     assert_equal "$stderr" ''
 }
 
+# bats test_tags=exchange
 @test "client: while the server writes it says 'locked by pid=PID', waits, prints the whole file" {
     # long enough that the client surely asks while the lock is held
     start_server 01-file-locking/server --name "$NAME" --hold $((3 * LAB_TIME_SCALE)) alpha beta gamma
@@ -269,6 +272,7 @@ held_locks() {
     assert_equal "$(cat "$DOC")" written
 }
 
+# bats test_tags=usage
 @test "client: no server is exit 1 'not running' at once, in both modes" {
     for mode in '' '--increment 3'; do
         # shellcheck disable=SC2086 # $mode is two words or none
@@ -279,6 +283,7 @@ held_locks() {
     done
 }
 
+# bats test_tags=usage
 @test "client: usage errors are exit 2: bad name, operands, --increment 0, --no-lock alone" {
     client --name 'bad/name'
     assert_failure 2
@@ -314,6 +319,7 @@ run_counters() {
     assert_equal "$(cat "$T"/err.*)" ''
 }
 
+# bats test_tags=exchange
 @test "counter: 4 clients x 200 increments at once, with locks, leave exactly 800" {
     start_server 01-file-locking/server --name "$NAME" --hold 0
     run_counters 4 200
@@ -354,6 +360,7 @@ run_counters() {
     assert_equal "$(cat "$T"/err.*)" ''
 }
 
+# bats test_tags=hidden
 @test "counter: a client killed with SIGKILL mid-run blocks nobody; the others count on" {
     start_server 01-file-locking/server --name "$NAME" --hold 0
     start_bg "$T/doomed" 01-file-locking/client --name "$NAME" --increment 1000000000
@@ -396,6 +403,7 @@ run_counters() {
 
 # ---------------------------------------------------------------- flock-demo
 
+# bats test_tags=exchange
 @test "flock-demo: holds LOCK_EX; flock(1) -n fails, /proc/locks shows FLOCK WRITE; SIGTERM releases" {
     file=$T/shared
     start_bg "$T/demo" 01-file-locking/flock-demo "$file"
@@ -472,6 +480,7 @@ run_counters() {
 
 # ---------------------------------------------------------------- ofd-demo
 
+# bats test_tags=exchange
 @test "ofd-demo: classic locks belong to the process and die with ANY close; OFD locks do not" {
     file=$T/shared
     run_client 01-file-locking/ofd-demo "$file"
@@ -511,6 +520,7 @@ run_counters() {
 
 # ---------------------------------------------------------------- every program
 
+# bats test_tags=usage
 @test "every program: --help on stdout exit 0; unknown option exit 2; demos want one FILE" {
     check_help_and_unknown_option 01-file-locking server client flock-demo ofd-demo
     for program in flock-demo ofd-demo; do
@@ -533,6 +543,7 @@ run_counters() {
     assert_output ''
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 01-file-locking
 }

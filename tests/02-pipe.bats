@@ -6,6 +6,7 @@ load lab
 setup() { lab_setup; }
 teardown() { lab_teardown; }
 
+# bats test_tags=exchange
 @test "server: ready line names itself and its child, then the replies in order" {
     run_client 02-pipe/server hello 'big World!' '' 'ünïcode 123'
     assert_success
@@ -15,6 +16,7 @@ teardown() { lab_teardown; }
     assert_equal "$stderr" ''
 }
 
+# bats test_tags=exchange
 @test "server: without MESSAGE it copies its stdin, last line without newline included" {
     printf 'one\ntwo\nthree' >"$T/in"
     run_client 02-pipe/server <"$T/in"
@@ -31,6 +33,7 @@ teardown() { lab_teardown; }
     cmp "$T/expected" "$T/replies"
 }
 
+# bats test_tags=exchange
 @test "server: 100 MiB through stdin, no deadlock, checksum intact" {
     head -c 100M /dev/urandom >"$T/big"
     expected=$(LC_ALL=C tr a-z A-Z <"$T/big" | sha256sum)
@@ -40,6 +43,7 @@ teardown() { lab_teardown; }
     assert_equal "$(stat -c %s "$T/out")" "$(($(stat -c %s "$T/big") + $(head -n 1 "$T/out" | wc -c)))"
 }
 
+# bats test_tags=hidden
 @test "server: a reader that goes away early gives an error, not a hang or a zombie" {
     head -c 20M /dev/zero | tr '\0' 'a' >"$T/big"
     lab_exec 02-pipe/server <"$T/big" 2>"$T/err" | head -c 100 >/dev/null
@@ -111,12 +115,14 @@ server: child $T/fake/client exited with status 127"
     assert_output ''
 }
 
+# bats test_tags=usage
 @test "client: operands are a usage error, exit 2" {
     run_client 02-pipe/client hello
     assert_failure 2
     assert_equal "$stderr" "client: unexpected argument 'hello': the client is a filter, it reads stdin"
 }
 
+# bats test_tags=exchange
 @test "popen-demo: popen(3) runs the client, replies in order" {
     run_client 02-pipe/popen-demo hello 'popen(3) World'
     assert_success
@@ -130,10 +136,12 @@ server: child $T/fake/client exited with status 127"
     assert_output "$(printf 'A\nB')"
 }
 
+# bats test_tags=usage
 @test "every program: --help on stdout, exit 0; unknown option exit 2 with one line" {
     check_help_and_unknown_option 02-pipe server client popen-demo
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 02-pipe
 }

@@ -51,6 +51,7 @@ start_background_client() {
 mark_unwritten() { touch -c -d @0 "$DIR/$NAME.fifo"; }
 request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
 
+# bats test_tags=exchange
 @test "exchange: ready line, replies in order, empty message, other bytes unchanged" {
     start_server 03-fifo/server --name "$NAME"
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID path=$DIR/$NAME.fifo\$"
@@ -64,6 +65,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
         "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünïcode 123 ~{}\nreceived: -dash')"
 }
 
+# bats test_tags=exchange
 @test "exchange: every byte value but newline goes through, only a-z changes" {
     start_server 03-fifo/server --name "$NAME"
     # bytes 0-255 except the newline, in lines of 200 bytes
@@ -74,6 +76,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     cmp "$T/expected" "$T/out"
 }
 
+# bats test_tags=exchange
 @test "stdin: one message per line, a last line without newline included" {
     start_server 03-fifo/server --name "$NAME"
     printf 'one\n\nthree' >"$T/in"
@@ -104,6 +107,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_output 0
 }
 
+# bats test_tags=usage
 @test "--help, unknown option, bad name, stray operand" {
     check_help_and_unknown_option 03-fifo server client
     check_bad_names 03-fifo server client
@@ -227,6 +231,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_equal "$(cat "$T/bg.out")" LOOK
 }
 
+# bats test_tags=usage
 @test "a group-writable runtime dir is refused, exit 1" {
     mkdir -m 0770 "$IPC_LAB_DIR"
     for program in server client; do
@@ -236,6 +241,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     done
 }
 
+# bats test_tags=exchange
 @test "a shell is a client: mkfifo; echo \"\$\$ hello\" > NAME.fifo; cat NAME.\$\$.fifo" {
     start_server 03-fifo/server --name "$NAME"
     # cat opens the reply FIFO only after the request went out: the server
@@ -439,6 +445,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     no_reply_fifo
 }
 
+# bats test_tags=exchange
 @test "50 clients at the same time each get exactly their own replies" {
     start_server 03-fifo/server --name "$NAME"
     local pids=() i
@@ -488,6 +495,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_equal "$STOP_STATUS" 0
 }
 
+# bats test_tags=hidden
 @test "clients killed at random points while others run: no hang, no wrong reply" {
     KILLED_CLIENTS=1
     start_server 03-fifo/server --name "$NAME"
@@ -607,6 +615,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_equal "${#lines[@]}" 3
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 03-fifo
 }
