@@ -74,7 +74,7 @@ PosixQueue open_server_queue(const std::string& name) {
     }
     // TASK 12 (step 1): open the server's queue with mq_open
     //   Return the server's queue, `server_queue_name(name)`, opened for
-    //   sending: `mq_open(queue_name, O_WRONLY | O_CLOEXEC)`, no O_CREAT
+    //   sending: `mq_open(queue_name.c_str(), O_WRONLY | O_CLOEXEC)`, no O_CREAT
     //   (the server makes it). It returns `(mqd_t)-1` on failure: ENOENT is
     //   `lab::not_running(name, "no " + queue_name)`, any other errno
     //   `lab::sys_error("mq_open " + queue_name)`. Own the descriptor in a
@@ -109,7 +109,7 @@ PosixQueue open_server_queue(const std::string& name) {
 //   our new reply queue, opened for reading, made BEFORE we send (the
 //   server may answer at once). As the server's queue: an `mq_attr`
 //   (zeroed) set to `reply_queue_shape` (`mq_maxmsg = max_messages`,
-//   `mq_msgsize = message_bytes`), `mq_open(name, O_RDONLY | O_CREAT |
+//   `mq_msgsize = message_bytes`), `mq_open(queue_name.c_str(), O_RDONLY | O_CREAT |
 //   O_EXCL | O_CLOEXEC, lab::owner_only, &attributes)`, `(mqd_t)-1` on
 //   failure. On EEXIST `remove_leftover_queue(queue_name,
 //   reply_queue_shape)` (protocol.hpp: it unlinks one a killed process

@@ -104,14 +104,14 @@ int run(int argc, char** argv) {
 //   Write `create_request_queue(queue_name, took_over)`: it returns the
 //   descriptor of our new queue, opened for reading. Set an `mq_attr`
 //   (zeroed) to `server_queue_shape`: `mq_maxmsg = max_messages`,
-//   `mq_msgsize = message_bytes`. Then `mq_open(name, O_RDONLY | O_CREAT |
+//   `mq_msgsize = message_bytes`. Then `mq_open(queue_name.c_str(), O_RDONLY | O_CREAT |
 //   O_EXCL | O_CLOEXEC, lab::owner_only, &attributes)`: O_EXCL makes a new
 //   queue or fails. It returns `(mqd_t)-1` on failure. On EEXIST a queue
 //   of that name is there already: `remove_leftover_queue(queue_name,
 //   server_queue_shape)` (protocol.hpp) unlinks it when it is a killed
 //   server's (true: set `took_over`), throws when it is of another shape;
 //   then try again, at most `max_create_attempts` times in all. Any other
-//   errno, or the last attempt: throw `lab::sys_error("mq_open " + name)`.
+//   errno, or the last attempt: throw `lab::sys_error("mq_open " + queue_name)`.
 //   man 3 mq_open, man 7 mq_overview
 //   check: `./posix-server`, then `ls -l /dev/mqueue` shows the queue, mode 600
 //   stub: mqd_t create_request_queue(const std::string&, bool&) {
@@ -139,7 +139,7 @@ mqd_t create_request_queue(const std::string& queue_name, bool& took_over) {
 
 // TASK 11 (step 3): send the reply to the client's queue with mq_send
 //   Write `send_reply(name, pid, reply)`. Open the client's queue,
-//   `reply_queue_name(name, pid)`, with `mq_open(name, O_WRONLY |
+//   `reply_queue_name(name, pid)`, with `mq_open(queue_name.c_str(), O_WRONLY |
 //   O_NONBLOCK | O_CLOEXEC)`: no O_CREAT, the client made it. O_NONBLOCK:
 //   a full reply queue fails with EAGAIN instead of blocking us. When it
 //   fails, print `dropped: reply to pid PID: QUEUE: ` + `strerror(errno)`

@@ -44,7 +44,7 @@ int run(int argc, char** argv) {
     //   nullptr)`; declared after `key_file`, it removes the queue before
     //   NAME.key goes. Then loop while `queue.get() < 0`: `key = ftok(
     //   key_file.path().c_str(), key_project_id)` (-1: throw
-    //   `lab::sys_error("ftok " + path)`); `msgget(key, IPC_CREAT | IPC_EXCL
+    //   `lab::sys_error("ftok " + key_file.path())`); `msgget(key, IPC_CREAT | IPC_EXCL
     //   | lab::owner_only)`. IPC_EXCL: never adopt a queue that is already
     //   there. On EEXIST another program's queue has our key (ftok keeps
     //   only 16 bits of the inode): leave it alone, `key_file.renew()` (a

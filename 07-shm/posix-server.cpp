@@ -214,10 +214,10 @@ void check_intact(const std::string& object) {
 //   a stop is requested. While `!stop.requested()`: `sem_timedwait(
 //   &segment.request, &until)` with `until` an absolute CLOCK_REALTIME
 //   time one tick ahead, `lab::Deadline(lab::stop_check_interval_ms /
-//   1000.0).absolute_realtime()`. Keep its errno, then call
+//   1000.0).absolute_realtime()`. Keep its errno (`error_number`), then call
 //   `check_intact(object)` (the object may have been truncated) whatever
 //   it returned. 0: return true; ETIMEDOUT or EINTR: wait again; other
-//   errno: throw `lab::sys_error(errno, "sem_timedwait (request)")`.
+//   errno: throw `lab::sys_error(error_number, "sem_timedwait (request)")`.
 //   man 3 sem_timedwait
 //   check: `./posix-server`, and `./posix-client hi` elsewhere: it logs `received: hi`
 //   stub: bool wait_for_request(PosixSegment&, const std::string&, const lab::StopSignals&) {

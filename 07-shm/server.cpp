@@ -65,7 +65,7 @@ int run(int argc, char** argv) {
     //   nullptr)`, then `lab::OwnedSysvId semaphores(...)` whose lambda calls
     //   `semctl(semid, 0, IPC_RMID)`. Then loop while `semaphores.get() < 0`:
     //   `key = ftok(key_file.path().c_str(), key_project_id)` (-1: throw
-    //   `lab::sys_error("ftok " + path)`); `shmget(key, sizeof(SysvSegment),
+    //   `lab::sys_error("ftok " + key_file.path())`); `shmget(key, sizeof(SysvSegment),
     //   IPC_CREAT | IPC_EXCL | lab::owner_only)`; `semget(key,
     //   semaphore_count, IPC_CREAT | IPC_EXCL | lab::owner_only)`. IPC_EXCL:
     //   never adopt an object already there. EEXIST from either call is
