@@ -72,6 +72,20 @@ PosixQueue open_server_queue(const std::string& name) {
     if (!lab::server_running(posix_topic, name)) {
         throw lab::not_running(name);
     }
+    // TASK 12 (step 1): open the server's queue with mq_open
+    //   Return the server's queue, `server_queue_name(name)`, opened for
+    //   sending: `mq_open(queue_name.c_str(), O_WRONLY | O_CLOEXEC)`, no O_CREAT
+    //   (the server makes it). It returns `(mqd_t)-1` on failure: ENOENT is
+    //   `lab::not_running(name, "no " + queue_name)`, any other errno
+    //   `lab::sys_error("mq_open " + queue_name)`. Own the descriptor in a
+    //   `PosixQueue` (protocol.hpp: it calls mq_close when it goes). A
+    //   client of the server named like NAME-PID may own this name: if
+    //   `shape_mismatch(queue, server_queue_shape)` is not empty, throw
+    //   `name_clash(queue_name, it)`, never send requests into it.
+    //   man 3 mq_open
+    //   check: `./posix-client hi` with no server says `not running`, at once
+    //   stub: return lab::not_written_yet<PosixQueue>(
+    //   stub:     1, 12, "open the server's queue with mq_open");
     std::string queue_name = server_queue_name(name);
     mqd_t queue = ::mq_open(queue_name.c_str(), O_WRONLY | O_CLOEXEC); // no O_CREAT: the server's
     if (queue == static_cast<mqd_t>(-1)) {
@@ -87,8 +101,26 @@ PosixQueue open_server_queue(const std::string& name) {
         throw name_clash(queue_name, clash);
     }
     return server;
+    // END TASK 12
 }
 
+// TASK 13 (step 2): create the reply queue with mq_open
+//   Write `create_reply_queue(queue_name)`: it returns the descriptor of
+//   our new reply queue, opened for reading, made BEFORE we send (the
+//   server may answer at once). As the server's queue: an `mq_attr`
+//   (zeroed) set to `reply_queue_shape` (`mq_maxmsg = max_messages`,
+//   `mq_msgsize = message_bytes`), `mq_open(queue_name.c_str(), O_RDONLY | O_CREAT |
+//   O_EXCL | O_CLOEXEC, lab::owner_only, &attributes)`, `(mqd_t)-1` on
+//   failure. On EEXIST `remove_leftover_queue(queue_name,
+//   reply_queue_shape)` (protocol.hpp: it unlinks one a killed process
+//   with our pid left, and throws for a queue of another shape), then try
+//   again, at most `max_create_attempts` times in all. Any other errno, or
+//   the last attempt: throw `lab::sys_error("mq_open " + queue_name)`.
+//   man 3 mq_open
+//   check: `./posix-client` (stdin) while a server runs: `ls -l /dev/mqueue` shows 2 queues
+//   stub: mqd_t create_reply_queue(const std::string&) {
+//   stub:     return lab::not_written_yet<mqd_t>(2, 13, "create the reply queue with mq_open");
+//   stub: }
 // 2. Our reply queue, new (O_EXCL). One of the same shape under our name was
 // left by a killed process that had our pid: ours now, unlinked and made
 // anew. One of another shape is the queue of a server named NAME-PID: it
@@ -109,7 +141,33 @@ mqd_t create_reply_queue(const std::string& queue_name) {
         remove_leftover_queue(queue_name, reply_queue_shape);
     }
 }
+// END TASK 13
 
+// TASK 14 (step 3): send a request with mq_timedsend, read the reply
+//   Write `exchange()`: one message there and back, the reply returned.
+//   The request body is `[pid_t getpid()][message bytes]`, in a
+//   `std::vector<char>`; `mq_timedsend(server.get(), body.data(),
+//   body.size(), priority, &until)` sends it (a full queue blocks until
+//   `until`). Then `mq_timedreceive(replies.get(), reply.data(),
+//   reply.size(), nullptr, &until)` into a `std::vector<char>
+//   reply(reply_max_bytes)` (it must hold the queue's mq_msgsize) returns
+//   the reply's length. Both waits wake every tick, so that the deadline,
+//   a dead server and SIGINT/SIGTERM are seen: make a `lab::Deadline
+//   deadline(timeout_seconds)` first, and before each call set `until =
+//   lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms)
+//   / 1000.0).absolute_realtime()` (absolute, CLOCK_REALTIME). Loop on each
+//   call while it fails: an errno other than ETIMEDOUT or EINTR: throw
+//   `lab::sys_error("mq_timedsend")` (or mq_timedreceive); else
+//   `stop.throw_if_requested()`, then `check_still_waiting(posix_topic,
+//   name, deadline, timeout_seconds)` (protocol.hpp: "not running" or
+//   "timed out"), and call again.
+//   man 3 mq_send, man 3 mq_receive
+//   check: `./posix-server`, and `./posix-client hello world` elsewhere prints `HELLO WORLD`
+//   stub: std::string exchange(const PosixQueue&, const PosixQueue&, unsigned,
+//   stub:                      const std::string&, double, const lab::StopSignals&,
+//   stub:                      const std::string&) {
+//   stub:     lab::not_written_yet(3, 14, "send a request with mq_timedsend, read the reply");
+//   stub: }
 // The next wake-up: the deadline, or a tick sooner to look at the server
 // and at SIGINT/SIGTERM.
 timespec tick(const lab::Deadline& deadline) {
@@ -154,6 +212,7 @@ std::string exchange(const PosixQueue& server, const PosixQueue& replies, unsign
     }
     return {reply.data(), static_cast<std::size_t>(got)};
 }
+// END TASK 14
 
 } // namespace
 

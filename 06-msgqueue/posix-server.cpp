@@ -60,6 +60,22 @@ int run(int argc, char** argv) {
             clients.remove_vanished();
             next_housekeeping = lab::Deadline(lab::stop_check_interval_ms / 1000.0);
         }
+        // TASK 10 (step 3): take the next request with mq_timedreceive
+        //   Wait for the next request on `requests.get()` into `buffer`:
+        //   `mq_timedreceive(queue, buffer.data(), buffer.size(), &priority,
+        //   &until)` into `ssize_t got`, the request's length; it takes the
+        //   oldest message of the highest priority. The buffer must hold the
+        //   queue's mq_msgsize (EMSGSIZE otherwise): `buffer` does. There is
+        //   no descriptor to poll with the stop signals, so wake every tick:
+        //   `until` is the absolute CLOCK_REALTIME time
+        //   `lab::Deadline(lab::stop_check_interval_ms / 1000.0)
+        //   .absolute_realtime()`. On ETIMEDOUT or EINTR `continue` (the loop
+        //   looks at the stop flag); any other errno: throw
+        //   `lab::sys_error("mq_timedreceive " + queue_name)`.
+        //   man 3 mq_receive
+        //   check: `./posix-server`, and `./posix-client hi` elsewhere: it logs `received: hi`
+        //   stub: ssize_t got = lab::not_written_yet<ssize_t>(
+        //   stub:     3, 10, "take the next request with mq_timedreceive");
         // No descriptor to poll with the stop pipe: wake every tick to check.
         timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
         unsigned priority = 0;
@@ -71,6 +87,7 @@ int run(int argc, char** argv) {
             }
             throw lab::sys_error("mq_timedreceive " + queue_name);
         }
+        // END TASK 10
         auto parsed = parse_request({buffer.data(), static_cast<std::size_t>(got)});
         if (!parsed) {
             continue;
@@ -83,6 +100,23 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
+// TASK 9 (step 1): create the request queue with mq_open
+//   Write `create_request_queue(queue_name, took_over)`: it returns the
+//   descriptor of our new queue, opened for reading. Set an `mq_attr`
+//   (zeroed) to `server_queue_shape`: `mq_maxmsg = max_messages`,
+//   `mq_msgsize = message_bytes`. Then `mq_open(queue_name.c_str(), O_RDONLY | O_CREAT |
+//   O_EXCL | O_CLOEXEC, lab::owner_only, &attributes)`: O_EXCL makes a new
+//   queue or fails. It returns `(mqd_t)-1` on failure. On EEXIST a queue
+//   of that name is there already: `remove_leftover_queue(queue_name,
+//   server_queue_shape)` (protocol.hpp) unlinks it when it is a killed
+//   server's (true: set `took_over`), throws when it is of another shape;
+//   then try again, at most `max_create_attempts` times in all. Any other
+//   errno, or the last attempt: throw `lab::sys_error("mq_open " + queue_name)`.
+//   man 3 mq_open, man 7 mq_overview
+//   check: `./posix-server`, then `ls -l /dev/mqueue` shows the queue, mode 600
+//   stub: mqd_t create_request_queue(const std::string&, bool&) {
+//   stub:     return lab::not_written_yet<mqd_t>(1, 9, "create the request queue with mq_open");
+//   stub: }
 // 1. Our queue, new (O_EXCL): a killed server's of the same shape is
 // unlinked first; one of another shape is a client's reply queue, and stays.
 mqd_t create_request_queue(const std::string& queue_name, bool& took_over) {
@@ -101,7 +135,27 @@ mqd_t create_request_queue(const std::string& queue_name, bool& took_over) {
         took_over = remove_leftover_queue(queue_name, server_queue_shape) || took_over;
     }
 }
+// END TASK 9
 
+// TASK 11 (step 3): send the reply to the client's queue with mq_send
+//   Write `send_reply(name, pid, reply)`. Open the client's queue,
+//   `reply_queue_name(name, pid)`, with `mq_open(queue_name.c_str(), O_WRONLY |
+//   O_NONBLOCK | O_CLOEXEC)`: no O_CREAT, the client made it. O_NONBLOCK:
+//   a full reply queue fails with EAGAIN instead of blocking us. When it
+//   fails, print `dropped: reply to pid PID: QUEUE: ` + `strerror(errno)`
+//   with `lab::print_line` and return: a client that is gone costs its
+//   reply, never the server. Own the descriptor in a `PosixQueue` (closed
+//   when it goes; the client removes the queue). The server named
+//   NAME-PID has this name too: if `shape_mismatch(queue,
+//   reply_queue_shape)` is not empty, `lab::log_ignored("reply to pid PID:
+//   QUEUE: " + it)` and return. Then `mq_send(queue, reply.data(),
+//   reply.size(), 0)`; on failure (EAGAIN: the client stopped reading)
+//   print `dropped: reply to pid PID: ` + `strerror(errno)`.
+//   man 3 mq_open, man 3 mq_send
+//   check: `./posix-server`, and `./posix-client hi` elsewhere prints `HI`
+//   stub: void send_reply(const std::string&, pid_t, const std::string&) {
+//   stub:     lab::not_written_yet(3, 11, "send the reply to the client's queue with mq_send");
+//   stub: }
 void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
     std::string queue_name = reply_queue_name(name, pid);
     // O_NONBLOCK: a full reply queue fails with EAGAIN instead of blocking us.
@@ -124,6 +178,7 @@ void send_reply(const std::string& name, pid_t pid, const std::string& reply) {
                         std::strerror(errno));
     }
 }
+// END TASK 11
 
 } // namespace
 

@@ -69,6 +69,17 @@ class Outbox {
                 continue;
             }
             int unread = 0;
+            // TASK 4 (step 3): take back the replies a vanished client left
+            //   Client `pid` is gone: take every reply still addressed to it
+            //   out of the queue (`msqid_`), counting them in `unread`. Loop
+            //   on `msgrcv(msqid_, &reply, sizeof reply.text, pid, IPC_NOWAIT
+            //   | MSG_NOERROR)` into a `Reply reply`: msgtyp = the pid takes
+            //   only that client's replies; IPC_NOWAIT makes it fail with
+            //   ENOMSG once none is left instead of waiting. Stop at the
+            //   first failure: ENOMSG is the normal end, any other errno:
+            //   throw `lab::sys_error("msgrcv replies to pid " + pid)`.
+            //   man 2 msgrcv
+            //   check: `make test`: "a reply left for a client that died is purged"
             Reply reply;
             while (::msgrcv(msqid_, &reply, sizeof reply.text, pid, IPC_NOWAIT | MSG_NOERROR) >=
                    0) {
@@ -77,6 +88,7 @@ class Outbox {
             if (errno != ENOMSG) {
                 throw lab::sys_error("msgrcv replies to pid " + std::to_string(pid));
             }
+            // END TASK 4
             if (unread > 0) {
                 lab::print_line("dropped: " + std::to_string(unread) + " unread repl" +
                                 (unread == 1 ? "y" : "ies") + " to pid " + std::to_string(pid) +
@@ -95,6 +107,25 @@ class Outbox {
     // dropped, and said in one line with the count (at most one a second,
     // however fast someone refills the queue).
     void clear_if_clogged() {
+        // TASK 5 (step 3): clear a queue clogged with messages nobody takes
+        //   When the queue has no room left for one more request, take out
+        //   every message that is not a request and put back only the
+        //   recent replies to live clients. `msgctl(msqid_, IPC_STAT,
+        //   &info)` fills a `msqid_ds info{}` (error: throw
+        //   `lab::sys_error("msgctl IPC_STAT msqid N")`). If `info.msg_cbytes
+        //   + request_max_body_bytes > info.msg_qbytes`: at most
+        //   `info.msg_qnum` times (a writer refilling the queue must not keep
+        //   us here), `msgrcv(msqid_, &message, sizeof message.text,
+        //   request_type, IPC_NOWAIT | MSG_EXCEPT | MSG_NOERROR)` into a
+        //   `Reply message` (MSG_EXCEPT: any type but 1); ENOMSG ends the
+        //   loop, any other error throws. A message for which
+        //   `is_recent_reply_to_live_client(message.mtype)` is kept in a
+        //   `std::deque<Waiting> kept` as `{pid, text, true}` (true: put
+        //   back); any other one counts in `++unreported_drops_`. Then
+        //   `send()` the kept ones, in order, while there is room, and put
+        //   the rest at the front of `waiting_`.
+        //   man 2 msgctl, man 2 msgrcv
+        //   check: `make test`: "a queue filled with messages nobody takes is cleared"
         msqid_ds info{};
         if (::msgctl(msqid_, IPC_STAT, &info) < 0) {
             throw lab::sys_error("msgctl IPC_STAT msqid " + std::to_string(msqid_));
@@ -128,6 +159,7 @@ class Outbox {
             }
             waiting_.insert(waiting_.begin(), kept.begin(), kept.end());
         }
+        // END TASK 5
         if (unreported_drops_ > 0 && Clock::now() - last_drop_report_ >= drop_report_interval) {
             lab::print_line("dropped: " + std::to_string(unreported_drops_) + " message" +
                             (unreported_drops_ == 1 ? "" : "s") +
@@ -152,6 +184,22 @@ class Outbox {
 
     // One reply into the queue, without waiting; false when there is no room.
     bool send(const Waiting& next) {
+        // TASK 3 (step 3): send one reply with msgsnd, without waiting
+        //   Put the reply `next.text` for client `next.client_pid` into the
+        //   queue `msqid_`: a `Reply reply` zeroed with `std::memset` (no
+        //   uninitialised padding goes out), `mtype` = the client's pid (the
+        //   client reads only that type), the text copied in; then
+        //   `msgsnd(msqid_, &reply, next.text.size(), IPC_NOWAIT)`: the size
+        //   counts the text only, never `mtype`. IPC_NOWAIT: requests and
+        //   replies share one queue, and a blocking msgsnd into a queue full
+        //   of requests would wait for ever, since only we drain them. On
+        //   EAGAIN (full) or EINTR `return false`: the reply waits here and
+        //   goes with the next `flush()`. Any other errno: throw
+        //   `lab::sys_error("msgsnd reply to pid " + pid)`.
+        //   man 2 msgsnd
+        //   check: `./server`, and `./client hi` elsewhere: the client prints `HI`
+        //   stub: static_cast<void>(msqid_); // the queue: yours to use (clang: unused field)
+        //   stub: lab::not_written_yet(3, 3, "send one reply with msgsnd, without waiting");
         Reply reply;
         std::memset(&reply, 0, sizeof reply);
         reply.mtype = next.client_pid;
@@ -163,6 +211,7 @@ class Outbox {
             }
             throw lab::sys_error("msgsnd reply to pid " + std::to_string(next.client_pid));
         }
+        // END TASK 3
         if (!next.put_back) {
             addressees_[next.client_pid] = Clock::now();
         }

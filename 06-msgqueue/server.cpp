@@ -36,10 +36,30 @@ int run(int argc, char** argv) {
     // 1. Create.
     lab::SysvKeyFile key_file(lab::object_path(sysv_topic, name, "key"), key_project_id,
                               {lab::SysvKind::message_queue});
+    key_t key = -1;
+    // TASK 1 (step 1): create the queue with ftok and msgget
+    //   Make the queue, owned the moment it exists, and set `msqid` to its id.
+    //   First its owner: `lab::OwnedSysvId queue(REMOVE)`, where REMOVE is a
+    //   lambda `[](int msqid) { ... }` that calls `msgctl(msqid, IPC_RMID,
+    //   nullptr)`; declared after `key_file`, it removes the queue before
+    //   NAME.key goes. Then loop while `queue.get() < 0`: `key = ftok(
+    //   key_file.path().c_str(), key_project_id)` (-1: throw
+    //   `lab::sys_error("ftok " + key_file.path())`); `msgget(key, IPC_CREAT | IPC_EXCL
+    //   | lab::owner_only)`. IPC_EXCL: never adopt a queue that is already
+    //   there. On EEXIST another program's queue has our key (ftok keeps
+    //   only 16 bits of the inode): leave it alone, `key_file.renew()` (a
+    //   new inode, a new key) and try again; any other errno: throw
+    //   `lab::sys_error("msgget " + lab::key_text(key))`. On success
+    //   `queue.own(msqid)` at once, then `key_file.record(
+    //   lab::SysvKind::message_queue, msqid)` so that a server started after
+    //   a kill -9 of this one can remove it.
+    //   man 3 ftok, man 2 msgget, man 2 msgctl
+    //   check: `./server`, then `ipcs -q` lists the queue (perms 600)
+    //   stub: const int msqid =
+    //   stub:     lab::not_written_yet<int>(1, 1, "create the queue with ftok and msgget");
     // After key_file: the queue is removed before NAME.key. Removal is at
     // once, even for clients blocked in msgrcv on it: they get EIDRM.
     lab::OwnedSysvId queue([](int msqid) { ::msgctl(msqid, IPC_RMID, nullptr); });
-    key_t key = -1;
     while (queue.get() < 0) {
         key = ::ftok(key_file.path().c_str(), key_project_id);
         if (key == -1) {
@@ -60,8 +80,9 @@ int run(int argc, char** argv) {
         queue.own(msqid); // owned at once: nothing after this may leave it behind
         key_file.record(lab::SysvKind::message_queue, msqid);
     }
-    // 2. Attach: nothing; every call names the queue by its id.
     const int msqid = queue.get();
+    // END TASK 1
+    // 2. Attach: nothing; every call names the queue by its id.
     Ticker ticker(lab::stop_check_interval_ms);
 
     lab::print_ready(
@@ -81,6 +102,22 @@ int run(int argc, char** argv) {
 
         Request request;
         std::memset(&request, 0, sizeof request);
+        // TASK 2 (step 3): take the next request with msgrcv
+        //   Wait for the next request, whoever sent it: `msgrcv(msqid,
+        //   &request, request_max_body_bytes, request_type, MSG_NOERROR)`
+        //   into `ssize_t got`, the bytes of the body (pid and message). The
+        //   size counts what follows `mtype`, never `sizeof request`;
+        //   msgtyp `request_type` (1) takes requests only, never the replies
+        //   that wait in the same queue; MSG_NOERROR cuts a longer message
+        //   instead of leaving it stuck at the head of the queue. On EINTR
+        //   (the Ticker's SIGALRM, or a stop signal) `continue`, so the loop
+        //   looks at the stop flag; on EIDRM or EINVAL the queue was removed
+        //   under us: throw `lab::Failure("queue msqid N was removed under us
+        //   (ipcrm?)")`; any other errno: throw `lab::sys_error("msgrcv")`.
+        //   man 2 msgrcv
+        //   check: `./server`, and `./client hi` elsewhere: it logs `received: hi`
+        //   stub: ssize_t got =
+        //   stub:     lab::not_written_yet<ssize_t>(3, 2, "take the next request with msgrcv");
         // MSG_NOERROR: a longer request is cut, not left stuck at the head of the queue.
         ssize_t got = ::msgrcv(msqid, &request, request_max_body_bytes, request_type, MSG_NOERROR);
         if (got < 0) {
@@ -93,6 +130,7 @@ int run(int argc, char** argv) {
             }
             throw lab::sys_error("msgrcv");
         }
+        // END TASK 2
         // The body starts at client_pid: view the struct's bytes from there.
         const char* body = reinterpret_cast<const char*>(&request) + offsetof(Request, client_pid);
         auto parsed = parse_request({body, static_cast<std::size_t>(got)});

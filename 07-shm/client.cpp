@@ -37,6 +37,24 @@ int run(int argc, char** argv) {
     if (!lab::server_running(sysv_topic, command.name)) {
         throw lab::not_running(command.name, "no server holds its instance lock");
     }
+    // TASK 7 (step 1): find the segment and the set with ftok, shmget and semget
+    //   Look up the server's objects; set `shmid` and `semid`. The key:
+    //   `ftok()` of the server's key file `lab::object_path(sysv_topic,
+    //   command.name, "key")` with `key_project_id`; -1 (no key file):
+    //   throw `lab::not_running(command.name, "ftok " + path + ": " +
+    //   strerror(errno))`. Then `shmget(key, sizeof(SysvSegment), 0)` and
+    //   `semget(key, semaphore_count, 0)`: no IPC_CREAT, the server makes
+    //   them, we only look them up (EINVAL: an object smaller than ours).
+    //   ENOENT from either: throw `lab::not_running(command.name, "no
+    //   segment under key " + lab::key_text(key))` (or "no semaphore set");
+    //   EINVAL from semget: `lab::Failure("semaphore set under key KEY has
+    //   fewer than 3 semaphores: not this chapter's")`; any other errno:
+    //   `lab::sys_error("shmget " + lab::key_text(key))` (or semget).
+    //   man 3 ftok, man 2 shmget, man 2 semget
+    //   check: `./client hi` with no server says `not running`, at once
+    //   stub: int shmid = lab::not_written_yet<int>(
+    //   stub:     1, 7, "find the segment and the set with ftok, shmget and semget");
+    //   stub: int semid = -1;
     std::string key_path = lab::object_path(sysv_topic, command.name, "key");
     key_t key = ::ftok(key_path.c_str(), key_project_id);
     if (key == -1) {
@@ -62,8 +80,20 @@ int run(int argc, char** argv) {
         }
         throw lab::sys_error("semget " + lab::key_text(key));
     }
+    // END TASK 7
 
     // 2. Attach.
+    // TASK 8 (step 2): attach the segment with shmat
+    //   Map the server's segment: `shmat(shmid, nullptr, 0)`, which reports
+    //   failure as `(void*)-1`, not NULL (throw `lab::sys_error("shmat " +
+    //   shmid)`). Hand the address to an `Attachment` at once (protocol.hpp:
+    //   it calls shmdt when it goes), and set `exchange` to the `exchange`
+    //   of the `SysvSegment` at that address.
+    //   man 2 shmat, man 2 shmdt
+    //   check: `./client` (stdin) while a server runs: `ipcs -m` shows nattch 2
+    //   stub: static_cast<void>(shmid); // yours to attach (an unused variable fails the build)
+    //   stub: auto& exchange =
+    //   stub:     lab::not_written_yet<Exchange&>(2, 8, "attach the segment with shmat");
     void* address = ::shmat(shmid, nullptr, 0);
     // shmat() reports failure as (void*)-1, not NULL.
     // NOLINTNEXTLINE(performance-no-int-to-ptr): that value is shmat(2)'s
@@ -72,6 +102,7 @@ int run(int argc, char** argv) {
     }
     Attachment attachment(address);
     auto& exchange = static_cast<SysvSegment*>(address)->exchange;
+    // END TASK 8
 
     // 3. One exchange per message.
     lab::for_each_message(command.messages, [&](const std::string& message) {
@@ -84,6 +115,33 @@ int run(int argc, char** argv) {
     return lab::exit_ok;
 }
 
+// TASK 9 (step 3): take the mutex, post the request, wait for the reply
+//   Write `exchange_one()`: one message there and back within one
+//   `lab::Deadline deadline(command.timeout_seconds)`; the reply returned.
+//   In turn: take the mutex, -1 on `mutex` with SEM_UNDO (if we are killed
+//   holding it, the kernel gives it back), with `semtimedop(semid, &op, 1,
+//   &left)` where `left = deadline.relative()` (a relative time); EAGAIN:
+//   throw `lab::timed_out(command.timeout_seconds, "the mutex (held by
+//   another client?)")`; EINTR (stopped and continued): wait on. Hold it
+//   for the whole exchange and give it back (+1, SEM_UNDO, plain `semop`)
+//   on every way out: an RAII class whose destructor does it. Write the
+//   request with `write_request(exchange, message)` (protocol.hpp: it
+//   returns the request's sequence number), post it (+1 on `request`,
+//   `semop`), then wait (-1 on `reply`, `semtimedop` with
+//   `deadline.relative()`) until `take_reply(exchange, sequence)` gives a
+//   reply: another one is a stale post for a killed client, drop it and
+//   wait again. EAGAIN: `lab::timed_out(command.timeout_seconds, "the
+//   reply (server stopped or stuck?)")`. Any semop/semtimedop failing with
+//   EIDRM or EINVAL means the server removed its set: throw
+//   `lab::not_running(command.name, "its semaphore set N was removed")`;
+//   other errno: `lab::sys_error("take the mutex (semtimedop)")` (or
+//   "post request (semop)", "wait for reply (semtimedop)").
+//   man 2 semop
+//   check: `./server`, and `./client hello world` elsewhere prints `HELLO WORLD`
+//   stub: std::string exchange_one(int, Exchange&, const std::string&,
+//   stub:                          const lab::ClientCommand&) {
+//   stub:     lab::not_written_yet(3, 9, "take the mutex, post the request, wait for the reply");
+//   stub: }
 // A semop()/semtimedop() on the set failed: EIDRM (removed while we waited)
 // or EINVAL (already gone) is the server stopping and removing its set, or
 // a new server taking over; anything else is an error.
@@ -164,6 +222,7 @@ std::string exchange_one(int semid, Exchange& exchange, const std::string& messa
     }
     return wait_for_reply(semid, exchange, sequence, deadline, command);
 }
+// END TASK 9
 
 } // namespace
 

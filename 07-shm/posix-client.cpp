@@ -39,6 +39,19 @@ int run(int argc, char** argv) {
         throw lab::not_running(command.name, "no server holds its instance lock");
     }
     std::string object = lab::posix_ipc_name(posix_topic, command.name);
+    // TASK 15 (step 1): open the object with shm_open
+    //   Open the server's object: `shm_open(object.c_str(), O_RDWR, 0)`,
+    //   no O_CREAT (the server makes it), its descriptor owned by a
+    //   `lab::Fd fd` (false when the call failed). ENOENT: throw
+    //   `lab::not_running(command.name, "no shared memory object " +
+    //   object)`; other errno: `lab::sys_error("shm_open " + object)`. Then
+    //   `fstat()` it (failure: `lab::sys_error("fstat " + object)`): a size
+    //   other than `sizeof(PosixSegment)` (0 while the server is between
+    //   shm_open and posix_fallocate) is `lab::not_running(command.name,
+    //   OBJECT + " is N bytes, not M")`: mapping it would be a SIGBUS.
+    //   man 3 shm_open, man 2 fstat
+    //   check: `./posix-client hi` with no server says `not running`, at once
+    //   stub: lab::Fd fd(lab::not_written_yet<int>(1, 15, "open the object with shm_open"));
     lab::Fd fd(::shm_open(object.c_str(), O_RDWR, 0));
     if (!fd) {
         if (errno == ENOENT) {
@@ -56,8 +69,23 @@ int run(int argc, char** argv) {
                                                  " bytes, not " +
                                                  std::to_string(sizeof(PosixSegment)));
     }
+    // END TASK 15
 
     // 2. Map; the mapping outlives the descriptor.
+    // TASK 16 (step 2): map the object with mmap
+    //   `mmap(nullptr, sizeof(PosixSegment), PROT_READ | PROT_WRITE,
+    //   MAP_SHARED, fd, 0)`: MAP_SHARED, or our writes would stay ours. It
+    //   fails with `MAP_FAILED`, not NULL (throw `lab::sys_error("mmap " +
+    //   object)`). Own it at once in a `lab::Mapping mapping(address,
+    //   size)` (munmap when it goes), guard it with `lab::SigbusGuard
+    //   guard(address, size)` (the object may be truncated under us: an
+    //   error line, not a SIGBUS death), close the descriptor
+    //   (`fd.reset()`: the mapping stays), and set `segment` to the
+    //   `PosixSegment` at that address.
+    //   man 2 mmap, man 2 munmap
+    //   check: `./posix-server`, and `./posix-client hi` elsewhere: the server logs `received: hi`
+    //   stub: auto& segment =
+    //   stub:     lab::not_written_yet<PosixSegment&>(2, 16, "map the object with mmap");
     void* address =
         ::mmap(nullptr, sizeof(PosixSegment), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (address == MAP_FAILED) { // not NULL
@@ -67,6 +95,7 @@ int run(int argc, char** argv) {
     lab::SigbusGuard guard(address, sizeof(PosixSegment));
     fd.reset();
     auto& segment = *static_cast<PosixSegment*>(address);
+    // END TASK 16
     if (segment.initialised.load(std::memory_order_acquire) != initialised_magic) {
         check_intact(object);
         throw lab::not_running(command.name, "its server is still setting up " + object);
@@ -91,6 +120,34 @@ void check_intact(const std::string& object) {
     }
 }
 
+// TASK 17 (step 3): lock the robust mutex, post the request, wait for the reply
+//   Write `exchange_one()`: one message there and back within one
+//   `lab::Deadline deadline(timeout_seconds)`; the reply returned. Every
+//   wait is in ticks, an absolute CLOCK_REALTIME time
+//   `lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms)
+//   / 1000.0).absolute_realtime()`, with `check_intact(object)` after each
+//   (a truncated object wakes nobody). Lock `segment.turn` with
+//   `pthread_mutex_timedlock` (it returns the error number) until it is
+//   not ETIMEDOUT or the deadline expired; EOWNERDEAD: we hold it, but its
+//   last holder died: `pthread_mutex_consistent` (or it becomes unusable);
+//   ETIMEDOUT at the end: `lab::timed_out(timeout_seconds, "the mutex
+//   (held by another client?)")`; other errors:
+//   `lab::check_error_number(result, "pthread_mutex_timedlock")`. Hold it
+//   for the whole exchange and `pthread_mutex_unlock` it on every way out
+//   (an RAII class). Write the request, `write_request(segment.exchange,
+//   message)` (it returns the sequence number); `sem_post(
+//   &segment.request)`; then `sem_timedwait(&segment.reply, &until)` until
+//   `take_reply(segment.exchange, sequence)` gives a reply (another is a
+//   stale post: drop it, wait again). EINTR, or ETIMEDOUT before the
+//   deadline: wait on; ETIMEDOUT at it: `lab::timed_out(timeout_seconds,
+//   "the reply (server stopped or stuck?)")`; other errno:
+//   `lab::sys_error(errno, "sem_timedwait (reply)")`.
+//   man 3 pthread_mutex_lock, man 3 pthread_mutex_consistent, man 3 sem_timedwait, man 3 sem_post
+//   check: `./posix-server`, and `./posix-client hello world` elsewhere prints `HELLO WORLD`
+//   stub: std::string exchange_one(PosixSegment&, const std::string&, const std::string&, double) {
+//   stub:     lab::not_written_yet(
+//   stub:         3, 17, "lock the robust mutex, post the request, wait for the reply");
+//   stub: }
 // The robust mutex, held for one whole exchange.
 class MutexHold {
   public:
@@ -165,6 +222,7 @@ std::string exchange_one(PosixSegment& segment, const std::string& object,
     }
     return wait_for_reply(segment, object, sequence, deadline, timeout_seconds);
 }
+// END TASK 17
 
 } // namespace
 

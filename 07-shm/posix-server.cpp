@@ -50,6 +50,22 @@ int run(int argc, char** argv) {
     const std::string object = lab::posix_ipc_name(posix_topic, name);
 
     // 2. Create, taking over.
+    // TASK 10 (step 2): create the object with shm_open
+    //   Make the object `object`, new: `shm_open(object.c_str(), O_RDWR |
+    //   O_CREAT | O_EXCL, lab::owner_only)`, its descriptor owned by a
+    //   `lab::Fd fd` (false when the call failed). On EEXIST it is a killed
+    //   server's (we hold the instance lock, and no other program uses our
+    //   uid, topic and NAME): `shm_unlink()` it (ENOENT is fine; other
+    //   errno: throw `lab::sys_error("shm_unlink " + object)`) and
+    //   `shm_open` again, once. Still no descriptor: throw
+    //   `lab::sys_error("shm_open " + object)`. Then own the name at once,
+    //   `lab::OwnedName owned_name(object, ::shm_unlink)`, so that every way
+    //   out removes it, and `fchmod(fd, lab::owner_only)`: shm_open's mode
+    //   is cut by the umask (failure: throw `lab::sys_error("fchmod " +
+    //   object)`).
+    //   man 3 shm_open, man 3 shm_unlink, man 2 fchmod
+    //   check: `./posix-server`, then `ls -l /dev/shm` shows the object, mode 600
+    //   stub: lab::Fd fd(lab::not_written_yet<int>(2, 10, "create the object with shm_open"));
     lab::Fd fd(::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL, lab::owner_only));
     if (!fd && errno == EEXIST) {
         // We hold the instance lock: no live server of this NAME made it.
@@ -67,12 +83,33 @@ int run(int argc, char** argv) {
     if (::fchmod(fd.get(), lab::owner_only) < 0) {   // shm_open's mode is cut by the umask
         throw lab::sys_error("fchmod " + object);
     }
+    // END TASK 10
 
     // 3. Size and map. A new object has size 0: without a size every access
     // to the mapping would be SIGBUS. ftruncate() would set the size but
     // take no pages, and on a full /dev/shm the first store would be SIGBUS
     // too; posix_fallocate() takes them now (it returns the error, not
     // errno). The new bytes read as zero.
+    // TASK 11 (step 3): size the object with posix_fallocate, map it with mmap
+    //   A new object has size 0, and every access to a mapping past the end
+    //   is SIGBUS. `posix_fallocate(fd, 0, sizeof(PosixSegment))` sets the
+    //   size AND takes the pages now (ftruncate would take none, and a full
+    //   /dev/shm would be a SIGBUS at the first store); it returns the
+    //   error number instead of setting errno:
+    //   `lab::check_error_number(result, "posix_fallocate " + object)`. Then
+    //   `mmap(nullptr, sizeof(PosixSegment), PROT_READ | PROT_WRITE,
+    //   MAP_SHARED, fd, 0)`, which fails with `MAP_FAILED`, not NULL (throw
+    //   `lab::sys_error("mmap " + object)`); own it at once in a
+    //   `lab::Mapping mapping(address, size)` (munmap when it goes), and
+    //   close the descriptor (`fd.reset()`): the mapping stays. Guard it,
+    //   `lab::SigbusGuard guard(address, size)`: anyone of our uid can
+    //   still truncate the object, which is then an error line, not a
+    //   SIGBUS death. Set `segment` to `*std::construct_at(
+    //   static_cast<PosixSegment*>(address))`.
+    //   man 3 posix_fallocate, man 2 mmap
+    //   check: `./posix-server`, then `ls -l /dev/shm` shows the object's size
+    //   stub: PosixSegment& segment = lab::not_written_yet<PosixSegment&>(
+    //   stub:     3, 11, "size the object with posix_fallocate, map it with mmap");
     lab::check_error_number(::posix_fallocate(fd.get(), 0, sizeof(PosixSegment)),
                             "posix_fallocate " + object);
     void* address =
@@ -86,12 +123,32 @@ int run(int argc, char** argv) {
     // an error line (check_intact), not a SIGBUS death.
     lab::SigbusGuard guard(address, sizeof(PosixSegment));
     PosixSegment& segment = *std::construct_at(static_cast<PosixSegment*>(address));
+    // END TASK 11
 
     // 4. Initialise inside the memory. No sem_destroy()/
     // pthread_mutex_destroy() at the end, on purpose: destroying a semaphore
     // or mutex another process still waits on is undefined, and a client may
     // be waiting right then. They need no cleanup beyond their memory, which
     // goes with the last mapping.
+    // TASK 12 (step 4): initialise the semaphores and the robust mutex
+    //   Inside the memory: `sem_init(&segment.request, 1, 0)` and the same
+    //   for `segment.reply` (pshared 1: shared between processes; value 0;
+    //   -1: throw `lab::sys_error("sem_init")`). The clients' mutex
+    //   `segment.turn`: a `pthread_mutexattr_t` made with
+    //   `pthread_mutexattr_init`, set PTHREAD_PROCESS_SHARED
+    //   (`pthread_mutexattr_setpshared`: without it a mutex in shared
+    //   memory is only promised to work between threads of one process) and
+    //   PTHREAD_MUTEX_ROBUST (`pthread_mutexattr_setrobust`: a client killed
+    //   holding it must not leave it locked for ever), then
+    //   `pthread_mutex_init(&segment.turn, &attributes)` and
+    //   `pthread_mutexattr_destroy`. These return the error number: check
+    //   each with `lab::check_error_number(result, "CALL")`. Last,
+    //   `segment.initialised.store(initialised_magic,
+    //   std::memory_order_release)`: a client that sees the magic also
+    //   sees everything above. No sem_destroy/pthread_mutex_destroy at the
+    //   end: a client may still wait on them.
+    //   man 3 sem_init, man 3 pthread_mutexattr_setpshared, man 3 pthread_mutexattr_setrobust
+    //   check: `./posix-server`, and `./posix-client hi` elsewhere no longer says "setting up"
     if (::sem_init(&segment.request, 1, 0) < 0 || ::sem_init(&segment.reply, 1, 0) < 0) {
         throw lab::sys_error("sem_init");
     }
@@ -110,6 +167,7 @@ int run(int argc, char** argv) {
     lab::check_error_number(made, "pthread_mutex_init");
     // Release: a client that sees the magic also sees everything above.
     segment.initialised.store(initialised_magic, std::memory_order_release);
+    // END TASK 12
     check_intact(object);
     lab::print_ready({{"posix", object}});
 
@@ -151,6 +209,20 @@ void check_intact(const std::string& object) {
 
 // Waits for a request, waking every tick to look at the stop flag and at
 // the object.
+// TASK 13 (step 5): wait for a request with sem_timedwait
+//   Write `wait_for_request()`: true when a request was posted, false once
+//   a stop is requested. While `!stop.requested()`: `sem_timedwait(
+//   &segment.request, &until)` with `until` an absolute CLOCK_REALTIME
+//   time one tick ahead, `lab::Deadline(lab::stop_check_interval_ms /
+//   1000.0).absolute_realtime()`. Keep its errno (`error_number`), then call
+//   `check_intact(object)` (the object may have been truncated) whatever
+//   it returned. 0: return true; ETIMEDOUT or EINTR: wait again; other
+//   errno: throw `lab::sys_error(error_number, "sem_timedwait (request)")`.
+//   man 3 sem_timedwait
+//   check: `./posix-server`, and `./posix-client hi` elsewhere: it logs `received: hi`
+//   stub: bool wait_for_request(PosixSegment&, const std::string&, const lab::StopSignals&) {
+//   stub:     return lab::not_written_yet<bool>(5, 13, "wait for a request with sem_timedwait");
+//   stub: }
 bool wait_for_request(PosixSegment& segment, const std::string& object,
                       const lab::StopSignals& stop) {
     while (!stop.requested()) {
@@ -168,7 +240,19 @@ bool wait_for_request(PosixSegment& segment, const std::string& object,
     }
     return false;
 }
+// END TASK 13
 
+// TASK 14 (step 5): post the reply with sem_post
+//   In `answer()`, once the reply is in the memory (`write_reply`), tell
+//   the client: `sem_post(&segment.reply)` (-1: throw
+//   `lab::sys_error("sem_post (reply)")`).
+//   man 3 sem_post
+//   check: `./posix-server`, and `./posix-client hi` elsewhere prints `HI`
+//   stub: void answer(PosixSegment& segment, const Request& incoming) {
+//   stub:     lab::log_received(incoming.message);
+//   stub:     write_reply(segment.exchange, incoming);
+//   stub:     lab::not_written_yet(5, 14, "post the reply with sem_post");
+//   stub: }
 void answer(PosixSegment& segment, const Request& incoming) {
     lab::log_received(incoming.message);
     write_reply(segment.exchange, incoming);
@@ -176,6 +260,7 @@ void answer(PosixSegment& segment, const Request& incoming) {
         throw lab::sys_error("sem_post (reply)");
     }
 }
+// END TASK 14
 
 } // namespace
 

@@ -170,6 +170,7 @@ check_exchange() {
     stop_server
     assert_equal "$STOP_STATUS" 0
 }
+# bats test_tags=exchange
 @test "sysv: ready line names the key file, key and msqid; replies in order, bytes kept" {
     sysv
     start_queue_server
@@ -180,6 +181,7 @@ check_exchange() {
     stop_server
     check_exchange
 }
+# bats test_tags=exchange
 @test "posix: ready line names the queue; replies in order, bytes kept" {
     posix
     start_queue_server
@@ -195,9 +197,12 @@ check_stdin() {
     assert_success
     assert_equal "$output" "$(printf 'ONE\n\nTHREE\nNO NEWLINE AT THE END')"
 }
+# bats test_tags=exchange
 @test "sysv: without MESSAGE the client sends each line of stdin" { sysv; check_stdin; }
+# bats test_tags=exchange
 @test "posix: without MESSAGE the client sends each line of stdin" { posix; check_stdin; }
 
+# bats test_tags=usage
 @test "every program: --help, unknown option (2), bad --name (2); posix-client --priority 0-31" {
     check_help_and_unknown_option 06-msgqueue server client posix-server posix-client
     check_bad_names 06-msgqueue server client posix-server posix-client
@@ -221,7 +226,9 @@ check_too_long() {
     run grep -c '^received: ' "$SERVER_LOG"
     assert_output 1
 }
+# bats test_tags=exchange
 @test "sysv: a message over 1024 bytes is exit 2 'too long', earlier ones sent" { sysv; check_too_long; }
+# bats test_tags=exchange
 @test "posix: a message over 1024 bytes is exit 2 'too long', earlier ones sent" { posix; check_too_long; }
 
 # ---------------------------------------------------------------- no server
@@ -573,6 +580,7 @@ check_killed_clients() {
     assert_equal "$(queue_messages "$msqid")" 0
 }
 
+# bats test_tags=hidden
 @test "sysv: a live client flooding the queue does not stop the server; its replies go when it dies" {
     sysv
     start_queue_server
@@ -922,6 +930,7 @@ os.execvp(sys.argv[2], sys.argv[2:])'
     assert_equal "$(grep '^dropped: ' "$SERVER_LOG")" 'dropped: 2 messages nobody takes (not a request, nor a recent reply to a live client)'
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 06-msgqueue
 }

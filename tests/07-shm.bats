@@ -91,10 +91,12 @@ check_exchange() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" \
         $'received: hello\nreceived: big World!\nreceived: \nreceived: tab\there, Wörld ~{}[] 123'
 }
+# bats test_tags=exchange
 @test "server/client: ready line, objects 0600, replies in order, empty message, other bytes unchanged" {
     use sysv
     check_exchange
 }
+# bats test_tags=exchange
 @test "posix-server/posix-client: ready line, objects 0600, replies in order, empty message, other bytes unchanged" {
     use posix
     check_exchange
@@ -107,10 +109,12 @@ check_stdin() {
     assert_success
     assert_equal "$output" $'ONE\n\nTHREE 3\nLAST WITHOUT NEWLINE'
 }
+# bats test_tags=exchange
 @test "client: without MESSAGE each stdin line is a message" {
     use sysv
     check_stdin
 }
+# bats test_tags=exchange
 @test "posix-client: without MESSAGE each stdin line is a message" {
     use posix
     check_stdin
@@ -128,15 +132,18 @@ check_too_long() {
     run grep -c never "$SERVER_LOG"
     assert_output 0
 }
+# bats test_tags=exchange
 @test "client: 1024 bytes go, 1025 is exit 2 'too long', earlier messages were sent" {
     use sysv
     check_too_long
 }
+# bats test_tags=exchange
 @test "posix-client: 1024 bytes go, 1025 is exit 2 'too long', earlier messages were sent" {
     use posix
     check_too_long
 }
 
+# bats test_tags=usage
 @test "every program: --help exit 0, unknown option exit 2, bad --name exit 2" {
     local program
     check_help_and_unknown_option 07-shm server client posix-server posix-client
@@ -576,6 +583,7 @@ check_kill_storm() {
     assert_equal "$STOP_STATUS" 0
     assert_objects_gone
 }
+# bats test_tags=hidden
 @test "client: SIGKILL at random moments while others run: no hang, no wrong reply" {
     use sysv
     check_kill_storm
@@ -747,6 +755,7 @@ posix_request_offset=8
     assert_equal "$output" "$(printf 'first=%s reused=%s status=0\nMINE' "$first" "$first")"
 }
 
+# bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 07-shm
 }
