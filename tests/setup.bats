@@ -7,6 +7,9 @@
 # holding only the tools a test says are there) and LAB_NEED_ROOT, which is
 # put in front of every file it checks. apt-get is a stand-in that records
 # its arguments and "installs" by making the missing tools appear.
+#
+# Not graded: these test the lab's own tools/need, not a student's programs.
+# bats file_tags=ungraded
 
 load lab
 
