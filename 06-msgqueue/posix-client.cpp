@@ -115,7 +115,8 @@ PosixQueue open_server_queue(const std::string& name) {
 //   reply_queue_shape)` (protocol.hpp: it unlinks one a killed process
 //   with our pid left, and throws for a queue of another shape), then try
 //   again, at most `max_create_attempts` times in all. Any other errno, or
-//   the last attempt: throw `lab::sys_error("mq_open " + queue_name)`.
+//   EEXIST at the last attempt (nothing removed then): throw
+//   `lab::sys_error("mq_open " + queue_name)`.
 //   man 3 mq_open
 //   check: `./posix-client` (stdin) while a server runs: `ls -l /dev/mqueue` shows 2 queues
 //   stub: mqd_t create_reply_queue(const std::string&) {

@@ -62,12 +62,13 @@ int run(int argc, char** argv) {
         }
         // TASK 10 (step 3): take the next request with mq_timedreceive
         //   Wait for the next request on `requests.get()` into `buffer`:
-        //   `mq_timedreceive(queue, buffer.data(), buffer.size(), &priority,
-        //   &until)` into `ssize_t got`, the request's length; it takes the
+        //   `mq_timedreceive(requests.get(), buffer.data(), buffer.size(),
+        //   &priority, &until)` into `ssize_t got`, the request's length, with
+        //   an `unsigned priority` it fills (not used after); it takes the
         //   oldest message of the highest priority. The buffer must hold the
         //   queue's mq_msgsize (EMSGSIZE otherwise): `buffer` does. There is
         //   no descriptor to poll with the stop signals, so wake every tick:
-        //   `until` is the absolute CLOCK_REALTIME time
+        //   `timespec until` is the absolute CLOCK_REALTIME time
         //   `lab::Deadline(lab::stop_check_interval_ms / 1000.0)
         //   .absolute_realtime()`. On ETIMEDOUT or EINTR `continue` (the loop
         //   looks at the stop flag); any other errno: throw
@@ -111,7 +112,8 @@ int run(int argc, char** argv) {
 //   server_queue_shape)` (protocol.hpp) unlinks it when it is a killed
 //   server's (true: set `took_over`), throws when it is of another shape;
 //   then try again, at most `max_create_attempts` times in all. Any other
-//   errno, or the last attempt: throw `lab::sys_error("mq_open " + queue_name)`.
+//   errno, or EEXIST at the last attempt (nothing removed then): throw
+//   `lab::sys_error("mq_open " + queue_name)`.
 //   man 3 mq_open, man 7 mq_overview
 //   check: `./posix-server`, then `ls -l /dev/mqueue` shows the queue, mode 600
 //   stub: mqd_t create_request_queue(const std::string&, bool&) {

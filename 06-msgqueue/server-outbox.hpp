@@ -77,7 +77,8 @@ class Outbox {
             //   only that client's replies; IPC_NOWAIT makes it fail with
             //   ENOMSG once none is left instead of waiting. Stop at the
             //   first failure: ENOMSG is the normal end, any other errno:
-            //   throw `lab::sys_error("msgrcv replies to pid " + pid)`.
+            //   throw `lab::sys_error("msgrcv replies to pid " +
+            //   std::to_string(pid))` (a `"..." + pid` would add to the pointer).
             //   man 2 msgrcv
             //   check: `make test`: "a reply left for a client that died is purged"
             Reply reply;
@@ -115,15 +116,18 @@ class Outbox {
         //   `lab::sys_error("msgctl IPC_STAT msqid N")`). If `info.msg_cbytes
         //   + request_max_body_bytes > info.msg_qbytes`: at most
         //   `info.msg_qnum` times (a writer refilling the queue must not keep
-        //   us here), `msgrcv(msqid_, &message, sizeof message.text,
-        //   request_type, IPC_NOWAIT | MSG_EXCEPT | MSG_NOERROR)` into a
-        //   `Reply message` (MSG_EXCEPT: any type but 1); ENOMSG ends the
-        //   loop, any other error throws. A message for which
+        //   us here), `ssize_t got = msgrcv(msqid_, &message, sizeof
+        //   message.text, request_type, IPC_NOWAIT | MSG_EXCEPT | MSG_NOERROR)`
+        //   into a `Reply message` (MSG_EXCEPT: any type but 1); ENOMSG ends
+        //   the loop, any other error: throw `lab::sys_error("msgrcv messages
+        //   that are not requests")`. A message for which
         //   `is_recent_reply_to_live_client(message.mtype)` is kept in a
-        //   `std::deque<Waiting> kept` as `{pid, text, true}` (true: put
-        //   back); any other one counts in `++unreported_drops_`. Then
-        //   `send()` the kept ones, in order, while there is room, and put
-        //   the rest at the front of `waiting_`.
+        //   `std::deque<Waiting> kept` as `{pid, std::string(message.text,
+        //   got), true}` (got: the text's length; true: put back); any other
+        //   one counts in `++unreported_drops_`. Then `send()` the kept ones,
+        //   in order, while there is room, and insert the rest, in their
+        //   order, at the front of `waiting_` (ahead of what already waits:
+        //   they were sent first).
         //   man 2 msgctl, man 2 msgrcv
         //   check: `make test`: "a queue filled with messages nobody takes is cleared"
         msqid_ds info{};
@@ -195,7 +199,8 @@ class Outbox {
         //   of requests would wait for ever, since only we drain them. On
         //   EAGAIN (full) or EINTR `return false`: the reply waits here and
         //   goes with the next `flush()`. Any other errno: throw
-        //   `lab::sys_error("msgsnd reply to pid " + pid)`.
+        //   `lab::sys_error("msgsnd reply to pid " +
+        //   std::to_string(next.client_pid))`.
         //   man 2 msgsnd
         //   check: `./server`, and `./client hi` elsewhere: the client prints `HI`
         //   stub: static_cast<void>(msqid_); // the queue: yours to use (clang: unused field)

@@ -52,7 +52,10 @@ int run(int argc, char** argv) {
     //   `lab::sys_error("msgget " + lab::key_text(key))`. On success
     //   `queue.own(msqid)` at once, then `key_file.record(
     //   lab::SysvKind::message_queue, msqid)` so that a server started after
-    //   a kill -9 of this one can remove it.
+    //   a kill -9 of this one can remove it. The loop's own id is a local
+    //   `int`; after the loop, `const int msqid = queue.get();` is what
+    //   the code below uses. OwnedSysvId takes a plain function: the lambda
+    //   captures nothing.
     //   man 3 ftok, man 2 msgget, man 2 msgctl
     //   check: `./server`, then `ipcs -q` lists the queue (perms 600)
     //   stub: const int msqid =
