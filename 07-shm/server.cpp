@@ -124,7 +124,7 @@ int run(int argc, char** argv) {
     // TASK 2 (step 3): attach the segment with shmat
     //   Map the segment into our memory: `shmat(shmid, nullptr, 0)` (the
     //   kernel picks the address). It reports failure as `(void*)-1`, not
-    //   NULL: throw `lab::sys_error("shmat " + shmid)`. Hand the address to
+    //   NULL: throw `lab::sys_error("shmat " + std::to_string(shmid))`. Hand the address to
     //   an `Attachment` at once (protocol.hpp: it calls shmdt when it
     //   goes). The segment is new and zero-filled: start the lifetime of
     //   its `SysvSegment` with `std::construct_at(static_cast<SysvSegment*>(
@@ -221,7 +221,7 @@ int run(int argc, char** argv) {
 // TASK 5 (step 5): take out stale request posts with semctl and semop
 //   Write `drain_stale_posts(semid)`: read how many posts `request` counts
 //   now, `semctl(semid, request, GETVAL)` (-1: throw `lab::sys_error(
-//   "semctl GETVAL " + semid)`), and when there are any take them all in
+//   "semctl GETVAL " + std::to_string(semid))`), and when there are any take them all in
 //   one `semop(semid, &op, 1)` with `sembuf{request,
 //   static_cast<short>(-counted), IPC_NOWAIT}` (failure: throw
 //   `lab::sys_error("drain stale posts (semop)")`); return the count.
