@@ -109,19 +109,25 @@ lab::Fd open_server_fifo(const fifo_lab::Paths& paths) {
 
 // 2. Our reply FIFO: made, then open at both ends before anything is sent.
 // TASK 7 (step 2): make the reply FIFO with mkfifo and open both its ends
-//   `make_node`: the path is `paths.reply_fifo(getpid())`, PID below. If
-//   `lab::server_running(fifo_lab::topic, paths.name + "." + PID)`, a server
-//   named "NAME.PID" owns this path: throw `lab::Failure(path + " is in use by
-//   the server named 'NAME.PID'")`. Else `fifo_lab::remove_leftover(path)`
-//   (a killed client's), then `mkfifo(path, lab::owner_only)` (0600: nobody
+//   Write two functions: the constructor `ReplyFifo::ReplyFifo(paths)`,
+//   which initialises `node(make_node(paths))` first, and
+//   `lab::OwnedPath ReplyFifo::make_node(paths)` (declared above; no stub).
+//   `make_node`: `std::string path = paths.reply_fifo(getpid())`, PID
+//   being `std::to_string(getpid())`. If `lab::server_running(
+//   fifo_lab::topic, paths.name + "." + PID)`, a server named "NAME.PID"
+//   owns this path: throw `lab::Failure(path + " is in use by the server
+//   named 'NAME.PID'")`. Else `fifo_lab::remove_leftover(path)` (a killed
+//   client's), then `mkfifo(path.c_str(), lab::owner_only)` (0600: nobody
 //   else may read our replies; error: `lab::sys_error("mkfifo " + path)`),
 //   at once `lab::OwnedPath node(path, lab::same_file_only)` (unlinked on
-//   every way out: step 4), `chmod(path, lab::owner_only)` against the
-//   umask, and return the node.
-//   The constructor: `read_end` is `open(node.path(), O_RDONLY |
-//   O_NONBLOCK | O_CLOEXEC)`, then `keep_open_writer` is `open(path,
-//   O_WRONLY | O_NONBLOCK | O_CLOEXEC)` (errors: `"open " + path + " for
-//   reading"`, or `for writing`). Both BEFORE the request goes: the server opens this
+//   every way out: step 4), `chmod(path.c_str(), lab::owner_only)` against
+//   the umask, and return the node.
+//   The constructor's body: `read_end.reset(open(node.path().c_str(),
+//   O_RDONLY | O_NONBLOCK | O_CLOEXEC))`, then
+//   `keep_open_writer.reset(open(node.path().c_str(), O_WRONLY |
+//   O_NONBLOCK | O_CLOEXEC))`; an empty Fd after either: throw
+//   `lab::sys_error("open " + node.path() + " for reading")` (or "for
+//   writing"). Both BEFORE the request goes: the server opens this
 //   FIFO without waiting, so a reader must be there. The writer is never
 //   used: without it, the read end reports end of file (POLLHUP) at once
 //   and for ever after the server's first reply, and poll() would spin.
@@ -191,12 +197,15 @@ std::string Exchange::ask(const std::string& message) {
 //   newline, the rest kept), else `poll()` over `reply_.read_end` (POLLIN),
 //   `server_` (events 0: POLLERR comes by itself once the server closed
 //   NAME.fifo) and `stop_.fd()` (POLLIN), up to the deadline; then
-//   `stop_.throw_if_requested()`; POLLIN: append a `lab::read_some` chunk
-//   to `unread`; POLLERR on `server_`: `lab::not_running(paths_.name,
+//   `stop_.throw_if_requested()`; POLLIN (first: the server may have
+//   answered, then gone): append a `lab::read_some` chunk (a 4096-byte
+//   buffer) to `unread`; else POLLERR on `server_`: `lab::not_running(paths_.name,
 //   "nobody reads " + FIFO + " any more, no reply")`; poll 0:
 //   `lab::timed_out(timeout_seconds_, "the reply")`. More than
 //   `lab::max_message_bytes` unread without a newline:
-//   `lab::Failure("reply over N bytes in " + reply_.node.path())`.
+//   `lab::Failure("reply over N bytes in " + reply_.node.path())`, N that
+//   limit. poll() failing with EINTR: go round again; else throw
+//   `lab::sys_error("poll")` (in both functions).
 //   man 2 write, man 2 poll, man 7 fifo, man 7 pipe
 //   check: `./client hi there` prints HI and THERE
 //   stub: void Exchange::send_request(const std::string&, const lab::Deadline&) {

@@ -42,19 +42,27 @@ void Replies::keep(Reply reply) {
 
 // TASK 5 (step 3): deliver a reply with one non-blocking open and one write
 //   Return true when the reply is done with (written, or dropped with one
-//   `lab::log_ignored(who + ...)` line, `who` being "pid PID: "), false to
-//   have it tried again later. Never wait for the client.
-//   1. `fifo_lab::open_fifo_for_writing(reply.path)` (protocol.hpp: the
-//      `open()` with O_WRONLY | O_NONBLOCK | O_NOFOLLOW, after lstat) and
-//      act on its `state`: `opened`: go on if `same_file(writer.fd.get(),
-//      reply.fifo.get())` (given, below), else log that the FIFO was made anew (a new
-//      process has the pid); `no_reader` (ENXIO: nobody has it open for
-//      reading yet): false until `reply.give_up` has expired, then log;
-//      `missing`, `not_a_fifo`, `failed` (`writer.error`): log.
+//   `lab::log_ignored(who + ...)` line), false to have it tried again
+//   later. Never wait for the client. `std::string who = "pid " +
+//   std::to_string(reply.pid) + ": "` begins every line it logs; the tests
+//   read the lines quoted here (PATH: `reply.path`).
+//   1. `FifoWriter writer = open_fifo_for_writing(reply.path)` (protocol.hpp:
+//      the `open()` with O_WRONLY | O_NONBLOCK | O_NOFOLLOW, after lstat),
+//      then by its `state`:
+//      - `opened`: go on to 2 if `same_file(writer.fd.get(),
+//        reply.fifo.get())` (given, below); else the FIFO was made anew (a
+//        new process has the pid): log `PATH was made anew since the
+//        request (its sender is gone; a new process has its pid)`, true.
+//      - `no_reader` (ENXIO: nobody has it open for reading yet): false
+//        until `reply.give_up` has expired; then log `nobody opened PATH
+//        for reading (client gone?)`, true.
+//      - `missing`: `no reply FIFO PATH`; `not_a_fifo`: `PATH is not a
+//        FIFO`; `failed`: `open PATH: ` + `strerror(writer.error)`; true.
 //   2. One `write()` of `reply.line` (at most PIPE_BUF bytes: all or
-//      nothing), again on EINTR. EAGAIN (the FIFO is full: its reader does
-//      not read) and EPIPE (the reader went away; SIGPIPE is ignored) and
-//      any other error: log it; the reply is done with either way.
+//      nothing), again on EINTR. Then log, if it failed: EAGAIN `PATH is
+//      full: its reader does not read`; EPIPE (SIGPIPE is ignored) `the
+//      reader of PATH went away`; else `write PATH: ` + `strerror(errno)`.
+//      The reply is done with either way: true.
 //   man 2 open, man 2 write, man 7 fifo, man 7 pipe
 //   check: `./client hi` prints HI; the server log shows `received: hi`
 //   stub: bool Replies::try_deliver(const Reply&) {

@@ -43,13 +43,16 @@ int run(int argc, char** argv) {
     fifo_lab::remove_leftover(paths.server_fifo()); // we hold the lock: a killed server's
     // TASK 1 (step 1): create NAME.fifo with mkfifo
     //   `mkfifo(paths.server_fifo().c_str(), lab::owner_only)`: mode 0600, so
-    //   that nobody else can inject requests. It fails with EEXIST rather than
-    //   reuse a file someone put there since the leftover was removed above:
-    //   any failure, throw `lab::sys_error("mkfifo " + path)`. From then on
-    //   it is ours: hold it in a `lab::OwnedPath fifo(path, lab::same_file_only)`,
+    //   that nobody else can inject requests. The leftover was removed above:
+    //   if someone has put a file there since, mkfifo fails with EEXIST, and
+    //   we never reuse it. Any failure: throw `lab::sys_error("mkfifo " +
+    //   paths.server_fifo())`. From then on it is ours: hold it in a
+    //   `lab::OwnedPath fifo(paths.server_fifo(), lab::same_file_only)`,
     //   which unlinks it on every way out (if the name still leads to this
-    //   FIFO). The umask may have taken bits from the mode: set it exactly
-    //   with `chmod(path, lab::owner_only)` (error: `"chmod " + path`).
+    //   FIFO); `fifo.path()` is its path from then on. The umask may have
+    //   taken bits from the mode: set it exactly with
+    //   `chmod(fifo.path().c_str(), lab::owner_only)` (error: throw
+    //   `lab::sys_error("chmod " + fifo.path())`).
     //   man 3 mkfifo, man 7 fifo, man 2 chmod
     //   check: `./server &`, then `ls -l` in its runtime dir shows `prw-------` NAME.fifo
     //   stub: lab::OwnedPath fifo =
@@ -69,13 +72,15 @@ int run(int argc, char** argv) {
 
     // 2. Attach: the read end first, non-blocking, then the writer we keep.
     // TASK 2 (step 2): open NAME.fifo for reading, then for writing
-    //   `lab::Fd requests(open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC))`: a
-    //   FIFO's read end opened without O_NONBLOCK waits for the first writer.
-    //   Then a write end we keep and never write to,
-    //   `lab::Fd keep_open_writer(open(path, O_WRONLY | O_CLOEXEC))` (it does
-    //   not wait: we are a reader): while it is open, `read()` never returns
-    //   end of file when the last client closes its end. Failures: throw
-    //   `lab::sys_error("open " + path + " for reading")` (or "for writing").
+    //   `lab::Fd requests(open(fifo.path().c_str(), O_RDONLY | O_NONBLOCK |
+    //   O_CLOEXEC))`: a FIFO's read end opened without O_NONBLOCK waits for
+    //   the first writer. Then a write end we keep and never write to,
+    //   `lab::Fd keep_open_writer(open(fifo.path().c_str(), O_WRONLY |
+    //   O_CLOEXEC))` (it does not wait: we are a reader): while it is open,
+    //   `read()` never returns end of file when the last client closes its
+    //   end. A failed open leaves the Fd empty (`!requests`): throw
+    //   `lab::sys_error("open " + fifo.path() + " for reading")` (or "for
+    //   writing").
     //   man 2 open, man 7 fifo
     //   check: `./server` says ready; `ls -l /proc/PID/fd` shows NAME.fifo twice
     //   stub: lab::Fd requests =
@@ -187,7 +192,7 @@ void handle_request(std::string_view line, const fifo_lab::Paths& paths,
     // The descriptor also pins the FIFO the client made: see Replies.
     std::string reply_path = paths.reply_fifo(request->pid);
     // TASK 4 (step 3): hold the reply FIFO with an O_PATH open, and check it is a FIFO
-    //   `lab::Fd reply_fifo(open(reply_path, O_PATH | O_NOFOLLOW | O_CLOEXEC))`
+    //   `lab::Fd reply_fifo(open(reply_path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC))`
     //   opens the name itself, not the FIFO: nothing blocks, no reader or
     //   writer is counted, a symlink is not followed. It fails: log
     //   `lab::log_ignored(who + "no reply FIFO " + reply_path)` for ENOENT,
