@@ -76,18 +76,24 @@ grade: $(if $(GRADE_DIR),,all)
 # place of every TASK region; what it leaves out goes to
 # build/handout-solutions/ (keep that private). CHAPTERS="03-fifo 06-msgqueue"
 # hands out only those chapters.
+# A handout has none of these tools: the targets say so.
+MASTER_ONLY = @test -x tools/handout || { echo "make $@: only in the master tree, not in a handout" >&2; exit 1; }
+
 handout:
+	$(MASTER_ONLY)
 	tools/handout $(if $(filter command line,$(origin CHAPTERS)),--chapters "$(CHAPTERS)") \
 	    build/handout build/handout-solutions
 
 # The handout and its solutions give back this tree byte for byte, and no
 # chapter's taught call is left in the handout's programs.
 handout-check:
+	$(MASTER_ONLY)
 	tools/handout --check
 
 # The handout builds with clang++ and g++, and this suite against it passes
 # every usage test and fails every exchange test (tools/handout-suite).
 handout-test:
+	$(MASTER_ONLY)
 	$(call lab_need,test)
 	tools/handout-suite
 
