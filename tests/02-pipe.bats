@@ -102,6 +102,7 @@ server: child $T/fake/client exited with status 127"
     assert_failure
 }
 
+# bats test_tags=usage
 @test "client: a filter from stdin to stdout" {
     printf 'Hello, World\nline 2' >"$T/in"
     run_client 02-pipe/client <"$T/in"
@@ -109,6 +110,7 @@ server: child $T/fake/client exited with status 127"
     assert_output "$(printf 'HELLO, WORLD\nLINE 2')"
 }
 
+# bats test_tags=usage
 @test "client: empty input gives empty output" {
     run_client 02-pipe/client </dev/null
     assert_success

@@ -698,6 +698,7 @@ full_dir_server() {
         "$BATS_TEST_DIRNAME/on-full-dir" "$1" "$FULL" "${LAB_WRAP[@]}" "$(bin "05-semaphore/$2")" --name "$NAME"
 }
 
+# bats test_tags=usage
 @test "sysv: no room for NAME.key: exit 1, one line, and no semaphore set left in ipcs" {
     # Two pages free: NAME.lock and NAME.count take them, NAME.key finds none.
     full_dir_server 2 server
@@ -707,6 +708,7 @@ full_dir_server() {
     assert_equal "$(cat "$FULL.left")" '' # no set (sem KEY ID), no file
 }
 
+# bats test_tags=usage
 @test "sysv and posix: no room for NAME.lock or NAME.count: exit 1, no half-made file left" {
     local v free
     for v in "" posix-; do

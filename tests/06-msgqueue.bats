@@ -898,6 +898,7 @@ os.execvp(sys.argv[2], sys.argv[2:])'
 
 # ---------------------------------------------------------------- hostile conditions
 
+# bats test_tags=usage
 @test "sysv: no room for NAME.key: exit 1, one line, and no queue left in ipcs" {
     "$BATS_TEST_DIRNAME/on-full-dir" --check || skip "needs private mount and IPC namespaces (unshare, root)"
     # One page free: NAME.lock takes it, NAME.key finds none. on-full-dir runs
