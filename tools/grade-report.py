@@ -309,16 +309,19 @@ def write_junit(out, plain, memcheck, cut_args, cuts, files):
     merged = ET.Element("testsuites")
     for kind, reports in (("plain", plain), ("memcheck", memcheck)):
         prefix = "memcheck: " if kind == "memcheck" else ""
+        by_name = {}
         for report_path in reports:
             for suite in suites(report_path):
+                by_name.setdefault(suite.get("name", ""), []).append(suite)
+        cut_paths = {path for run, path, _, _ in cut_args if run == kind}
+        for info in files:  # in the order of the files
+            if info["path"] in cut_paths and not info["ungraded"]:
+                merged.append(cut_suite(info, cuts[kind], prefix))
+            for suite in by_name.pop(os.path.basename(info["path"]), []):
                 suite.set("name", prefix + suite.get("name", ""))
                 for case in suite.findall("testcase"):
                     case.set("classname", prefix + case.get("classname", ""))
                 merged.append(suite)
-        cut_paths = {path for run, path, _, _ in cut_args if run == kind}
-        for info in files:
-            if info["path"] in cut_paths and not info["ungraded"]:
-                merged.append(cut_suite(info, cuts[kind], prefix))
     replace_file(f"{out}/junit.xml",
                  lambda f: ET.ElementTree(merged).write(f, encoding="unicode", xml_declaration=True))
 
