@@ -4,7 +4,7 @@ include mk/lab.mk
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
 .PHONY: all common $(CHAPTERS) bench-build test valgrind demo clean help setup check sanitize \
-	grade stress bench bench-plot handout handout-check handout-test
+	grade grade-all stress bench bench-plot handout handout-check handout-test
 
 # A handout (tools/handout) has no bench/: all builds it only where it is.
 all: $(CHAPTERS) $(if $(wildcard bench/Makefile),bench-build)
@@ -72,6 +72,15 @@ grade: $(if $(GRADE_DIR),,all)
 	$(call lab_need,test valgrind grade)
 	tools/grade
 
+# Grades every submission (a checkout or a .zip each) in GRADE_ALL_DIR,
+# GRADE_JOBS at a time: build/grade-all/NAME/results.json and
+# build/grade-all/summary.csv (tools/grade-all).
+GRADE_JOBS ?= 2
+grade-all:
+	@test -n "$(GRADE_ALL_DIR)" || { echo "make grade-all: say where the submissions are: GRADE_ALL_DIR=dir" >&2; exit 2; }
+	$(call lab_need,test valgrind grade)
+	tools/grade-all -j "$(GRADE_JOBS)" "$(GRADE_ALL_DIR)"
+
 # The student tree (tools/handout): build/handout/, fresh, with a stub in
 # place of every TASK region; what it leaves out goes to
 # build/handout-solutions/ (keep that private). CHAPTERS="03-fifo 06-msgqueue"
@@ -123,6 +132,7 @@ help:
 	@echo "  make bench        measure every mechanism (latency, throughput); make bench-plot draws charts"
 	@echo "  make stress       soak every server with many clients; check replies, fds, leftovers"
 	@echo "  make grade        grade this checkout, or GRADE_DIR=path a student's: table, JUnit, Gradescope JSON"
+	@echo "  make grade-all GRADE_ALL_DIR=dir   grade every submission there (GRADE_JOBS at a time): CSV summary"
 	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"
 	@echo "  make handout      the student tree in build/handout/ (CHAPTERS=\"03-fifo ...\" for some)"
 	@echo "  make handout-check  the handout round trip: solutions put back give this tree"

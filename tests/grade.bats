@@ -247,3 +247,114 @@ EOF
     refute_line "$(sed -n "$((count - 40))p" "$log")"
     assert_equal "$(total)" "6.8"
 }
+
+# within SECONDS COMMAND...: waits until COMMAND succeeds; fails after SECONDS.
+within() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.05
+    done
+}
+
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# submission DIR: a tiny student checkout whose make does nothing.
+submission() {
+    mkdir -p "$1"
+    printf 'all:\n\t@echo built\n' >"$1/Makefile"
+}
+
+@test "tools/grade: a file that hangs is stopped at its bound, its tests fail saying so; the other files score" {
+    tiny
+    # A test reported before the hang keeps its result; the hung one and the
+    # one after it fail with the bound. HANG_PID tells the test the sleeper.
+    unbar >"$T/t/02-hang.bats" <<'EOF2'
+|@test "quick" { true; }
+|@test "hangs" { sleep 120 & echo $! >"$HANG_PID"; wait; }
+|@test "after" { true; }
+EOF2
+    submission "$T/student"
+    HANG_PID=$T/hang.pid GRADE_DIR=$T/student GRADE_OUT=$T/out GRADE_VALGRIND=0 GRADE_FILE_LIMIT=8 \
+        GRADE_TESTS="$T/t/02-hang.bats $T/t/07-tiny.bats" IPC_LAB_VALGRIND='' run timeout 60 "$LAB_ROOT/tools/grade"
+    assert_success
+    assert_line "grade: 02-hang (plain run): time bound of 8 s reached (GRADE_FILE_LIMIT)"
+    assert_equal "$(field 02-hang.1 status),$(field 02-hang.1 score)" '"passed",2.6667'
+    for n in 2 3; do
+        assert_equal "$(field 02-hang.$n status),$(field 02-hang.$n score)" '"failed",0'
+        run field 02-hang.$n output
+        assert_output --partial "time bound of 8 s reached"
+    done
+    assert_equal "$(total)" "9.47"
+    # The hung test's process group was killed with it.
+    local pid
+    pid=$(cat "$T/hang.pid")
+    run kill -0 "$pid"
+    assert_failure
+}
+
+@test "tools/grade: killed after its first file, it leaves a valid results.json with that file's scores" {
+    tiny
+    # The second file says it started, then waits (bounded) for $T/go.
+    unbar >"$T/t/08-wait.bats" <<'EOF2'
+|@test "waits" { touch "$WAIT_DIR/started"; timeout 60 sh -c 'until [ -e "$1" ]; do sleep 0.1; done' sh "$WAIT_DIR/go"; }
+EOF2
+    submission "$T/student"
+    WAIT_DIR=$T GRADE_DIR=$T/student GRADE_OUT=$T/out GRADE_VALGRIND=0 \
+        GRADE_TESTS="$T/t/07-tiny.bats $T/t/08-wait.bats" IPC_LAB_VALGRIND='' \
+        "$LAB_ROOT/tools/grade" >"$T/grade.log" 2>&1 3>&- &
+    local grader=$! runner
+    within 60 test -e "$T/started"
+    # Killed with no warning: no trap runs. What it had started (timeout,
+    # running the second file) is left; $T/go lets it end, within its bound.
+    runner=$(pgrep -P "$grader" -x timeout)
+    kill -KILL "$grader"
+    wait "$grader" || true
+    touch "$T/go"
+    within 60 gone "$runner"
+    run jq -e . "$T/out/results.json"
+    assert_success
+    assert_equal "$(field 07-tiny.1 score)" "3.2"
+    assert_equal "$(field 07-tiny.2 score)" "1.2"
+    run field 08-wait.1 output
+    assert_output --partial "not run"
+    assert_equal "$(field 08-wait.1 score)" "0"
+}
+
+@test "tools/grade-all: a directory and a zip, two at a time: a results.json each and a CSV row each" {
+    tiny
+    mkdir "$T/in"
+    submission "$T/in/alice"
+    submission "$T/zip/bob"
+    (cd "$T/zip" && zip -qr "$T/in/bob.zip" bob)
+    GRADE_ALL_OUT=$T/all GRADE_VALGRIND=0 GRADE_TESTS="$T/t/07-tiny.bats" FAIL_PLAIN=second \
+        IPC_LAB_VALGRIND='' run timeout 120 "$LAB_ROOT/tools/grade-all" -j 2 "$T/in"
+    assert_success
+    assert_line "alice: 5.6/8 points, tests 3/5, build ok: ok"
+    assert_line "bob: 5.6/8 points, tests 3/5, build ok: ok"
+    for who in alice bob; do
+        run jq -e .score "$T/all/$who/results.json"
+        assert_output 5.6
+    done
+    run cat "$T/all/summary.csv"
+    assert_output $'student,score,max_score,passed,tests,build,status\nalice,5.6,8.0,3,5,ok,ok\nbob,5.6,8.0,3,5,ok,ok'
+}
+
+@test "tools/grade-all: a zip with an entry outside its directory is refused, nothing of it unpacked" {
+    tiny
+    mkdir -p "$T/in/deep"
+    python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("Makefile", "all:\n\ttrue\n")
+    z.writestr("../../escaped", "out\n")' "$T/in/deep/mallory.zip"
+    mv "$T/in/deep/mallory.zip" "$T/in/"
+    rmdir "$T/in/deep"
+    GRADE_ALL_OUT=$T/all GRADE_VALGRIND=0 GRADE_TESTS="$T/t/07-tiny.bats" \
+        IPC_LAB_VALGRIND='' run timeout 120 "$LAB_ROOT/tools/grade-all" "$T/in"
+    assert_success
+    assert_line --partial "mallory: refused: entry '../../escaped' would land outside the submission"
+    [[ ! -e $T/escaped && ! -e $T/in/escaped ]]
+    run cat "$T/all/summary.csv"
+    assert_line "mallory,0,,0,,,refused"
+}

@@ -5,14 +5,24 @@
       checks every tag of the files (one line on stderr and exit 2 at the
       first bad one) and prints the files to run, one a line: the graded
       ones (an ungraded file is named on stderr and left out).
-  grade-report.py --out DIR --plain JUNIT [--memcheck JUNIT]
-                  [--build-log LOG] FILE.bats...
+  grade-report.py --out DIR [--plain JUNIT]... [--memcheck JUNIT]...
+                  [--cut RUN FILE.bats TAP REASON]... [--memcheck-run]
+                  [--build-log LOG [--build-limit N]] [--quiet] FILE.bats...
       reads the JUnit reports of the plain run and of the memcheck run
-      (bats -F junit) of FILE.bats..., writes DIR/junit.xml (both runs, one
-      file), DIR/results.json (Gradescope autograder format) and prints a
-      table: chapter, tests passed/total, memcheck, points. --build-log is
-      given when the build failed: its last 40 lines are printed and put in
-      results.json's top-level output.
+      (bats -F junit; one report per file, or one for all) of FILE.bats...,
+      writes DIR/junit.xml (both runs, one file), DIR/results.json
+      (Gradescope autograder format), DIR/summary.json (what tools/grade-all
+      puts in its CSV) and DIR/table.txt, and prints the table (not with
+      --quiet): chapter, tests passed/total, memcheck, points. Every file is
+      written to a temporary name and renamed: a reader never sees half.
+      --cut: the RUN (plain or memcheck) of FILE.bats did not finish (its
+      time bound, or the grade was stopped before or during it): the tests
+      its TAP stream (bats --report-formatter tap; "" when it did not start)
+      reported keep their result, the others fail with REASON as output.
+      --memcheck-run: a memcheck run was asked for (implied by --memcheck).
+      --build-log is given when the build failed (--build-limit N: it was
+      stopped at its time bound of N s): its last 40 lines are printed and
+      put in results.json's top-level output.
 
 Why tags: the instructor says what a test is worth beside the test, and the
 JUnit report of bats 1.8.2 does not carry tags, so they are read here from
@@ -203,6 +213,69 @@ def results(path, files):
     return found
 
 
+TAP_RE = re.compile(r"^(ok|not ok) [0-9]+ (.*)$")
+
+
+def tap_results(path, info):
+    """{test name: (status, text)} of the tests a TAP stream reported (bats
+    --report-formatter tap, cut short anywhere). A TAP line carries the name
+    and then ' # ...' (time, skip reason): the longest test name that the
+    line starts with, followed by nothing or ' #', is the test."""
+    found, last = {}, None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return found
+    names = sorted((t["name"] for t in info["tests"]), key=len, reverse=True)
+    for line in lines:
+        match = TAP_RE.match(line)
+        if match:
+            rest = match.group(2)
+            name = next((n for n in names if rest == n or rest.startswith(n + " #")), None)
+            last = None
+            if name is None:
+                continue
+            after = rest[len(name):]
+            if match.group(1) == "not ok":
+                found[name] = ("failed", "")
+                last = name
+            elif after.startswith(" # skip"):
+                found[name] = ("skipped", after.removeprefix(" # skip").strip())
+            else:
+                found[name] = ("passed", "")
+        elif last is not None and line.startswith("#"):
+            status, text = found[last]
+            found[last] = (status, text + line[2:] + "\n")
+    return found
+
+
+def cut_results(args, kind, files):
+    """{(file path, test name): (status, text)} of the cut files of a run:
+    what their TAP stream reported, every other test failed with the reason;
+    and the notes that say so."""
+    by_path = {f["path"]: f for f in files}
+    found, notes = {}, []
+    for run, path, tap, reason in args.cut or []:
+        if run != kind:
+            continue
+        info = by_path.get(path)
+        if info is None:
+            raise Refused(f"--cut {run} {path}: not one of the files given")
+        if info["ungraded"]:
+            continue
+        reported = tap_results(tap, info) if tap else {}
+        for test in info["tests"]:
+            status, text = reported.get(test["name"], ("failed", ""))
+            if test["name"] not in reported:
+                text = reason
+            found[(path, test["name"])] = (status, text)
+        notes.append(f"{info['chapter']}, {kind} run: {reason}"
+                     + (f" ({len(reported)} of {len(info['tests'])} tests reported before)"
+                        if reported else ""))
+    return found, notes
+
+
 def describe(status, text):
     if status == "skipped":
         return f"skipped: {text}" if text else "skipped"
@@ -211,18 +284,59 @@ def describe(status, text):
     return status + (f"\n{text.rstrip()}" if text.strip() else "")
 
 
-def write_junit(out, plain, memcheck):
+def replace_file(path, write):
+    """write(f) into a temporary file beside path, then rename it over path:
+    a grade killed at any moment leaves the old file or the new one whole."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        write(f)
+    os.replace(temporary, path)
+
+
+def cut_suite(info, found, prefix):
+    """A JUnit suite for a file whose run was cut: its results as counted."""
+    suite = ET.Element("testsuite", name=prefix + os.path.basename(info["path"]))
+    for test in info["tests"]:
+        status, text = found[(info["path"], test["name"])]
+        case = ET.SubElement(suite, "testcase", classname=prefix + info["chapter"], name=test["name"])
+        if status != "passed":
+            ET.SubElement(case, "failure" if status == "failed" else "skipped").text = text
+    return suite
+
+
+def write_junit(out, plain, memcheck, cut_args, cuts, files):
     """One JUnit file with both runs; the memcheck suites are renamed."""
     merged = ET.Element("testsuites")
-    for suite in suites(plain):
-        merged.append(suite)
-    if memcheck:
-        for suite in suites(memcheck):
-            suite.set("name", "memcheck: " + suite.get("name", ""))
-            for case in suite.findall("testcase"):
-                case.set("classname", "memcheck: " + case.get("classname", ""))
-            merged.append(suite)
-    ET.ElementTree(merged).write(f"{out}/junit.xml", encoding="UTF-8", xml_declaration=True)
+    for kind, reports in (("plain", plain), ("memcheck", memcheck)):
+        prefix = "memcheck: " if kind == "memcheck" else ""
+        by_name = {}
+        for report_path in reports:
+            for suite in suites(report_path):
+                by_name.setdefault(suite.get("name", ""), []).append(suite)
+        cut_paths = {path for run, path, _, _ in cut_args if run == kind}
+        for info in files:  # in the order of the files
+            if info["path"] in cut_paths and not info["ungraded"]:
+                merged.append(cut_suite(info, cuts[kind], prefix))
+            for suite in by_name.pop(os.path.basename(info["path"]), []):
+                suite.set("name", prefix + suite.get("name", ""))
+                for case in suite.findall("testcase"):
+                    case.set("classname", prefix + case.get("classname", ""))
+                merged.append(suite)
+    replace_file(f"{out}/junit.xml",
+                 lambda f: ET.ElementTree(merged).write(f, encoding="unicode", xml_declaration=True))
+
+
+def run_results(reports, files):
+    """The results of one run, from its JUnit reports (one per file or one
+    for all): a test reported twice stops the report."""
+    found = {}
+    for report_path in reports:
+        more = results(report_path, files)
+        for key in more:
+            if key in found:
+                raise Refused(f"{report_path}: test case '{key[1]}' of {key[0]} reported twice")
+        found.update(more)
+    return found
 
 
 def report(args, files):
@@ -230,17 +344,30 @@ def report(args, files):
     if args.build_log:
         with open(args.build_log, encoding="utf-8", errors="replace") as f:
             tail = f.read().splitlines()[-BUILD_LOG_LINES:]
-        notes.append(f"The build failed; the last {len(tail)} lines of its log"
+        why = (f"The build reached its time bound of {args.build_limit} s"
+               if args.build_limit else "The build failed")
+        notes.append(f"{why}; the last {len(tail)} lines of its log"
                      " (graded: what was built):\n" + "\n".join(tail))
-    if not args.memcheck:
+    with_memcheck = bool(args.memcheck or args.memcheck_run)
+    if not with_memcheck:
         notes.append(f"No memcheck run (GRADE_VALGRIND=0): each test gives at most"
                      f" {PLAIN_SHARE:.0%} of its points.")
 
-    plain = results(args.plain, files)
-    memcheck = results(args.memcheck, files) if args.memcheck else {}
-    write_junit(args.out, args.plain, args.memcheck)
+    plain = run_results(args.plain or [], files)
+    memcheck = run_results(args.memcheck or [], files)
+    cuts = {}
+    for kind, found in (("plain", plain), ("memcheck", memcheck)):
+        cut, cut_notes = cut_results(args, kind, files)
+        for key in cut:
+            if key in found:
+                raise Refused(f"--cut {kind} {key[0]}: its JUnit report was given too")
+        found.update(cut)
+        cuts[kind] = cut
+        notes += cut_notes
+    write_junit(args.out, args.plain or [], args.memcheck or [], args.cut or [], cuts, files)
 
     tests, rows, total, total_max = [], [], 0.0, 0.0
+    passed_all = count_all = 0
     for info in (f for f in files if not f["ungraded"]):
         tagged = sum(t["points"] for t in info["tests"] if t["points"] is not None)
         untagged = [t for t in info["tests"] if t["points"] is None]
@@ -259,7 +386,7 @@ def report(args, files):
             got = points * PLAIN_SHARE if status == "passed" else 0.0
             most = points * PLAIN_SHARE
             output = "plain run: " + describe(status, text)
-            if args.memcheck:
+            if with_memcheck:
                 most += points * MEMCHECK_SHARE
                 vg_status, vg_text = memcheck.get(key, ("missing", ""))
                 if status != "passed":
@@ -282,41 +409,49 @@ def report(args, files):
                 "tags": test["tags"],
             })
         total, total_max = total + score, total_max + top
+        passed_all, count_all = passed_all + passed, count_all + len(info["tests"])
         rows.append((info["chapter"], f"{passed}/{len(info['tests'])}",
-                     f"{clean}/{passed}" if args.memcheck else "not run", f"{score:.1f}/{top:g}"))
+                     f"{clean}/{passed}" if with_memcheck else "not run", f"{score:.1f}/{top:g}"))
 
     summary = f"ipc-lab suite: {total:.1f} of {total_max:g} points"
-    with open(f"{args.out}/results.json", "w", encoding="utf-8") as f:
-        json.dump({"score": round(total, 2), "output": "\n\n".join(notes + [summary]),
-                   "tests": tests}, f, indent=2)
+    replace_file(f"{args.out}/results.json", lambda f: json.dump(
+        {"score": round(total, 2), "output": "\n\n".join(notes + [summary]), "tests": tests}, f, indent=2))
+    replace_file(f"{args.out}/summary.json", lambda f: json.dump(
+        {"score": round(total, 2), "max_score": round(total_max, 2), "passed": passed_all,
+         "tests": count_all, "build_ok": not args.build_log,
+         "build_timed_out": bool(args.build_log and args.build_limit),
+         "cut": sorted({reason for _, _, _, reason in args.cut or []})}, f, indent=2))
 
-    for note in notes:
-        print(note + "\n")
     head = ("chapter", "tests", "memcheck", "points")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
 
     def line(row):
         return "  ".join(row[i].ljust(widths[i]) for i in range(4)).rstrip()
 
-    print(line(head))
-    print(line(tuple("-" * w for w in widths)))
-    for row in rows:
-        print(line(row))
-    print(f"\ntotal: {total:.1f} of {total_max:g} points")
-    print(f"wrote {args.out}/junit.xml and {args.out}/results.json")
+    text = "".join(note + "\n\n" for note in notes)
+    text += "\n".join(line(row) for row in [head, tuple("-" * w for w in widths)] + rows)
+    text += f"\n\ntotal: {total:.1f} of {total_max:g} points\n"
+    replace_file(f"{args.out}/table.txt", lambda f: f.write(text))
+    if not args.quiet:
+        print(text, end="")
+        print(f"wrote {args.out}/junit.xml and {args.out}/results.json")
 
 
 def main():
     parser = argparse.ArgumentParser(prog="grade-report.py", description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="check the tags; print the graded files")
     parser.add_argument("--out")
-    parser.add_argument("--plain")
-    parser.add_argument("--memcheck")
+    parser.add_argument("--plain", action="append")
+    parser.add_argument("--memcheck", action="append")
+    parser.add_argument("--memcheck-run", action="store_true")
+    parser.add_argument("--cut", nargs=4, action="append", metavar=("RUN", "FILE.bats", "TAP", "REASON"))
     parser.add_argument("--build-log")
+    parser.add_argument("--build-limit")
+    parser.add_argument("--quiet", action="store_true")
     parser.add_argument("files", nargs="+", metavar="FILE.bats")
     args = parser.parse_args()
-    if not args.list and not (args.out and args.plain):
-        parser.error("--out and --plain are needed (or --list)")
+    if not args.list and not (args.out and (args.plain or args.cut)):
+        parser.error("--out and --plain (or --cut) are needed (or --list)")
     try:
         files = [parse_bats(p) for p in dict.fromkeys(args.files)]
         if args.list:
