@@ -55,10 +55,17 @@ StopSignals::StopSignals(Keeping /*tag*/, std::initializer_list<int> own) {
         stop.sa_handler = on_stop_signal;
         sigemptyset(&stop.sa_mask);
         stop.sa_flags = 0; // no SA_RESTART: blocking calls must return EINTR
+        sigemptyset(&handled_);
         for (int signo : stop_signals) {
             if (!is_own(signo)) {
                 change(signo, stop);
+                sigaddset(&handled_, signo);
             }
+        }
+        // Delivered from now on, even if blocked: by a parent that started
+        // us with them blocked, or by an earlier StopSignals' destructor.
+        if (::sigprocmask(SIG_UNBLOCK, &handled_, nullptr) < 0) {
+            throw sys_error("sigprocmask (stop signals)");
         }
         struct sigaction ignore {};
         ignore.sa_handler = SIG_IGN;
@@ -93,6 +100,13 @@ void StopSignals::change(int signal_number, const struct sigaction& action) {
 }
 
 StopSignals::~StopSignals() {
+    // What the program made before this object goes after it, in the
+    // destructors still to run: a stop signal now, with its default action
+    // back, would kill the program halfway out (a lock file left behind, its
+    // exit status lost to "killed by SIGTERM"). So the stop signals handled
+    // here stay blocked from now on: one that comes waits, pending, and is
+    // dropped when the process exits with its own status.
+    ::sigprocmask(SIG_BLOCK, &handled_, nullptr);
     restore();
 }
 

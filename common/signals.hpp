@@ -68,7 +68,10 @@ class StopSignals {
     // The same, leaving the signals in `own` (ones the program uses itself)
     // as they are.
     StopSignals(Keeping /*tag*/, std::initializer_list<int> own);
-    ~StopSignals(); // restores every disposition it changed, closes the pipe
+    // Restores every disposition it changed and closes the pipe; the stop
+    // signals stay blocked (pending until exit), so the destructors still to
+    // run finish the way out and the exit status is the program's own.
+    ~StopSignals();
     StopSignals(const StopSignals&) = delete;
     StopSignals& operator=(const StopSignals&) = delete;
 
@@ -88,6 +91,7 @@ class StopSignals {
         struct sigaction previous;
     };
     std::vector<Changed> changed_; // in the order changed, restored backwards
+    sigset_t handled_{};           // the stop signals handled here: blocked by the destructor
     void change(int signal_number, const struct sigaction& action);
     void restore();
 };
