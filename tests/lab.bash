@@ -99,23 +99,19 @@ start_server() {
     "${LAB_WRAP[@]}" "$(bin "$program")" "$@" >"$SERVER_LOG" 2>"$SERVER_ERR" </dev/null 3>&- &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
-    # Bounded, and over as soon as the server is gone without a ready line:
-    # one that stops at an error (or at a handout's stub) is not waited for.
-    local deadline=$((SECONDS + READY_LIMIT + 1))
-    until grep -q '^ready ' "$SERVER_LOG"; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            grep -q '^ready ' "$SERVER_LOG" && break # ready, then exited
+    # Over as soon as the server is gone without a ready line: one that stops
+    # at an error (or at a handout's stub) is not waited for.
+    local waited=0
+    wait_for_line "$SERVER_LOG" '^ready ' "$READY_LIMIT" "$SERVER_PID" || waited=$?
+    if ((waited != 0)); then
+        if ((waited == 2)); then
             echo "server $program $* exited before its ready line; stderr:" >&2
-            cat "$SERVER_ERR" >&2
-            return 1
-        fi
-        if ((SECONDS >= deadline)); then
+        else
             echo "server $program $* not ready within ${READY_LIMIT}s; stderr:" >&2
-            cat "$SERVER_ERR" >&2
-            return 1
         fi
-        sleep 0.02
-    done
+        cat "$SERVER_ERR" >&2
+        return 1
+    fi
     READY_LINE=$(head -n 1 "$SERVER_LOG")
     READY=()
     local pair
@@ -130,12 +126,17 @@ run_server() {
     run --separate-stderr timeout -k 2 "$READY_LIMIT" "${LAB_WRAP[@]}" "$(bin "$1")" "${@:2}" 3>&-
 }
 
-# wait_for_line FILE REGEX [SECONDS]: waits, bounded, until a line of FILE
-# matches the extended REGEX. Returns 1 on timeout.
+# wait_for_line FILE REGEX [SECONDS [PID]]: waits, bounded, until a line of
+# FILE matches the extended REGEX. Returns 1 on timeout; given PID, returns
+# 2 as soon as that process is gone without the line (no use waiting on).
 wait_for_line() {
-    local file=$1 regex=$2 limit=${3:-$READY_LIMIT}
+    local file=$1 regex=$2 limit=${3:-$READY_LIMIT} pid=${4-}
     local deadline=$((SECONDS + limit + 1))
     until grep -Eq -- "$regex" "$file" 2>/dev/null; do
+        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+            grep -Eq -- "$regex" "$file" 2>/dev/null && return 0 # the line, then exit
+            return 2
+        fi
         ((SECONDS < deadline)) || return 1
         sleep 0.02
     done
