@@ -115,6 +115,8 @@ check:
 setup:
 	@if [ -z "$$(tools/need --packages all)" ]; then echo "setup: everything is installed"; \
 	else tools/need --install; fi
+	@if [ "$$(id -u)" = 0 ]; then tools/grade --setup-sandbox; \
+	else echo "setup: as root, tools/grade --setup-sandbox gives the grader's sandbox its ids"; fi
 
 clean:
 	$(Q)for dir in common $(CHAPTERS) bench; do $(MAKE) $(if $(Q),-s) --no-print-directory -C $$dir clean || exit 1; done

@@ -13,6 +13,10 @@ load lab
 setup() {
     lab_setup
     REPORT=$LAB_ROOT/tools/grade-report.py
+    # These tests are about scores, bounds and reports, with stand-in files
+    # that talk to the test through $T (pids, marks): no sandbox between
+    # them. tests/hostile.bats grades through the sandbox.
+    export GRADE_SANDBOX=none
     mkdir -p "$T/t" "$T/out"
 }
 teardown() { lab_teardown; }

@@ -7,7 +7,8 @@
       ones (an ungraded file is named on stderr and left out).
   grade-report.py --out DIR [--plain JUNIT]... [--memcheck JUNIT]...
                   [--cut RUN FILE.bats TAP REASON]... [--memcheck-run]
-                  [--build-log LOG [--build-limit N]] [--quiet] FILE.bats...
+                  [--build-log LOG [--build-limit N]] [--note TEXT]...
+                  [--quiet] FILE.bats...
       reads the JUnit reports of the plain run and of the memcheck run
       (bats -F junit; one report per file, or one for all) of FILE.bats...,
       writes DIR/junit.xml (both runs, one file), DIR/results.json
@@ -23,6 +24,8 @@
       --build-log is given when the build failed (--build-limit N: it was
       stopped at its time bound of N s): its last 40 lines are printed and
       put in results.json's top-level output.
+      --note TEXT: a line for results.json's top-level output, first
+      (tools/grade says there how the student's code was confined).
 
 Why tags: the instructor says what a test is worth beside the test, and the
 JUnit report of bats 1.8.2 does not carry tags, so they are read here from
@@ -340,7 +343,7 @@ def run_results(reports, files):
 
 
 def report(args, files):
-    notes = []
+    notes = list(args.note or [])
     if args.build_log:
         with open(args.build_log, encoding="utf-8", errors="replace") as f:
             tail = f.read().splitlines()[-BUILD_LOG_LINES:]
@@ -448,6 +451,7 @@ def main():
     parser.add_argument("--build-log")
     parser.add_argument("--build-limit")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--note", action="append")
     parser.add_argument("files", nargs="+", metavar="FILE.bats")
     args = parser.parse_args()
     if not args.list and not (args.out and (args.plain or args.cut)):
