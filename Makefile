@@ -4,7 +4,7 @@ include mk/lab.mk
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
 .PHONY: all common $(CHAPTERS) bench-build test valgrind demo clean help setup check sanitize \
-	grade grade-all stress bench bench-plot handout handout-check handout-test
+	grade grade-all stress bench bench-plot handout handout-check handout-test classroom
 
 # A handout (tools/handout) has no bench/: all builds it only where it is.
 all: $(CHAPTERS) $(if $(wildcard bench/Makefile),bench-build)
@@ -81,17 +81,30 @@ grade-all:
 	$(call lab_need,test valgrind grade)
 	tools/grade-all -j "$(GRADE_JOBS)" "$(GRADE_ALL_DIR)"
 
-# The student tree (tools/handout): build/handout/, fresh, with a stub in
-# place of every TASK region; what it leaves out goes to
-# build/handout-solutions/ (keep that private). CHAPTERS="03-fifo 06-msgqueue"
-# hands out only those chapters.
+# The student tree (tools/handout): build/handout/ (HANDOUT_OUT), fresh,
+# with a stub in place of every TASK region; what it leaves out goes to
+# build/handout-solutions/ (HANDOUT_SOLUTIONS; keep that private).
+# CHAPTERS="03-fifo 06-msgqueue" hands out only those chapters.
 # A handout has none of these tools: the targets say so.
 MASTER_ONLY = @test -x tools/handout || { echo "make $@: only in the master tree, not in a handout" >&2; exit 1; }
+HANDOUT_OUT ?= build/handout
+HANDOUT_SOLUTIONS ?= build/handout-solutions
 
 handout:
 	$(MASTER_ONLY)
 	tools/handout $(if $(filter command line,$(origin CHAPTERS)),--chapters "$(CHAPTERS)") \
-	    build/handout build/handout-solutions
+	    "$(HANDOUT_OUT)" "$(HANDOUT_SOLUTIONS)"
+
+# GitHub Classroom's files added to the handout (made first when there is
+# none; `make handout classroom` makes it afresh): autograding.json, one
+# test per chapter handed out (`make -C NN-name test`, points from the tags,
+# CLASSROOM_TIMEOUT minutes each), and the workflow that runs them. Practice
+# feedback only: students can edit both (tools/classroom).
+CLASSROOM_TIMEOUT ?= 10
+classroom:
+	$(MASTER_ONLY)
+	@test -f "$(HANDOUT_OUT)/Makefile" || $(MAKE) --no-print-directory handout
+	tools/classroom --timeout "$(CLASSROOM_TIMEOUT)" "$(HANDOUT_OUT)"
 
 # The handout and its solutions give back this tree byte for byte, and no
 # chapter's taught call is left in the handout's programs.
@@ -139,6 +152,7 @@ help:
 	@echo "  make handout      the student tree in build/handout/ (CHAPTERS=\"03-fifo ...\" for some)"
 	@echo "  make handout-check  the handout round trip: solutions put back give this tree"
 	@echo "  make handout-test  build the handout, run the suite on it: usage tests pass, exchange tests fail"
+	@echo "  make classroom    add GitHub Classroom's autograding.json and workflow to the handout (practice feedback)"
 	@echo "  make clean        remove everything built"
 	@echo "  make setup        install the Debian packages the lab needs (as root)"
 	@echo "  make -C NN-name test | valgrind | demo    the same for one chapter"

@@ -5,7 +5,10 @@
 # Each test writes a tiny chapter $T/t/07-tiny.bats, runs it with bats twice
 # as tools/grade does (plainly, then with IPC_LAB_VALGRIND=1 standing for the
 # memcheck run: FAIL_PLAIN and FAIL_MEMCHECK name the tests that fail in
-# each) and reads the results.json the report writes, with jq.
+# each) and reads the results.json the report writes, with jq. The last
+# tests give `make classroom` a handout of two chapters, and tools/classroom
+# a handout of two tiny ones, and read what GitHub Classroom would get
+# (autograding.json with jq, the workflow with yq).
 # bats file_tags=ungraded
 
 load lab
@@ -361,4 +364,123 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     [[ ! -e $T/escaped && ! -e $T/in/escaped ]]
     run cat "$T/all/summary.csv"
     assert_line "mallory,0,,0,,,refused"
+}
+
+@test "grade-report.py --points: each graded file's total, as the report counts it; ungraded files left out" {
+    tiny
+    cp "$T/t/07-tiny.bats" "$T/t/03-even.bats"
+    sed -i '1s/.*/# bats file_tags=exchange,points:20/' "$T/t/03-even.bats"
+    unbar >"$T/t/bench.bats" <<'EOF2'
+|# bats file_tags=ungraded
+|@test "slow" { false; }
+EOF2
+    run --separate-stderr python3 "$REPORT" --points "$T/t/07-tiny.bats" "$T/t/03-even.bats" "$T/t/bench.bats"
+    assert_success
+    assert_output "$T/t/07-tiny.bats"$'\t10\n'"$T/t/03-even.bats"$'\t20'
+    assert_equal "$stderr" "grade: not graded (file_tags=ungraded): $T/t/bench.bats"
+    # Tagged tests over the file's total raise it, as in the report: the
+    # sum of results.json's max_score is the same figure.
+    tiny points:12
+    run python3 "$REPORT" --points "$T/t/07-tiny.bats"
+    assert_output "$T/t/07-tiny.bats"$'\t12'
+    grade "$T/t/07-tiny.bats"
+    run jq '[.tests[].max_score] | add' "$T/out/results.json"
+    assert_output 12
+}
+
+# classroom_check HANDOUT: what GitHub Classroom gets in HANDOUT, checked
+# against the handout itself: one autograding.json entry per chapter there,
+# in order, each running that chapter's tests, worth what grade-report.py
+# says its shipped test file is worth, with a bounded timeout; the workflow
+# runs the same entries through the command grader, then the reporter.
+classroom_check() {
+    local handout=$1 json=$1/.github/classroom/autograding.json yml=$1/.github/workflows/classroom.yml
+    local chapters=() dir chapter
+    for dir in "$handout"/[0-9][0-9]-*/; do chapters+=("$(basename "$dir")"); done
+    run jq -r '.tests[].name' "$json"
+    assert_success
+    assert_output "$(printf '%s\n' "${chapters[@]}")"
+    for chapter in "${chapters[@]}"; do
+        run jq -c --arg c "$chapter" '.tests[] | select(.name == $c) | [keys, .setup, .run, .input, .output, .comparison]' "$json"
+        assert_output '[["comparison","input","name","output","points","run","setup","timeout"],"","make -C '"$chapter"' test","","","included"]'
+        [[ -f $handout/$chapter/Makefile && -f $handout/tests/$chapter.bats ]]
+        run jq --arg c "$chapter" '.tests[] | select(.name == $c) | .points' "$json"
+        assert_output "$(python3 "$REPORT" --points "$handout/tests/$chapter.bats" | cut -f2)"
+    done
+    run jq '[.tests[].timeout | numbers | select(. >= 1 and . <= 60)] | length' "$json"
+    assert_output "${#chapters[@]}"
+    # The workflow: checkout, the lab's install, one command grader per entry
+    # (the same name, command, timeout, points), the reporter reading each.
+    run yq -c '[.jobs[].steps[] | .uses // .run]' "$yml"
+    assert_success
+    assert_output --regexp '^\["actions/checkout@v4","sudo make setup",("classroom-resources/autograding-command-grader@v1",){'"${#chapters[@]}"'}"classroom-resources/autograding-grading-reporter@v1"\]$'
+    run yq -c '[.jobs[].steps[] | select(.uses // "" | contains("command-grader")) | .with
+        | {name: ."test-name", setup: ."setup-command", run: .command, timeout, points: ."max-score"}]' "$yml"
+    assert_output "$(jq -c '[.tests[] | {name, setup, run, timeout, points}]' "$json")"
+    run yq -r '.jobs[].steps[-1] | .with.runners, (.env | to_entries[] | "\(.key)=\(.value)")' "$yml"
+    local ids
+    ids=$(jq -r '[.tests[] | "test-\(.name)"] | join(",")' "$json")
+    assert_line --index 0 "$ids"
+    for id in ${ids//,/ }; do
+        assert_line "${id^^}_RESULTS=\${{steps.$id.outputs.result}}"
+    done
+}
+
+@test "make classroom: an entry per handed-out chapter, points from the tags, and the workflow; practice feedback, said" {
+    run timeout 120 make -C "$LAB_ROOT" --no-print-directory classroom HANDOUT_OUT="$T/h" \
+        HANDOUT_SOLUTIONS="$T/s" CHAPTERS="03-fifo 06-msgqueue"
+    assert_success
+    assert_line --partial "classroom: $T/h/.github/classroom/autograding.json and workflows/classroom.yml: 2 chapters,"
+    classroom_check "$T/h"
+    run jq -r '.tests[].name' "$T/h/.github/classroom/autograding.json"
+    assert_output $'03-fifo\n06-msgqueue'
+    # The students are told, once, however often it is run.
+    run timeout 120 make -C "$LAB_ROOT" --no-print-directory classroom HANDOUT_OUT="$T/h" CLASSROOM_TIMEOUT=30
+    assert_success
+    run jq '[.tests[].timeout] | unique' "$T/h/.github/classroom/autograding.json"
+    assert_output $'[\n  30\n]'
+    run grep -c '^## GitHub Classroom: practice feedback$' "$T/h/README.md"
+    assert_output 1
+    run grep -A8 '^## GitHub Classroom: practice feedback$' "$T/h/README.md"
+    assert_output --partial '**not your grade**'
+    for chapter in 03-fifo 06-msgqueue; do
+        run grep -c '^practice feedback, not your grade' "$T/h/$chapter/README.md"
+        assert_output 1
+    done
+    # Not from a handout; not a bound past the command grader's hour.
+    run timeout 60 make -C "$T/h" --no-print-directory classroom
+    assert_failure
+    assert_output --partial "make classroom: only in the master tree, not in a handout"
+    run timeout 60 make -C "$LAB_ROOT" --no-print-directory classroom HANDOUT_OUT="$T/h" CLASSROOM_TIMEOUT=61
+    assert_failure
+    assert_output --partial "classroom: --timeout 61: a chapter's bound is 1 to 60 minutes"
+}
+
+@test "tools/classroom: a chapter is worth what its shipped test file is; a fraction, a chapter without tests are refused" {
+    # A handout of two tiny chapters: 03-even's file says 20 points, and
+    # 07-tiny's tagged tests (12) are more than its default 10.
+    tiny points:12
+    mkdir -p "$T/h/tests" "$T/h/03-even" "$T/h/07-tiny"
+    mv "$T/t/07-tiny.bats" "$T/h/tests/"
+    unbar >"$T/h/tests/03-even.bats" <<'EOF2'
+|# bats file_tags=points:20
+|@test "a" { true; }
+EOF2
+    printf 'all:\n' | tee "$T/h/03-even/Makefile" >"$T/h/07-tiny/Makefile"
+    printf '# tiny\n\n## Two commands\n\nmake\n\n## Chapters\n' >"$T/h/README.md"
+    run timeout 60 "$LAB_ROOT/tools/classroom" "$T/h"
+    assert_success
+    classroom_check "$T/h"
+    run jq -c '[.tests[] | [.name, .points]]' "$T/h/.github/classroom/autograding.json"
+    assert_output '[["03-even",20],["07-tiny",12]]'
+    run sed -n '/^## /p' "$T/h/README.md"
+    assert_output $'## Two commands\n## GitHub Classroom: practice feedback\n## Chapters'
+    sed -i '1s/.*/# bats file_tags=points:7_5/' "$T/h/tests/03-even.bats"
+    run timeout 60 "$LAB_ROOT/tools/classroom" "$T/h"
+    assert_failure 1
+    assert_output "classroom: 03-even: tests/03-even.bats is worth 7.5 points; GitHub Classroom takes whole points: make its total whole (file_tags=points:N)"
+    rm "$T/h/tests/03-even.bats"
+    run timeout 60 "$LAB_ROOT/tools/classroom" "$T/h"
+    assert_failure 1
+    assert_output "classroom: 03-even: no tests/03-even.bats in $T/h"
 }

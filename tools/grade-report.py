@@ -5,6 +5,11 @@
       checks every tag of the files (one line on stderr and exit 2 at the
       first bad one) and prints the files to run, one a line: the graded
       ones (an ungraded file is named on stderr and left out).
+  grade-report.py --points FILE.bats...
+      checks the tags likewise and prints, for each graded file, its path, a
+      tab and what it is worth in all (the total the report uses below;
+      tools/classroom gives GitHub Classroom these). Ungraded files are
+      named on stderr and left out.
   grade-report.py --out DIR [--plain JUNIT]... [--memcheck JUNIT]...
                   [--cut RUN FILE.bats TAP REASON]... [--memcheck-run]
                   [--build-log LOG [--build-limit N]] [--note TEXT]...
@@ -177,6 +182,13 @@ def parse_bats(path):
     if test_tags is not None:
         raise Refused(f"{path}:{test_tags_line}: test_tags with no @test after them")
     return info
+
+
+def file_total(info):
+    """What a file is worth in all, and what its tagged tests sum to: its
+    file_tags points (default 10), or that sum when it is more."""
+    tagged = sum(t["points"] for t in info["tests"] if t["points"] is not None)
+    return max(info["points"], tagged), tagged
 
 
 def suites(path):
@@ -372,14 +384,12 @@ def report(args, files):
     tests, rows, total, total_max = [], [], 0.0, 0.0
     passed_all = count_all = 0
     for info in (f for f in files if not f["ungraded"]):
-        tagged = sum(t["points"] for t in info["tests"] if t["points"] is not None)
+        worth, tagged = file_total(info)
         untagged = [t for t in info["tests"] if t["points"] is None]
-        file_total = info["points"]
-        if tagged > file_total:
+        if tagged > info["points"]:
             notes.append(f"{info['path']}: its tagged tests sum to {tagged:g} points, more than"
-                         f" the file's {file_total:g}: the file is worth {tagged:g}.")
-            file_total = tagged
-        each = (file_total - tagged) / len(untagged) if untagged else 0.0
+                         f" the file's {info['points']:g}: the file is worth {tagged:g}.")
+        each = (worth - tagged) / len(untagged) if untagged else 0.0
         score = top = 0.0
         passed = clean = 0
         for test in info["tests"]:
@@ -443,6 +453,7 @@ def report(args, files):
 def main():
     parser = argparse.ArgumentParser(prog="grade-report.py", description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="check the tags; print the graded files")
+    parser.add_argument("--points", action="store_true", help="check the tags; print each graded file's total")
     parser.add_argument("--out")
     parser.add_argument("--plain", action="append")
     parser.add_argument("--memcheck", action="append")
@@ -454,14 +465,17 @@ def main():
     parser.add_argument("--note", action="append")
     parser.add_argument("files", nargs="+", metavar="FILE.bats")
     args = parser.parse_args()
-    if not args.list and not (args.out and (args.plain or args.cut)):
-        parser.error("--out and --plain (or --cut) are needed (or --list)")
+    listing = args.list or args.points
+    if not listing and not (args.out and (args.plain or args.cut)):
+        parser.error("--out and --plain (or --cut) are needed (or --list, --points)")
     try:
         files = [parse_bats(p) for p in dict.fromkeys(args.files)]
-        if args.list:
+        if listing:
             for info in files:
                 if info["ungraded"]:
                     print(f"grade: not graded (file_tags=ungraded): {info['path']}", file=sys.stderr)
+                elif args.points:
+                    print(f"{info['path']}\t{file_total(info)[0]:g}")
                 else:
                     print(info["path"])
             return 0
