@@ -59,6 +59,7 @@ held_locks() {
 
 # ---------------------------------------------------------------- server
 
+# bats test_tags=memcheck
 @test "server: ready line names NAME.txt; the lines go in, NAME.count holds 0; 0600 in 0700" {
     start_server 01-file-locking/server --name "$NAME" --hold 0 hello 'big World!' '' 'ünïcode ~{} 123'
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID path=[^ ]+$"
@@ -121,6 +122,7 @@ held_locks() {
     done
 }
 
+# bats test_tags=memcheck
 @test "server: a message over 1024 bytes is exit 2 'too long' and nothing is made" {
     long=$(head -c 1025 /dev/zero | tr '\0' 'x')
     run_server 01-file-locking/server --name "$NAME" fine "$long"
@@ -187,7 +189,7 @@ held_locks() {
 
 # ---------------------------------------------------------------- client: reading
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "client: after the release it prints the file at once, no 'locked by'" {
     start_server 01-file-locking/server --name "$NAME" --hold 0 'line one' 'line two'
     wait_for_line "$SERVER_LOG" '^unlocked '
@@ -223,6 +225,7 @@ held_locks() {
     done
 }
 
+# bats test_tags=memcheck
 @test "client: --try while locked prints 'locked by pid=PID' and exits 3 at once" {
     start_server 01-file-locking/server --name "$NAME" --hold $((60 * LAB_TIME_SCALE))
     client --try --timeout 60
@@ -272,7 +275,7 @@ held_locks() {
     assert_equal "$(cat "$DOC")" written
 }
 
-# bats test_tags=usage
+# bats test_tags=usage,memcheck
 @test "client: no server is exit 1 'not running' at once, in both modes" {
     for mode in '' '--increment 3'; do
         # shellcheck disable=SC2086 # $mode is two words or none
@@ -336,6 +339,7 @@ run_counters() {
     assert_equal "$(cat "$COUNT")" 8800
 }
 
+# bats test_tags=memcheck
 @test "counter: one client alone counts up and prints the last value, locks or not" {
     start_server 01-file-locking/server --name "$NAME" --hold 0
     client --increment 50
@@ -403,7 +407,7 @@ run_counters() {
 
 # ---------------------------------------------------------------- flock-demo
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "flock-demo: holds LOCK_EX; flock(1) -n fails, /proc/locks shows FLOCK WRITE; SIGTERM releases" {
     file=$T/shared
     start_bg "$T/demo" 01-file-locking/flock-demo "$file"
@@ -480,7 +484,7 @@ run_counters() {
 
 # ---------------------------------------------------------------- ofd-demo
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "ofd-demo: classic locks belong to the process and die with ANY close; OFD locks do not" {
     file=$T/shared
     run_client 01-file-locking/ofd-demo "$file"

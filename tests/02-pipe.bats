@@ -6,7 +6,7 @@ load lab
 setup() { lab_setup; }
 teardown() { lab_teardown; }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "server: ready line names itself and its child, then the replies in order" {
     run_client 02-pipe/server hello 'big World!' '' 'ünïcode 123'
     assert_success
@@ -16,7 +16,7 @@ teardown() { lab_teardown; }
     assert_equal "$stderr" ''
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "server: without MESSAGE it copies its stdin, last line without newline included" {
     printf 'one\ntwo\nthree' >"$T/in"
     run_client 02-pipe/server <"$T/in"
@@ -74,6 +74,7 @@ teardown() { lab_teardown; }
     assert_equal "$stderr" "server: child $T/fake/client killed by signal 9 (Killed)"
 }
 
+# bats test_tags=memcheck
 @test "server: a missing client is an exec error and exit 1" {
     mkdir "$T/fake"
     cp "$(bin 02-pipe/server)" "$T/fake/server"
@@ -102,7 +103,7 @@ server: child $T/fake/client exited with status 127"
     assert_failure
 }
 
-# bats test_tags=usage
+# bats test_tags=usage,memcheck
 @test "client: a filter from stdin to stdout" {
     printf 'Hello, World\nline 2' >"$T/in"
     run_client 02-pipe/client <"$T/in"
@@ -124,7 +125,7 @@ server: child $T/fake/client exited with status 127"
     assert_equal "$stderr" "client: unexpected argument 'hello': the client is a filter, it reads stdin"
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "popen-demo: popen(3) runs the client, replies in order" {
     run_client 02-pipe/popen-demo hello 'popen(3) World'
     assert_success

@@ -51,7 +51,7 @@ start_background_client() {
 mark_unwritten() { touch -c -d @0 "$DIR/$NAME.fifo"; }
 request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "exchange: ready line, replies in order, empty message, other bytes unchanged" {
     start_server 03-fifo/server --name "$NAME"
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID path=$DIR/$NAME.fifo\$"
@@ -76,7 +76,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     cmp "$T/expected" "$T/out"
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "stdin: one message per line, a last line without newline included" {
     start_server 03-fifo/server --name "$NAME"
     printf 'one\n\nthree' >"$T/in"
@@ -88,6 +88,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_output ''
 }
 
+# bats test_tags=memcheck
 @test "messages of 1024 bytes go through; 1025 bytes: exit 2, too long, earlier ones sent" {
     start_server 03-fifo/server --name "$NAME"
     max=$(head -c 1024 /dev/zero | tr '\0' x)
@@ -118,6 +119,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_equal "$stderr" "server: unexpected argument 'extra'"
 }
 
+# bats test_tags=memcheck
 @test "not running: exit 1 at once, no FIFO left behind" {
     start=$SECONDS
     run_client 03-fifo/client --name "$NAME" --timeout 60 hello
@@ -393,6 +395,7 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     assert_output DRAINED
 }
 
+# bats test_tags=memcheck
 @test "client: SIGINT or SIGTERM while waiting for the reply: exit 1, FIFO removed" {
     start_server 03-fifo/server --name "$NAME"
     kill -STOP "$SERVER_PID"

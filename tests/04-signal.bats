@@ -94,7 +94,7 @@ millis() { date +%s%3N; }
     done
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "exchange: replies in order, empty message, received lines" {
     server
     client hello 'big World!' '' 'a-z only: 123'
@@ -118,7 +118,7 @@ millis() { date +%s%3N; }
     cmp "$T/expected" "$T/out"
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "exchange: messages from stdin, last line without newline included" {
     server
     printf 'one\ntwo\n\nthree' >"$T/in"
@@ -127,6 +127,7 @@ millis() { date +%s%3N; }
     assert_equal "$output" "$(printf 'ONE\nTWO\n\nTHREE')"
 }
 
+# bats test_tags=memcheck
 @test "exchange: a 1024-byte message; 1025 bytes is too long (exit 2) after earlier ones went" {
     server
     max=$(random_message 1024 max-)
@@ -253,6 +254,7 @@ millis() { date +%s%3N; }
     assert_equal "$(ls -A "$IPC_LAB_DIR/signal")" ''
 }
 
+# bats test_tags=memcheck
 @test "not running: no server, at once (exit 1)" {
     start=$(millis)
     client --timeout 30 hello
@@ -340,6 +342,7 @@ millis() { date +%s%3N; }
     assert_output HELLO
 }
 
+# bats test_tags=memcheck
 @test "too much: 1100 bytes from one sender are dropped, its buffer freed when it exits" {
     server
     # procps kill sends one sigqueue() per pid listed: 1100 'A's, one process
@@ -353,6 +356,7 @@ millis() { date +%s%3N; }
     assert_output HELLO
 }
 
+# bats test_tags=memcheck
 @test "killed mid-message: the partial buffer is freed, never mixed; others get their own replies" {
     ulimit -S -i 200 # the victim cannot queue all of its 1025 signals
     server

@@ -95,11 +95,11 @@ check_exchange() {
     assert_line -n 0 --regexp '^reply [0-9]+ 4$'
     assert_line -n 1 $'TAB\tHERE üNï 123 ~!@#'
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "sysv: replies in order, empty message, other bytes unchanged; ready line and log" {
     check_exchange ""
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "posix: replies in order, empty message, other bytes unchanged; ready line and log" {
     check_exchange posix-
 }
@@ -127,7 +127,9 @@ check_too_long() {
     run grep -c never "$SERVER_LOG"
     assert_output 0
 }
+# bats test_tags=memcheck
 @test "sysv: 1024 bytes go, 1025 is exit 2 'too long' after the earlier ones" { check_too_long ""; }
+# bats test_tags=memcheck
 @test "posix: 1024 bytes go, 1025 is exit 2 'too long' after the earlier ones" { check_too_long posix-; }
 
 check_not_running() {
@@ -159,6 +161,7 @@ check_not_running() {
 @test "sysv: no server, or only a killed one's leftovers: exit 1 'not running' at once" {
     check_not_running ""
 }
+# bats test_tags=memcheck
 @test "posix: no server, or only a killed one's leftovers: exit 1 'not running' at once" {
     check_not_running posix-
 }
@@ -377,6 +380,7 @@ check_killed_holder() {
 @test "sysv: a client killed holding the mutex blocks nobody (SEM_UNDO); its reply goes to nobody" {
     check_killed_holder ""
 }
+# bats test_tags=memcheck
 @test "posix: a client killed holding the mutex blocks nobody (the server repairs it)" {
     check_killed_holder posix-
 }

@@ -170,7 +170,7 @@ check_exchange() {
     stop_server
     assert_equal "$STOP_STATUS" 0
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "sysv: ready line names the key file, key and msqid; replies in order, bytes kept" {
     sysv
     start_queue_server
@@ -181,7 +181,7 @@ check_exchange() {
     stop_server
     check_exchange
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "posix: ready line names the queue; replies in order, bytes kept" {
     posix
     start_queue_server
@@ -197,9 +197,9 @@ check_stdin() {
     assert_success
     assert_equal "$output" "$(printf 'ONE\n\nTHREE\nNO NEWLINE AT THE END')"
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "sysv: without MESSAGE the client sends each line of stdin" { sysv; check_stdin; }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "posix: without MESSAGE the client sends each line of stdin" { posix; check_stdin; }
 
 # bats test_tags=usage
@@ -226,7 +226,7 @@ check_too_long() {
     run grep -c '^received: ' "$SERVER_LOG"
     assert_output 1
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "sysv: a message over 1024 bytes is exit 2 'too long', earlier ones sent" { sysv; check_too_long; }
 # bats test_tags=exchange
 @test "posix: a message over 1024 bytes is exit 2 'too long', earlier ones sent" { posix; check_too_long; }
@@ -249,6 +249,7 @@ check_not_running() {
     assert_regex "$stderr" "not running"
 }
 @test "sysv: no server, or only a killed one's leftovers: exit 1 'not running' at once" { sysv; check_not_running; }
+# bats test_tags=memcheck
 @test "posix: no server, or only a killed one's leftovers: exit 1 'not running' at once" { posix; check_not_running; }
 
 check_timed_out() {
@@ -691,6 +692,7 @@ check_reply_queue_removed() { # EXPECTED-STATUS STDERR-PART CLIENT-ARGS...
     run mq_names
     refute_output --partial "-$pid"
 }
+# bats test_tags=memcheck
 @test "posix: the client removes its reply queue on every way out" {
     need_mq_view
     posix

@@ -91,12 +91,12 @@ check_exchange() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" \
         $'received: hello\nreceived: big World!\nreceived: \nreceived: tab\there, Wörld ~{}[] 123'
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "server/client: ready line, objects 0600, replies in order, empty message, other bytes unchanged" {
     use sysv
     check_exchange
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "posix-server/posix-client: ready line, objects 0600, replies in order, empty message, other bytes unchanged" {
     use posix
     check_exchange
@@ -109,12 +109,12 @@ check_stdin() {
     assert_success
     assert_equal "$output" $'ONE\n\nTHREE 3\nLAST WITHOUT NEWLINE'
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "client: without MESSAGE each stdin line is a message" {
     use sysv
     check_stdin
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "posix-client: without MESSAGE each stdin line is a message" {
     use posix
     check_stdin
@@ -132,12 +132,12 @@ check_too_long() {
     run grep -c never "$SERVER_LOG"
     assert_output 0
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "client: 1024 bytes go, 1025 is exit 2 'too long', earlier messages were sent" {
     use sysv
     check_too_long
 }
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "posix-client: 1024 bytes go, 1025 is exit 2 'too long', earlier messages were sent" {
     use posix
     check_too_long
@@ -195,10 +195,12 @@ check_not_running() {
     start_server "$SERVER" --name "$NAME"
     stop_server
 }
+# bats test_tags=memcheck
 @test "client: no server, or a killed one's leftovers: exit 1 'not running' at once" {
     use sysv
     check_not_running
 }
+# bats test_tags=memcheck
 @test "posix-client: no server, or a killed one's leftovers: exit 1 'not running' at once" {
     use posix
     check_not_running
@@ -601,6 +603,7 @@ posix_request_offset=8
 
 # The object truncated under the server (anyone of its uid may): its pages
 # are gone, and touching them is SIGBUS. The server must say so and clean up.
+# bats test_tags=memcheck
 @test "posix-server: its object truncated to 0 while it waits: exit 1, one line, object and lock removed" {
     use posix
     start_server "$SERVER" --name "$NAME"

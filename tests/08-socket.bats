@@ -91,7 +91,7 @@ wait_until_polling() {
 
 # ---------------------------------------------------------------- Unix stream
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "unix: ready line names NAME.sock, 0600 in 0700 dirs; replies in order, empty and non a-z unchanged" {
     start_unix
     assert_equal "$READY_LINE" "ready pid=$SERVER_PID path=$IPC_LAB_DIR/socket/$NAME.sock"
@@ -111,7 +111,7 @@ wait_until_polling() {
     assert_equal "$(cat "$SERVER_ERR")" ''
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "unix: without MESSAGE the client sends each stdin line, the last one without newline too" {
     start_unix
     printf 'one\n\nthree' >"$T/in"
@@ -194,6 +194,7 @@ send_held_open() {
     assert_equal "$(cat "$T/out")" 'error: message too long'
 }
 
+# bats test_tags=memcheck
 @test "client: a message over 1024 bytes is exit 2 'too long'; the earlier ones were sent" {
     start_unix
     run_client 08-socket/client --name "$NAME" first "$(long_message 1025)" never
@@ -206,6 +207,7 @@ send_held_open() {
     assert_output 0
 }
 
+# bats test_tags=memcheck
 @test "client: no server is exit 1 'not running', at once" {
     run_client 08-socket/client --name "$NAME" --timeout 60 hello
     assert_failure 1
@@ -265,6 +267,7 @@ send_held_open() {
     assert [ ! -e "$IPC_LAB_DIR/socket/$NAME.lock" ]
 }
 
+# bats test_tags=memcheck
 @test "server: SIGTERM and SIGINT with clients connected: exit 0, socket and lock removed, clients see the end" {
     for signal in TERM INT; do
         start_unix
@@ -486,7 +489,7 @@ silent_client() {
 
 # ------------------------------------------------------------------------ TCP
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "tcp: port 0 picks a free port shown in the ready line; our client and nc exchange" {
     start_tcp
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID port=[0-9]+\$"
@@ -572,7 +575,7 @@ silent_client() {
 
 # ------------------------------------------------------------------------ UDP
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "udp: port 0 shown; each datagram gets its reply datagram; socat works; empty message" {
     start_udp
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID port=[0-9]+\$"
@@ -862,7 +865,7 @@ except OSError:
 
 # ----------------------------------------------------------------- fd-passing-demo
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "fd-passing-demo: the child prints a file it never opened, from the descriptor it was sent" {
     printf 'Hello, descriptor\nline 2' >"$T/file"
     run_client 08-socket/fd-passing-demo "$T/file"
@@ -887,6 +890,7 @@ except OSError:
     assert_output 3
 }
 
+# bats test_tags=memcheck
 @test "fd-passing-demo: a missing file is exit 1; the child is reaped; no FILE is exit 2" {
     printf 'first\n' >"$T/first"
     run_client 08-socket/fd-passing-demo "$T/first" "$T/missing"

@@ -54,7 +54,7 @@ kill_client_holding_turn() {
     wait_for_exit "$doomed"
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "exchange: ready line names the map; replies in order; empty message; only a-z changes" {
     start_server 09-mmap/server --name "$NAME"
     assert_regex "$READY_LINE" "^ready pid=$SERVER_PID path=[^ ]+$"
@@ -67,7 +67,7 @@ kill_client_holding_turn() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünï 123 ~{}')"
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "exchange: without MESSAGE each stdin line is a message" {
     start_server 09-mmap/server --name "$NAME"
     printf 'one\n\nthree, the last without newline' >"$T/in"
@@ -85,6 +85,7 @@ kill_client_holding_turn() {
     assert_output "$(head -c 1024 /dev/zero | tr '\0' 'Q')"
 }
 
+# bats test_tags=memcheck
 @test "too long: exit 2, earlier messages sent, nothing of the long one" {
     start_server 09-mmap/server --name "$NAME"
     long=$(head -c 1025 /dev/zero | tr '\0' 'x')
@@ -97,6 +98,7 @@ kill_client_holding_turn() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: first\nreceived: after')"
 }
 
+# bats test_tags=memcheck
 @test "not running: exit 1 at once, with no server and with a killed server's leftovers" {
     SECONDS=0
     client --timeout 30 hello
@@ -351,6 +353,7 @@ kill_client_holding_turn() {
     [[ ! -e $MAP && ! -e $LOCK ]]
 }
 
+# bats test_tags=memcheck
 @test "a file truncated to 0 under a running server: exit 1 with a message, never a SIGBUS death" {
     start_server 09-mmap/server --name "$NAME"
     client hello
@@ -382,7 +385,7 @@ kill_client_holding_turn() {
     assert_failure 2
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "anon-demo: the child uppercases through a shared anonymous mapping, in order" {
     run_client 09-mmap/anon-demo hello 'big World!' '' 'ünï 123'
     assert_success
@@ -397,13 +400,14 @@ kill_client_holding_turn() {
     assert_equal "$output" "$(printf 'ONE\nTWO')"
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "anon-demo: --private gives the child its own copy, so the parent sees no change" {
     run_client 09-mmap/anon-demo --private hello 'big World!'
     assert_success
     assert_equal "$output" "$(printf 'hello\nbig World!')"
 }
 
+# bats test_tags=memcheck
 @test "anon-demo: too long exits 2 after the earlier messages, and leaves no child behind" {
     long=$(head -c 1025 /dev/zero | tr '\0' 'x')
     run_client 09-mmap/anon-demo first "$long"

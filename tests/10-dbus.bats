@@ -36,7 +36,7 @@ has_owner() {
         org.freedesktop.DBus.NameHasOwner "string:$1" | awk '{ print $2 }'
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "exchange: ready line names service and object; replies in order; received lines" {
     start_server 10-dbus/server --name "$NAME"
     assert_equal "$READY_LINE" "ready pid=$SERVER_PID service=$SERVICE object=/org/ipclab/Lab"
@@ -48,7 +48,7 @@ has_owner() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" "$(printf 'received: hello\nreceived: big World!\nreceived: \nreceived: ünï 123')"
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "client: reads stdin lines when given no MESSAGE" {
     start_server 10-dbus/server --name "$NAME"
     printf 'one\ntwo' >"$T/in"
@@ -98,6 +98,7 @@ has_owner() {
     assert grep -q 'string "first"' "$T/monitor"
 }
 
+# bats test_tags=memcheck
 @test "a message over 1024 bytes: the client refuses it (exit 2); the server answers TooLong" {
     start_server 10-dbus/server --name "$NAME"
     long=$(head -c 1025 /dev/zero | tr '\0' x)
@@ -116,6 +117,7 @@ has_owner() {
     assert_output 'STILL SERVING'
 }
 
+# bats test_tags=memcheck
 @test "not running: no owner is exit 1 at once; a missing bus too" {
     run_client 10-dbus/client --name "$NAME" --timeout 60 hello
     assert_failure 1
@@ -140,6 +142,7 @@ has_owner() {
     check_second_server_refused 10-dbus "^server: $NAME already running \\(${SERVICE//./\\.} has an owner\\)\$"
 }
 
+# bats test_tags=memcheck
 @test "SIGTERM and SIGINT: the name is released and the server exits 0" {
     for signal in TERM INT; do
         start_server 10-dbus/server --name "$NAME"

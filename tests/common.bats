@@ -234,6 +234,7 @@ check_too_long() {
     run grep -c 'never' "$SERVER_LOG"
     assert_output 0
 }
+# bats test_tags=memcheck
 @test "every client: 1024 bytes go, 1025 is exit 2 'too long' after the earlier ones" {
     for_each_pair check_too_long
 }
@@ -286,6 +287,7 @@ check_full_runtime_dir() {
         assert_equal "$(cat "$out.left")" ''
     done
 }
+# bats test_tags=memcheck
 @test "every server: on a full runtime dir, exit 1 with one line and nothing left behind" {
     "$BATS_TEST_DIRNAME/on-full-dir" --check || skip "needs private mount and IPC namespaces (unshare, root)"
     for_each_pair check_full_runtime_dir

@@ -59,23 +59,36 @@ tiny() {
 EOF
 }
 
-# grade [--no-memcheck] FILE.bats...: both runs, then the report (`run`).
+# grade [--no-memcheck] [--subset] FILE.bats...: both runs, then the report
+# (`run`). --subset: the memcheck run is of the tests tagged memcheck, as
+# tools/grade's default (bats --filter-tags memcheck, --memcheck-subset).
 grade() {
-    local memcheck=(--memcheck "$T/memcheck.xml")
-    if [[ $1 == --no-memcheck ]]; then
-        memcheck=()
+    local memcheck=(--memcheck "$T/memcheck.xml") filter=() subset=()
+    while [[ $1 == --* ]]; do
+        case $1 in
+        --no-memcheck) memcheck=() ;;
+        --subset) filter=(--filter-tags memcheck) subset=(--memcheck-subset) ;;
+        esac
         shift
-    fi
+    done
     IPC_LAB_VALGRIND='' bats -F junit "$@" >"$T/plain.xml" || true
     if ((${#memcheck[@]})); then
-        IPC_LAB_VALGRIND=1 bats -F junit "$@" >"$T/memcheck.xml" || true
+        IPC_LAB_VALGRIND=1 bats -F junit "${filter[@]}" "$@" >"$T/memcheck.xml" || true
     fi
-    run python3 "$REPORT" --out "$T/out" --plain "$T/plain.xml" "${memcheck[@]}" "$@"
+    run python3 "$REPORT" --out "$T/out" --plain "$T/plain.xml" "${memcheck[@]}" "${subset[@]}" "$@"
 }
 
 # field NUMBER KEY: a key of the results.json test numbered NUMBER, compact.
 field() { jq -c --arg n "$1" ".tests[] | select(.number == \$n) | .$2" "$T/out/results.json"; }
 total() { jq -c .score "$T/out/results.json"; }
+# memcheck_cases FILE.bats: the test cases of its memcheck suite in
+# $T/out/junit.xml, one name a line.
+memcheck_cases() {
+    python3 -c 'import sys, xml.etree.ElementTree as ET
+for suite in ET.parse(sys.argv[1]).getroot().iter("testsuite"):
+    if suite.get("name") == "memcheck: " + sys.argv[2]:
+        print("\n".join(case.get("name") for case in suite.iter("testcase")))' "$T/out/junit.xml" "$1"
+}
 
 @test "a points tag sets the test's score and max_score; the others share the rest of 10" {
     tiny
@@ -152,6 +165,58 @@ EOF
     assert_line --regexp '^07-tiny +4/5 +not run +6\.8/8$'
     run jq -r .output "$T/out/results.json"
     assert_output --partial "No memcheck run"
+}
+
+@test "memcheck subset: a tagged test keeps its 80/20 split; an untagged one gives all its points plainly" {
+    tiny points:4,memcheck
+    FAIL_MEMCHECK="first second" grade --subset "$T/t/07-tiny.bats"
+    assert_success
+    # first (tagged): its memcheck failure costs its 20 %.
+    assert_equal "$(field 07-tiny.1 score),$(field 07-tiny.1 max_score)" "3.2,4"
+    run field 07-tiny.1 output
+    assert_output --partial 'memcheck run: failed'
+    # second (untagged): not in the memcheck run, so that run cannot fail
+    # it; its plain pass gives all of its 1.5.
+    assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "1.5,1.5"
+    run field 07-tiny.2 output
+    assert_output --partial 'memcheck run: not of this test (not tagged memcheck)'
+    assert_equal "$(field 07-tiny.1 tags)" '["memcheck","exchange"]'
+    # 3.2 + 1.5 + 1.5 + 0 (fourth skips) + 1.5; memcheck: 0 of the 1 tagged.
+    run cat "$T/out/table.txt"
+    assert_line --regexp '^07-tiny +4/5 +0/1 +7\.7/10$'
+    assert_line --partial 'Memcheck subset: the 1 of 5 tests tagged memcheck give 80% of their points'
+    # The JUnit of both runs: the memcheck suite holds the tagged test only.
+    assert_equal "$(memcheck_cases 07-tiny.bats)" first
+    # An untagged test failing its plain run loses all its points.
+    FAIL_PLAIN=second grade --subset "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "0,1.5"
+    assert_equal "$(total)" "7"
+    # No memcheck run: the tagged test gives 80 %, the others all of theirs.
+    grade --no-memcheck --subset "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.1 score),$(field 07-tiny.1 max_score)" "3.2,3.2"
+    assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "1.5,1.5"
+    assert_output --partial 'No memcheck run (GRADE_VALGRIND=0): each test of the memcheck subset gives at most 80% of its points.'
+    # A memcheck run cut before it began fails the tagged test only.
+    run python3 "$REPORT" --out "$T/out" --plain "$T/plain.xml" --cut memcheck "$T/t/07-tiny.bats" "" "not run: cut" \
+        --memcheck-run --memcheck-subset "$T/t/07-tiny.bats"
+    assert_success
+    assert_equal "$(field 07-tiny.1 score),$(field 07-tiny.2 score)" "3.2,1.5"
+    run field 07-tiny.1 output
+    assert_output --partial 'memcheck run: failed\nnot run: cut'
+    assert_equal "$(memcheck_cases 07-tiny.bats)" first
+}
+
+@test "memcheck subset: a test in the memcheck report that is not tagged memcheck stops the report" {
+    tiny points:4,memcheck
+    # The memcheck run of every test, reported as if it were the subset.
+    grade "$T/t/07-tiny.bats"
+    assert_success
+    run python3 "$REPORT" --out "$T/out" --plain "$T/plain.xml" --memcheck "$T/memcheck.xml" \
+        --memcheck-subset "$T/t/07-tiny.bats"
+    assert_failure 2
+    assert_output "grade-report: $T/memcheck.xml: JUnit test case 'second' of $T/t/07-tiny.bats ran under memcheck but is not tagged memcheck (the grader read the tags otherwise than bats did)"
 }
 
 @test "a skipped test keeps its number, scores 0 and gives its reason" {
@@ -252,7 +317,59 @@ EOF
     run jq -r .output "$T/out/results.json"
     assert_output --partial $'The build failed; the last 40 lines of its log (graded: what was built):\n'"$(tail -n 40 "$log")"
     refute_line "$(sed -n "$((count - 40))p" "$log")"
-    assert_equal "$(total)" "6.8"
+    # No test of tiny is tagged memcheck: each gives all its points plainly.
+    assert_equal "$(total)" "8.5"
+}
+
+@test "tools/grade: the memcheck run is of the tests tagged memcheck; GRADE_MEMCHECK=all runs every test, 80/20 each" {
+    tiny points:4,memcheck
+    unbar >"$T/t/03-even.bats" <<'EOF2'
+|@test "a" { true; }
+|@test "b" { true; }
+EOF2
+    submission "$T/student"
+    # second fails under memcheck: that costs it nothing when it is not run there.
+    GRADE_DIR=$T/student GRADE_OUT=$T/out GRADE_TESTS="$T/t/03-even.bats $T/t/07-tiny.bats" \
+        FAIL_MEMCHECK=second IPC_LAB_VALGRIND='' run timeout 60 "$LAB_ROOT/tools/grade"
+    assert_success
+    assert_line "== grade: the tests tagged memcheck, under valgrind"
+    assert_line --regexp '^grade: 07-tiny \(memcheck run\): [0-9]+ s$'
+    assert_line --regexp '^grade: the memcheck run took [0-9]+ s$'
+    assert_line "$T/t/03-even.bats: no test tagged memcheck: none of its tests runs under memcheck."
+    assert_line --regexp '^03-even +2/2 +0/0 +10\.0/10$'
+    assert_line --regexp '^07-tiny +4/5 +1/1 +8\.5/10$'
+    assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "1.5,1.5"
+    assert_equal "$(memcheck_cases 07-tiny.bats)" first
+    assert_equal "$(memcheck_cases 03-even.bats)" ''
+    # GRADE_MEMCHECK=all: every test runs under memcheck and splits 80/20.
+    GRADE_MEMCHECK=all GRADE_DIR=$T/student GRADE_OUT=$T/out GRADE_TESTS="$T/t/03-even.bats $T/t/07-tiny.bats" \
+        FAIL_MEMCHECK=second IPC_LAB_VALGRIND='' run timeout 60 "$LAB_ROOT/tools/grade"
+    assert_success
+    assert_line "== grade: the same suite under valgrind"
+    refute_output --partial 'Memcheck subset'
+    assert_line --regexp '^03-even +2/2 +2/2 +10\.0/10$'
+    assert_line --regexp '^07-tiny +4/5 +3/4 +8\.2/10$'
+    assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "1.2,1.5"
+    assert_equal "$(memcheck_cases 07-tiny.bats | wc -l)" 5
+    # Anything else is refused before anything runs.
+    GRADE_MEMCHECK=some GRADE_OUT=$T/out2 GRADE_TESTS="$T/t/07-tiny.bats" run "$LAB_ROOT/tools/grade"
+    assert_failure 2
+    assert_output "grade: GRADE_MEMCHECK must be tagged or all, not 'some'"
+}
+
+@test "every graded file of the suite has tests tagged memcheck; bats and the grader count the same" {
+    local file count tagged
+    while read -r file; do
+        count=$(bats --count --filter-tags memcheck "$file")
+        tagged=$(python3 -c 'import importlib.util, sys
+spec = importlib.util.spec_from_file_location("report", sys.argv[1])
+report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report)
+print(sum(t["memcheck"] for t in report.parse_bats(sys.argv[2])["tests"]))' "$REPORT" "$file")
+        echo "# $file: bats $count, grade-report $tagged" # shown if this fails
+        ((count > 0))
+        assert_equal "$count" "$tagged"
+    done < <(python3 "$REPORT" --list "$LAB_ROOT"/tests/*.bats 2>/dev/null)
 }
 
 # within SECONDS COMMAND...: waits until COMMAND succeeds; fails after SECONDS.
@@ -287,13 +404,13 @@ EOF2
         GRADE_TESTS="$T/t/02-hang.bats $T/t/07-tiny.bats" IPC_LAB_VALGRIND='' run timeout 60 "$LAB_ROOT/tools/grade"
     assert_success
     assert_line "grade: 02-hang (plain run): time bound of 8 s reached (GRADE_FILE_LIMIT)"
-    assert_equal "$(field 02-hang.1 status),$(field 02-hang.1 score)" '"passed",2.6667'
+    assert_equal "$(field 02-hang.1 status),$(field 02-hang.1 score)" '"passed",3.3333'
     for n in 2 3; do
         assert_equal "$(field 02-hang.$n status),$(field 02-hang.$n score)" '"failed",0'
         run field 02-hang.$n output
         assert_output --partial "time bound of 8 s reached"
     done
-    assert_equal "$(total)" "9.47"
+    assert_equal "$(total)" "11.83"
     # The hung test's process group was killed with it.
     local pid
     pid=$(cat "$T/hang.pid")
@@ -322,8 +439,8 @@ EOF2
     within 60 gone "$runner"
     run jq -e . "$T/out/results.json"
     assert_success
-    assert_equal "$(field 07-tiny.1 score)" "3.2"
-    assert_equal "$(field 07-tiny.2 score)" "1.2"
+    assert_equal "$(field 07-tiny.1 score)" "4"
+    assert_equal "$(field 07-tiny.2 score)" "1.5"
     run field 08-wait.1 output
     assert_output --partial "not run"
     assert_equal "$(field 08-wait.1 score)" "0"
@@ -338,14 +455,14 @@ EOF2
     GRADE_ALL_OUT=$T/all GRADE_VALGRIND=0 GRADE_TESTS="$T/t/07-tiny.bats" FAIL_PLAIN=second \
         IPC_LAB_VALGRIND='' run timeout 120 "$LAB_ROOT/tools/grade-all" -j 2 "$T/in"
     assert_success
-    assert_line "alice: 5.6/8 points, tests 3/5, build ok: ok"
-    assert_line "bob: 5.6/8 points, tests 3/5, build ok: ok"
+    assert_line "alice: 7/10 points, tests 3/5, build ok: ok"
+    assert_line "bob: 7/10 points, tests 3/5, build ok: ok"
     for who in alice bob; do
         run jq -e .score "$T/all/$who/results.json"
-        assert_output 5.6
+        assert_output 7
     done
     run cat "$T/all/summary.csv"
-    assert_output $'student,score,max_score,passed,tests,build,status\nalice,5.6,8.0,3,5,ok,ok\nbob,5.6,8.0,3,5,ok,ok'
+    assert_output $'student,score,max_score,passed,tests,build,status\nalice,7.0,10.0,3,5,ok,ok\nbob,7.0,10.0,3,5,ok,ok'
 }
 
 @test "tools/grade-all: a zip with an entry outside its directory is refused, nothing of it unpacked" {

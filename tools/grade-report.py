@@ -12,7 +12,8 @@
       named on stderr and left out.
   grade-report.py --out DIR [--plain JUNIT]... [--memcheck JUNIT]...
                   [--cut RUN FILE.bats TAP REASON]... [--memcheck-run]
-                  [--build-log LOG [--build-limit N]] [--note TEXT]...
+                  [--memcheck-subset] [--build-log LOG [--build-limit N]]
+                  [--note TEXT]...
                   [--quiet] FILE.bats...
       reads the JUnit reports of the plain run and of the memcheck run
       (bats -F junit; one report per file, or one for all) of FILE.bats...,
@@ -26,6 +27,10 @@
       its TAP stream (bats --report-formatter tap; "" when it did not start)
       reported keep their result, the others fail with REASON as output.
       --memcheck-run: a memcheck run was asked for (implied by --memcheck).
+      --memcheck-subset: the memcheck run is of the tests tagged memcheck
+      only (bats --filter-tags memcheck, tools/grade's default): a test of
+      the memcheck JUnit report that is not tagged so stops the report.
+      Without it, the memcheck run is of every test.
       --build-log is given when the build failed (--build-limit N: it was
       stopped at its time bound of N s): its last 40 lines are printed and
       put in results.json's top-level output.
@@ -48,6 +53,10 @@ The tags (bats syntax: comma separated, no spaces, e.g. `points:3,hidden`):
                               evenly what the tagged ones leave; if the
                               tagged ones sum to more, that sum is the
                               file's total (said once in the output).
+  memcheck                    the test is in the memcheck subset: with
+                              --memcheck-subset only these run under
+                              valgrind, and only these split their points
+                              80/20 (see below). Copied into `tags`.
   hidden                      the handout does not ship the test; it is
                               graded like any other, visibility
                               after_published unless visibility: says else.
@@ -65,8 +74,10 @@ A file_tags line holding points: or ungraded comes before the first @test.
 Points of one test, worth P: 80 % for passing the plain run, 20 % for the
 memcheck run, given only when the plain run passed and the memcheck run did
 not fail the test (passed, or skipped on purpose). Without the memcheck run
-(GRADE_VALGRIND=0) a test is worth 80 % of P. A skipped test scores 0 and
-says why. A test is numbered CHAPTER.N, N its place among every @test of
+(GRADE_VALGRIND=0) such a test is worth 80 % of P. With --memcheck-subset
+that split is for the tests tagged memcheck; a test outside the subset is
+worth all of P for passing the plain run (memcheck run or not). A skipped
+test scores 0 and says why. A test is numbered CHAPTER.N, N its place among every @test of
 its file as written, so numbers never move.
 """
 import argparse
@@ -155,6 +166,7 @@ def parse_bats(path):
             info["tests"].append({
                 "name": name, "number": len(info["tests"]) + 1,
                 "points": points_of(own, where),
+                "memcheck": "memcheck" in own or "memcheck" in file_tags,
                 "visibility": vis or ("after_published" if hidden else "visible"),
                 "tags": [t for t in dict.fromkeys(own + file_tags)
                          if t not in ("hidden", "ungraded") and not t.startswith(("points:", "visibility:"))],
@@ -196,9 +208,10 @@ def suites(path):
     return root.findall("testsuite") if root.tag == "testsuites" else [root]
 
 
-def results(path, files):
+def results(path, files, subset=False):
     """{(file path, test name): (status, text)} of one JUnit report, status
-    passed / failed / skipped. Every test case must be a parsed test."""
+    passed / failed / skipped. Every test case must be a parsed test; with
+    subset (the memcheck run of the tagged tests), a test tagged memcheck."""
     by_suite = {os.path.basename(f["path"]): f for f in files}
     found = {}
     for suite in suites(path):
@@ -209,9 +222,13 @@ def results(path, files):
             continue
         for case in suite.findall("testcase"):
             name = case.get("name", "")
-            if not any(t["name"] == name for t in info["tests"]):
+            test = next((t for t in info["tests"] if t["name"] == name), None)
+            if test is None:
                 raise Refused(f"{path}: JUnit test case '{name}' is no @test of {info['path']}"
                               " (the grader read the name otherwise than bats did)")
+            if subset and not test["memcheck"]:
+                raise Refused(f"{path}: JUnit test case '{name}' of {info['path']} ran under memcheck"
+                              " but is not tagged memcheck (the grader read the tags otherwise than bats did)")
             key = (info["path"], name)
             if key in found:
                 raise Refused(f"{path}: test case '{name}' of {info['path']} reported twice")
@@ -265,10 +282,16 @@ def tap_results(path, info):
     return found
 
 
-def cut_results(args, kind, files):
+def in_run(test, kind, subset):
+    """Whether the run KIND is of this test: the plain run is of every test,
+    the memcheck run of the tagged ones when it is a subset."""
+    return kind == "plain" or not subset or test["memcheck"]
+
+
+def cut_results(args, kind, files, subset=False):
     """{(file path, test name): (status, text)} of the cut files of a run:
-    what their TAP stream reported, every other test failed with the reason;
-    and the notes that say so."""
+    what their TAP stream reported, every other test of the run failed with
+    the reason; and the notes that say so."""
     by_path = {f["path"]: f for f in files}
     found, notes = {}, []
     for run, path, tap, reason in args.cut or []:
@@ -280,13 +303,14 @@ def cut_results(args, kind, files):
         if info["ungraded"]:
             continue
         reported = tap_results(tap, info) if tap else {}
-        for test in info["tests"]:
+        tests = [t for t in info["tests"] if in_run(t, kind, subset)]
+        for test in tests:
             status, text = reported.get(test["name"], ("failed", ""))
             if test["name"] not in reported:
                 text = reason
             found[(path, test["name"])] = (status, text)
         notes.append(f"{info['chapter']}, {kind} run: {reason}"
-                     + (f" ({len(reported)} of {len(info['tests'])} tests reported before)"
+                     + (f" ({len(reported)} of {len(tests)} tests reported before)"
                         if reported else ""))
     return found, notes
 
@@ -311,7 +335,7 @@ def replace_file(path, write):
 def cut_suite(info, found, prefix):
     """A JUnit suite for a file whose run was cut: its results as counted."""
     suite = ET.Element("testsuite", name=prefix + os.path.basename(info["path"]))
-    for test in info["tests"]:
+    for test in (t for t in info["tests"] if (info["path"], t["name"]) in found):
         status, text = found[(info["path"], test["name"])]
         case = ET.SubElement(suite, "testcase", classname=prefix + info["chapter"], name=test["name"])
         if status != "passed":
@@ -341,12 +365,12 @@ def write_junit(out, plain, memcheck, cut_args, cuts, files):
                  lambda f: ET.ElementTree(merged).write(f, encoding="unicode", xml_declaration=True))
 
 
-def run_results(reports, files):
+def run_results(reports, files, subset=False):
     """The results of one run, from its JUnit reports (one per file or one
     for all): a test reported twice stops the report."""
     found = {}
     for report_path in reports:
-        more = results(report_path, files)
+        more = results(report_path, files, subset)
         for key in more:
             if key in found:
                 raise Refused(f"{report_path}: test case '{key[1]}' of {key[0]} reported twice")
@@ -364,15 +388,26 @@ def report(args, files):
         notes.append(f"{why}; the last {len(tail)} lines of its log"
                      " (graded: what was built):\n" + "\n".join(tail))
     with_memcheck = bool(args.memcheck or args.memcheck_run)
+    subset = args.memcheck_subset
+    graded = [f for f in files if not f["ungraded"]]
+    if subset:
+        in_subset = sum(t["memcheck"] for f in graded for t in f["tests"])
+        notes.append(f"Memcheck subset: the {in_subset} of {sum(len(f['tests']) for f in graded)} tests"
+                     f" tagged memcheck give {PLAIN_SHARE:.0%} of their points for the plain run and"
+                     f" {MEMCHECK_SHARE:.0%} for the memcheck run; the others give all of theirs"
+                     " for the plain run.")
+        notes += [f"{f['path']}: no test tagged memcheck: none of its tests runs under memcheck."
+                  for f in graded if not any(t["memcheck"] for t in f["tests"])]
     if not with_memcheck:
-        notes.append(f"No memcheck run (GRADE_VALGRIND=0): each test gives at most"
-                     f" {PLAIN_SHARE:.0%} of its points.")
+        notes.append(f"No memcheck run (GRADE_VALGRIND=0): each test"
+                     + (" of the memcheck subset" if subset else "")
+                     + f" gives at most {PLAIN_SHARE:.0%} of its points.")
 
     plain = run_results(args.plain or [], files)
-    memcheck = run_results(args.memcheck or [], files)
+    memcheck = run_results(args.memcheck or [], files, subset)
     cuts = {}
     for kind, found in (("plain", plain), ("memcheck", memcheck)):
-        cut, cut_notes = cut_results(args, kind, files)
+        cut, cut_notes = cut_results(args, kind, files, subset)
         for key in cut:
             if key in found:
                 raise Refused(f"--cut {kind} {key[0]}: its JUnit report was given too")
@@ -383,7 +418,7 @@ def report(args, files):
 
     tests, rows, total, total_max = [], [], 0.0, 0.0
     passed_all = count_all = 0
-    for info in (f for f in files if not f["ungraded"]):
+    for info in graded:
         worth, tagged = file_total(info)
         untagged = [t for t in info["tests"] if t["points"] is None]
         if tagged > info["points"]:
@@ -391,16 +426,22 @@ def report(args, files):
                          f" the file's {info['points']:g}: the file is worth {tagged:g}.")
         each = (worth - tagged) / len(untagged) if untagged else 0.0
         score = top = 0.0
-        passed = clean = 0
+        passed = clean = checked = 0
         for test in info["tests"]:
             points = each if test["points"] is None else test["points"]
             key = (info["path"], test["name"])
             status, text = plain.get(key, ("missing", ""))
-            got = points * PLAIN_SHARE if status == "passed" else 0.0
-            most = points * PLAIN_SHARE
+            split = in_run(test, "memcheck", subset)
+            share = PLAIN_SHARE if split else 1.0
+            got = points * share if status == "passed" else 0.0
+            most = points * share
             output = "plain run: " + describe(status, text)
-            if with_memcheck:
+            if not split:
+                output += ("\nmemcheck run: not of this test (not tagged memcheck):"
+                           " the plain run gives all its points")
+            elif with_memcheck:
                 most += points * MEMCHECK_SHARE
+                checked += status == "passed"
                 vg_status, vg_text = memcheck.get(key, ("missing", ""))
                 if status != "passed":
                     output += "\nmemcheck run: not counted (the plain run did not pass)"
@@ -424,7 +465,7 @@ def report(args, files):
         total, total_max = total + score, total_max + top
         passed_all, count_all = passed_all + passed, count_all + len(info["tests"])
         rows.append((info["chapter"], f"{passed}/{len(info['tests'])}",
-                     f"{clean}/{passed}" if with_memcheck else "not run", f"{score:.1f}/{top:g}"))
+                     f"{clean}/{checked}" if with_memcheck else "not run", f"{score:.1f}/{top:g}"))
 
     summary = f"ipc-lab suite: {total:.1f} of {total_max:g} points"
     replace_file(f"{args.out}/results.json", lambda f: json.dump(
@@ -458,6 +499,7 @@ def main():
     parser.add_argument("--plain", action="append")
     parser.add_argument("--memcheck", action="append")
     parser.add_argument("--memcheck-run", action="store_true")
+    parser.add_argument("--memcheck-subset", action="store_true")
     parser.add_argument("--cut", nargs=4, action="append", metavar=("RUN", "FILE.bats", "TAP", "REASON"))
     parser.add_argument("--build-log")
     parser.add_argument("--build-limit")
