@@ -4,7 +4,7 @@ include mk/lab.mk
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
 .PHONY: all common $(CHAPTERS) bench-build test valgrind valgrind-subset demo clean help setup check sanitize \
-	grade grade-all stress bench bench-plot handout handout-check handout-test classroom
+	grade grade-all autograder stress bench bench-plot handout handout-check handout-test classroom
 
 # A handout (tools/handout) has no bench/: all builds it only where it is.
 all: $(CHAPTERS) $(if $(wildcard bench/Makefile),bench-build)
@@ -125,6 +125,14 @@ handout-test:
 	$(call lab_need,test)
 	tools/handout-suite
 
+# Gradescope's autograder zip, build/autograder.zip (tools/autograder):
+# setup.sh, run_autograder and the grading tree, hidden tests included, no
+# chapter's program sources. GRADE_LIMIT, GRADE_VALGRIND, GRADE_TESTS...
+# given here become run_autograder's defaults. TEACHING.md, "Gradescope".
+autograder:
+	$(MASTER_ONLY)
+	tools/autograder build/autograder.zip
+
 # Static gates over the whole tree: clang-format, clang-tidy, cppcheck, shellcheck.
 check:
 	$(call lab_need,check)
@@ -155,6 +163,7 @@ help:
 	@echo "  make stress       soak every server with many clients; check replies, fds, leftovers"
 	@echo "  make grade        grade this checkout, or GRADE_DIR=path a student's: table, JUnit, Gradescope JSON"
 	@echo "  make grade-all GRADE_ALL_DIR=dir   grade every submission there (GRADE_JOBS at a time): CSV summary"
+	@echo "  make autograder   build/autograder.zip for Gradescope (setup.sh, run_autograder, the grading tree)"
 	@echo "  make check        clang-format, clang-tidy, cppcheck, shellcheck: zero findings"
 	@echo "  make handout      the student tree in build/handout/ (CHAPTERS=\"03-fifo ...\" for some)"
 	@echo "  make handout-check  the handout round trip: solutions put back give this tree"

@@ -600,4 +600,147 @@ EOF2
     run timeout 60 "$LAB_ROOT/tools/classroom" "$T/h"
     assert_failure 1
     assert_output "classroom: 03-even: no tests/03-even.bats in $T/h"
+
+# --- Gradescope: make autograder's zip, run_autograder against a fake root
+
+# autograder_zip [NAME=VALUE...]: the zip, built with those settings, in $T.
+autograder_zip() {
+    run env "$@" "$LAB_ROOT/tools/autograder" "$T/autograder.zip"
+    assert_success
+}
+
+# fake_root: a scratch /autograder laid out as Gradescope does: the zip
+# unpacked into source/, run_autograder copied to the top, submission/ empty.
+fake_root() {
+    mkdir -p "$T/root/source" "$T/root/submission"
+    unzip -q "$T/autograder.zip" -d "$T/root/source"
+    cp -p "$T/root/source/run_autograder" "$T/root/"
+}
+
+# reference DEST: this checkout as a student hands it in (no .git, build/
+# or bench/), built once per run of this file (copied from then on: make
+# finds it up to date).
+reference() {
+    local built=$BATS_FILE_TMPDIR/reference
+    if [[ ! -d $built ]]; then
+        mkdir -p "$built.tmp"
+        tar -C "$LAB_ROOT" --exclude=./.git --exclude=./build --exclude=./bench -cf - . | tar -C "$built.tmp" -xf -
+        timeout 900 make -j2 -C "$built.tmp" LAB_AUTO_INSTALL=0 >"$BATS_FILE_TMPDIR/reference.log" 2>&1 </dev/null 3>&- ||
+            { tail -n 20 "$BATS_FILE_TMPDIR/reference.log"; return 1; }
+        mv "$built.tmp" "$built"
+    fi
+    mkdir -p "$1"
+    cp -a "$built/." "$1/"
+}
+
+# autograde [NAME=VALUE...]: run_autograder against the fake root (`run`).
+autograde() {
+    run env AUTOGRADER_ROOT="$T/root" IPC_LAB_VALGRIND='' "$@" timeout 900 "$T/root/run_autograder"
+}
+
+# results_check: results.json is what Gradescope reads: a score, and each
+# test with every field of its schema; prints "score max passed tests".
+results_check() {
+    python3 - "$T/root/results/results.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert isinstance(r["score"], (int, float)), r
+fields = {"score": (int, float), "max_score": (int, float), "status": str, "name": str,
+          "number": str, "output": str, "visibility": str}
+for t in r["tests"]:
+    for key, kind in fields.items():
+        assert isinstance(t.get(key), kind), (key, t)
+    assert t["status"] in ("passed", "failed"), t
+    assert t["visibility"] in ("hidden", "after_due_date", "after_published", "visible"), t
+    assert 0 <= t["score"] <= t["max_score"], t
+assert abs(r["score"] - sum(t["score"] for t in r["tests"])) < 0.01, r["score"]
+print(f'{r["score"]:g} {sum(t["max_score"] for t in r["tests"]):g}',
+      sum(t["status"] == "passed" for t in r["tests"]), len(r["tests"]))
+PY
+}
+
+@test "make autograder: setup.sh and run_autograder at the top, executable; the grading tree; no .git, build/, bench/ or program source" {
+    autograder_zip
+    run unzip -Z1 "$T/autograder.zip"
+    assert_success
+    local entry
+    for entry in setup.sh run_autograder Makefile mk/lab.mk common/lab.hpp tests/lab.bash tests/02-pipe.bats \
+        tools/grade tools/grade-report.py tools/copy-submission tools/need tools/packages 02-pipe/README.md \
+        10-dbus/README.md vendor/bats/bin/bats vendor/bats-lib/bats-assert/load.bash autograder.env; do
+        assert_line "$entry"
+    done
+    refute_line --regexp '(^|/)\.git(/|$)'
+    refute_line --regexp '^(build|bench|tools/gradescope)/'
+    refute_line --regexp '^[0-9][0-9]-[^/]+/.+\.(cpp|hpp)$'
+    refute_line --regexp '^[0-9][0-9]-[^/]+/(Makefile|server|client)$'
+    run unzip -Z "$T/autograder.zip" setup.sh run_autograder
+    assert_line --regexp '^-rwxr-xr-x .* setup\.sh$'
+    assert_line --regexp '^-rwxr-xr-x .* run_autograder$'
+}
+
+@test "run_autograder: the reference, in a top folder, scores full marks for the files graded; the submission is only read" {
+    # The settings given when the zip is made are run_autograder's defaults.
+    autograder_zip GRADE_TESTS=tests/02-pipe.bats GRADE_VALGRIND=0
+    fake_root
+    run cat "$T/root/source/autograder.env"
+    assert_output $'GRADE_TESTS=tests/02-pipe.bats\nGRADE_VALGRIND=0'
+    reference "$T/root/submission/ipc-lab"
+    # A source newer than its program: a build in place would show.
+    touch "$T/root/submission/ipc-lab/02-pipe/client.cpp"
+    local before
+    before=$(cd "$T/root/submission" && find . -printf '%p %s %T@\n' | sort)
+    autograde
+    assert_success
+    assert_line "02-pipe  16/16  not run   8.0/8"
+    run results_check
+    assert_success
+    assert_output "8 8 16 16"
+    run jq -r '[.tests[].number | split(".")[0]] | unique | join(" ")' "$T/root/results/results.json"
+    assert_output "02-pipe"
+    assert_equal "$(cd "$T/root/submission" && find . -printf '%p %s %T@\n' | sort)" "$before"
+}
+
+@test "run_autograder: a submission whose client prints nothing scores lower, each failed test saying why" {
+    autograder_zip
+    fake_root
+    reference "$T/root/submission"
+    printf 'int main() { return 0; }\n' >"$T/root/submission/02-pipe/client.cpp"
+    autograde GRADE_TESTS=tests/02-pipe.bats GRADE_VALGRIND=0
+    assert_success
+    run results_check
+    assert_success
+    local score max passed tests
+    read -r score max passed tests <<<"$output"
+    assert_equal "$max,$tests" "8,16"
+    assert_not_equal "$score" "$max"
+    ((passed < tests))
+    # The server's own usage tests do not need the client: not all is lost.
+    ((passed > 0))
+    run jq -r '.tests[] | select(.status == "failed") | .output' "$T/root/results/results.json"
+    assert_output --partial "plain run: failed"
+    assert_output --partial "HELLO"
+}
+
+@test "run_autograder: when tools/grade leaves no results (no submission; the grader stops), results.json still says why, score 0" {
+    autograder_zip
+    fake_root
+    rmdir "$T/root/submission"
+    mkdir -p "$T/root/results"
+    echo "not json" >"$T/root/results/results.json"
+    autograde GRADE_VALGRIND=0
+    assert_success
+    run jq -r '.score, .output' "$T/root/results/results.json"
+    assert_line --index 0 0
+    assert_output --partial "could not be graded"
+    assert_output --partial "refused: no submission at $T/root/submission"
+    # A grader that stops before its first report (here: no graded file).
+    mkdir "$T/root/submission"
+    printf 'all:\n\t@true\n' >"$T/root/submission/Makefile"
+    autograde GRADE_TESTS=tests/bench.bats
+    assert_success
+    run jq -r '.score, (.tests | length), .output' "$T/root/results/results.json"
+    assert_line --index 0 0
+    assert_line --index 1 0
+    assert_output --partial "tools/grade exited with status 2"
+    assert_output --partial "grade: no graded file among: tests/bench.bats"
 }

@@ -137,6 +137,22 @@ APT
     assert_equal "${#lines[@]}" 2
 }
 
+@test "need --install PURPOSE: those purposes' packages only, under LAB_APT_SUBSTITUTE's names" {
+    ((EUID == 0)) || skip "installing is done only as root (this is uid $EUID)"
+    build_only_machine
+    fake_apt
+    # Gradescope's setup.sh on Ubuntu 22.04: one dbus package, no bats helpers.
+    run --separate-stderr env PATH="$T/bin" LAB_NEED_ROOT="$T/root" \
+        LAB_APT_SUBSTITUTE="dbus-daemon=dbus dbus-bin=dbus bats-assert=" "$LAB_ROOT/tools/need" --install test
+    assert_success
+    run cat "$T/apt.log"
+    assert_line --index 0 'apt-get update -qq'
+    assert_line --index 1 --regexp '^apt-get install -y -qq .*\bbats-support\b'
+    assert_equal "$(grep -ow 'dbus' <<<"${lines[1]}" | wc -l)" 1
+    refute_line --index 1 --regexp '\b(dbus-daemon|dbus-bin|bats-assert|valgrind|clang)\b'
+    assert_equal "${#lines[@]}" 2
+}
+
 @test "as root with LAB_AUTO_INSTALL=0, or as another user, nothing is installed: the line is printed" {
     build_only_machine
     fake_apt
