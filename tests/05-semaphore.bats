@@ -747,7 +747,7 @@ full_dir_server() {
         reused=$!
         kill -CONT "$server_pid"
         status=0
-        "$client" --name "$NAME" --timeout 3 mine >"$T/ns.client.out" 2>&1 || status=$?
+        "$client" --name "$NAME" --timeout "$((2 * READY_LIMIT))" mine >"$T/ns.client.out" 2>&1 || status=$?
         kill "$reused"
         kill -TERM "$server_pid"
         wait "$server_pid" || true

@@ -56,13 +56,9 @@ if ! bats_usable; then
     bats_usable || { echo "setup: the bats from the zip does not run here" >&2; exit 1; }
 fi
 
-# The grader's sandbox (an unprivileged user, namespaces): tools/grade
-# prepares what it needs when it has the option.
-if grep -q -e '--setup-sandbox' "$lab/tools/grade"; then
-    "$lab/tools/grade" --setup-sandbox || { echo "setup: tools/grade --setup-sandbox failed" >&2; exit 1; }
-else
-    echo "setup: this tools/grade has no sandbox to prepare (no --setup-sandbox): skipped"
-fi
+# The grader's sandbox (an unprivileged user, namespaces): root's
+# subordinate ids (tools/grade's header).
+"$lab/tools/grade" --setup-sandbox || { echo "setup: tools/grade --setup-sandbox failed" >&2; exit 1; }
 
 "$lab/tools/need" "${purposes[@]}" || exit 1
 echo "setup: ready in $((SECONDS - started)) s"
