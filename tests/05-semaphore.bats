@@ -630,6 +630,7 @@ is_waiting_to_enter() {
     run ipcmk -S 1 -p 0600
     assert_success
     local foreign=${output##* }
+    PLANTED_IPC+=("-s $foreign") # removed in teardown even when the test fails
     plant_key_file semaphore "semid=$foreign"
     start_server_v ""
     run grep -c 'took over' "$SERVER_LOG"

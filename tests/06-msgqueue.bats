@@ -624,6 +624,7 @@ check_killed_clients() {
     # someone else's queue (ipcmk picks a random key), named in a leftover key file
     local other
     other=$(ipcmk -Q | awk '{ print $NF }')
+    PLANTED_IPC+=("-q $other") # removed in teardown even when the test fails
     plant_key_file msgqueue "msqid=$other"
     start_queue_server
     run grep -c 'took over' "$SERVER_LOG"

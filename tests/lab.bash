@@ -453,7 +453,7 @@ lab_teardown() {
         "$@" || failed=1
     fi
     local planted
-    for planted in "${PLANTED_IPC[@]}"; do # "-s ID": made by plant_others_object
+    for planted in "${PLANTED_IPC[@]}"; do # "-s ID": made by plant_others_object or ipcmk
         # shellcheck disable=SC2086 # the option and the id, two words
         ipcrm $planted 2>/dev/null || true
     done
