@@ -6,7 +6,15 @@
 #   CHAPTER_LDLIBS := -lsystemd       # optional
 #   include ../mk/chapter.mk
 #
-# Targets: all (default), test, valgrind, demo, clean.
+# and, for `make trace` (tools/trace: one exchange under strace, labelled by
+# role), what the exchange is and which calls it shows:
+#
+#   TRACE_CALLS := msgget,msgsnd,msgrcv,msgctl
+#   TRACE_SERVER := ./server --name trace   # optional: started first
+#   TRACE_CLIENT := ./client --name trace hello
+#   TRACE_OPTIONS := --signals               # optional: more tools/trace options
+#
+# Targets: all (default), test, valgrind, demo, trace, clean.
 
 include $(dir $(lastword $(MAKEFILE_LIST)))lab.mk
 
@@ -21,7 +29,7 @@ SHARED_OBJECTS := $(patsubst %.cpp,$(OBJ_DIR)/%.o,$(SHARED_SOURCES))
 FLAVOUR_STAMP := $(OBJ_DIR)/../last-flavour$(if $(VARIANT),-$(VARIANT))
 $(shell mkdir -p $(OBJ_DIR) && { [ "$$(cat $(FLAVOUR_STAMP) 2>/dev/null)" = "$(LAB_FLAVOUR)" ] || echo "$(LAB_FLAVOUR)" > $(FLAVOUR_STAMP); })
 
-.PHONY: all test valgrind demo clean
+.PHONY: all test valgrind demo trace clean
 .DEFAULT_GOAL := all
 
 all: $(BINARIES)
@@ -65,6 +73,13 @@ valgrind: all
 
 demo: all
 	@./demo.sh
+
+# TRACE_BIN=DIR traces the programs in DIR (a variant's, a submission's)
+# without building here: the README's trace is checked that way.
+trace: $(if $(TRACE_BIN),,all)
+	$(call lab_need,trace)
+	@cd $(or $(TRACE_BIN),.) && $(LAB_ROOT)/tools/trace --calls '$(TRACE_CALLS)' $(TRACE_OPTIONS) \
+	    $(if $(TRACE_SERVER),--server '$(TRACE_SERVER)') -- $(TRACE_CLIENT)
 
 clean:
 	rm -rf .build $(PROGRAMS)
