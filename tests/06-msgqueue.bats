@@ -934,6 +934,31 @@ os.execvp(sys.argv[2], sys.argv[2:])'
     assert_equal "$(grep '^dropped: ' "$SERVER_LOG")" 'dropped: 2 messages nobody takes (not a request, nor a recent reply to a live client)'
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: System V: the request and the reply go through the queue (msgsnd/msgrcv), nothing else" {
+    trace_exchange --server "06-msgqueue/server --name $NAME" -- 06-msgqueue/client --name "$NAME" hello
+    carried client 'msgget\(0x…, 000\) = msqid' "the client finds the server's queue with msgget(key, 0)"
+    carried client 'msgsnd\(msqid, \{mtype=1, mtext="<client>hello"' "the request (type 1: the client's pid, then hello) sent with msgsnd"
+    carried server 'msgrcv\(msqid, \{mtype=1, mtext="<client>hello' "the server takes the request with msgrcv, type 1"
+    carried server 'msgsnd\(msqid, \{mtype=<client>, mtext="HELLO"' "the reply sent with msgsnd, typed with the client's pid"
+    carried client 'msgrcv\(msqid, \{mtype=<client>, mtext="HELLO' "the reply reaches the client by msgrcv of its own type"
+    carried_only_by hello 'client +msgsnd\(msqid, ' 'server +msgrcv\(msqid, ' 'server +msgsnd\(msqid, ' \
+        'client +msgrcv\(msqid, ' '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: POSIX: the request goes through the server's queue, the reply through the client's own" {
+    trace_exchange --server "06-msgqueue/posix-server --name $NAME" -- 06-msgqueue/posix-client --name "$NAME" hello
+    local queue="ipc-lab-$(id -u)-msgqueue-posix-$NAME"
+    carried posix-client "mq_timedsend\([0-9]+</$queue>, \"<posix-client>hello\"" "the request sent with mq_timedsend into the server's queue /$queue"
+    carried posix-server "mq_timedreceive\([0-9]+</$queue>, \"<posix-client>hello\"" "the server takes the request from its queue with mq_timedreceive"
+    carried posix-server "mq_timedsend\([0-9]+</$queue-<posix-client>>, \"HELLO\"" "the reply sent into the client's own queue /$queue-PID"
+    carried posix-client "mq_timedreceive\([0-9]+</$queue-<posix-client>>, \"HELLO\"" "the reply taken from the client's own queue with mq_timedreceive"
+    carried_only_by hello "posix-client +mq_timedsend\([0-9]+</$queue>, " "posix-server +mq_timedreceive\([0-9]+</$queue>, " \
+        "posix-server +mq_timedsend\([0-9]+</$queue-<posix-client>>, " "posix-client +mq_timedreceive\([0-9]+</$queue-<posix-client>>, " \
+        '(posix-server|posix-client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 06-msgqueue

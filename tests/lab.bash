@@ -319,6 +319,69 @@ check_transcripts() {
     assert_success
 }
 
+# Mechanism checks: from a trace of one exchange, the data went through the
+# chapter's mechanism, on the right side, and through nothing else.
+#
+#   trace_exchange --server "06-msgqueue/server --name $NAME" -- 06-msgqueue/client --name "$NAME" hello
+#   carried client 'msgrcv\(msqid, \{mtype=<client>, mtext="HELLO' "the reply reached the client by msgrcv"
+#   carried_only_by hello 'client +msgsnd\(msqid' ... '(server|client) +write\(1<stdout>'
+#
+# trace_exchange [--server 'CHAPTER/PROGRAM ARGS'] [tools/trace options] --
+# CHAPTER/PROGRAM ARGS...: runs the programs under test once under strace
+# (tools/trace --data: the options' calls, and every call that can carry
+# bytes between processes), the server first; the trace's lines, labelled by
+# role, go to $T/trace. Not under memcheck: strace and valgrind do not stack.
+trace_exchange() {
+    if [[ ${IPC_LAB_VALGRIND-} == 1 ]]; then
+        skip "mechanism checks trace the programs with strace, which does not stack with memcheck; the plain, sanitizer and graded runs make them"
+    fi
+    local options=()
+    while (($# > 0)) && [[ $1 != -- ]]; do
+        if [[ $1 == --server ]]; then
+            options+=(--server "$LAB_BIN_ROOT/$2")
+            shift
+        else
+            options+=("$1")
+        fi
+        shift
+    done
+    shift
+    run --separate-stderr timeout -k 2 $((3 * CLIENT_LIMIT)) "$LAB_ROOT/tools/trace" --data \
+        --timeout "$CLIENT_LIMIT" "${options[@]}" -- "$(bin "$1")" "${@:2}" 3>&-
+    printf '%s\n' "$output" >"$T/trace"
+    if ((status != 0)); then
+        fail "tools/trace failed (status $status): $stderr"
+    fi
+}
+
+# carried ROLE REGEX WHAT: a line of ROLE in $T/trace matches the extended
+# REGEX (after the role's label); otherwise the test fails with "missing:
+# WHAT" and the lines that did carry the exchange's text.
+carried() {
+    grep -Eq -- "^$1 +$2" "$T/trace" && return 0
+    fail "missing: $3
+the lines of the trace that carried the exchange's text (hello, HELLO):
+$(grep -i 'hello' "$T/trace" | sed 's/^/  /')"
+}
+
+# carried_only_by TEXT REGEX...: every line of $T/trace whose call holds
+# TEXT (in any case) matches one of the extended REGEXes (role included);
+# otherwise the test fails naming what else carried it.
+carried_only_by() {
+    local text=$1 line regex allowed extra=()
+    shift
+    while IFS= read -r line; do
+        allowed=0
+        for regex in "$@"; do
+            [[ $line =~ ^$regex ]] && allowed=1 && break
+        done
+        ((allowed)) || extra+=("  $line")
+    done < <(grep -i -- "$text" "$T/trace")
+    ((${#extra[@]} == 0)) && return 0
+    fail "the exchange's text also went another way than the chapter's mechanism:
+$(printf '%s\n' "${extra[@]}")"
+}
+
 # check_help_and_unknown_option CHAPTER PROGRAM...: each PROGRAM prints its
 # usage on stdout with --help (exit 0, stderr empty) and refuses an unknown
 # option with exit 2, nothing on stdout and the one line common/options
