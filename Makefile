@@ -4,7 +4,7 @@ include mk/lab.mk
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]-*/Makefile)))
 
 .PHONY: all common $(CHAPTERS) bench-build test valgrind valgrind-subset demo clean help setup check sanitize \
-	grade grade-all autograder stress bench bench-plot handout handout-check handout-test classroom
+	grade grade-all autograder stress bench bench-plot handout handout-check handout-test classroom trace
 
 # A handout (tools/handout) has no bench/: all builds it only where it is.
 all: $(CHAPTERS) $(if $(wildcard bench/Makefile),bench-build)
@@ -65,6 +65,16 @@ sanitize:
 	$(call lab_need,test)
 	$(Q)$(MAKE) $(if $(Q),-s) --no-print-directory VARIANT=asan all
 	$(SANITIZER_ENV) LAB_BIN_ROOT=$(CURDIR)/build/asan tests/run tests/*.bats
+
+# One exchange of every chapter under strace, the calls it teaches labelled
+# by role (tools/trace; each chapter's TRACE_* settings in its Makefile).
+trace: all
+	$(call lab_need,trace)
+	@for chapter in $(CHAPTERS); do \
+	    echo "==== $$chapter"; \
+	    $(MAKE) -s --no-print-directory -C $$chapter trace || exit 1; \
+	    echo; \
+	done
 
 # Bounded soak runs of every server (tests/pairs): replies checked, server
 # descriptors flat, nothing left behind. Prints a table.
@@ -160,6 +170,7 @@ help:
 	@echo "  make valgrind-subset  only the tests tagged memcheck, under memcheck (what make grade runs)"
 	@echo "  make sanitize     the same suite against an ASan+UBSan build (build/asan/)"
 	@echo "  make bench        measure every mechanism (latency, throughput); make bench-plot draws charts"
+	@echo "  make trace        one exchange of every chapter under strace: the calls it teaches, by role"
 	@echo "  make stress       soak every server with many clients; check replies, fds, leftovers"
 	@echo "  make grade        grade this checkout, or GRADE_DIR=path a student's: table, JUnit, Gradescope JSON"
 	@echo "  make grade-all GRADE_ALL_DIR=dir   grade every submission there (GRADE_JOBS at a time): CSV summary"
@@ -171,6 +182,6 @@ help:
 	@echo "  make classroom    add GitHub Classroom's autograding.json and workflow to the handout (practice feedback)"
 	@echo "  make clean        remove everything built"
 	@echo "  make setup        install the Debian packages the lab needs (as root)"
-	@echo "  make -C NN-name test | valgrind | demo    the same for one chapter"
+	@echo "  make -C NN-name test | valgrind | demo | trace    the same for one chapter"
 	@echo
 	@echo "chapters: $(CHAPTERS)"

@@ -78,6 +78,7 @@ demo: all
 # without building here: the README's trace is checked that way.
 trace: $(if $(TRACE_BIN),,all)
 	$(call lab_need,trace)
+	$(if $(TRACE_CLIENT),,$(error $(CHAPTER) has no trace yet: its Makefile sets no TRACE_CLIENT))
 	@cd $(or $(TRACE_BIN),.) && $(LAB_ROOT)/tools/trace --calls '$(TRACE_CALLS)' $(TRACE_OPTIONS) \
 	    $(if $(TRACE_SERVER),--server '$(TRACE_SERVER)') -- $(TRACE_CLIENT)
 
