@@ -1118,6 +1118,19 @@ raw_reply() { echo "^reply from $1: id=[0-9]+ seq=$2 ttl=[0-9]+ bytes=64 time=[0
     ((SECONDS - start <= 1 + 5 * LAB_TIME_SCALE))
 }
 
+@test "raw-demo: its own request, seen on lo, is no reply: a host that ignores echo requests gives none" {
+    need_hosts
+    need_raw
+    start_host LONE_HOST
+    # the kernel of this host answers no echo request; raw sockets still
+    # get a copy of each one that arrives, ours on lo included
+    nsenter -t "$LONE_HOST" -n sh -c 'echo 1 >/proc/sys/net/ipv4/icmp_echo_ignore_all'
+    on_host "$LONE_HOST" run_client 08-socket/raw-demo --count 1 --timeout 1 127.0.0.1
+    assert_failure 1
+    assert_equal "$stderr" "raw-demo: timed out after 1 s waiting for the echo reply seq=1 from 127.0.0.1"
+    assert_line -n 1 '1 sent, 0 received'
+}
+
 # bats test_tags=usage,memcheck
 @test "raw-demo: a bad address or count is exit 2 with one line; no address, two addresses too" {
     for bad in 1.2.3 localhost 256.0.0.1 ::1 ''; do
