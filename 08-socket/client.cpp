@@ -91,11 +91,11 @@ int run(int argc, char** argv) {
 //   zero means no limit; failure `lab::sys_error("setsockopt SO_SNDTIMEO")`).
 //   Then `connect(socket_.get(), address, length)`: `ENOENT` (no socket
 //   file), `ECONNREFUSED` (nobody listens), `ENETUNREACH` or `EHOSTUNREACH`
-//   (no route to the address): `throw not_running("connect")`; `EAGAIN` or `EINPROGRESS` (`SO_SNDTIMEO` ran
-//   out): `throw timed_out("the connection to " + where_)`; else
-//   `lab::sys_error("connect " + where_)`. On UDP `connect()` sends nothing:
-//   it fixes the peer, so an ICMP "port unreachable" comes back as
-//   `ECONNREFUSED` on a later `send()`/`recv()`.
+//   (no route to the address): `throw not_running("connect")`; `EAGAIN`
+//   or `EINPROGRESS` (`SO_SNDTIMEO` ran out): `throw timed_out("the
+//   connection to " + where_)`; else `lab::sys_error("connect " + where_)`.
+//   On UDP `connect()` sends nothing: it fixes the peer, so an ICMP "port
+//   unreachable" comes back as `ECONNREFUSED` on a later `send()`/`recv()`.
 //   man 2 socket, man 2 connect, man 7 socket, man 7 unix, man 7 ip
 //   check: with no server, `./client hi` says `not running` at once
 //   stub: ServerLink::ServerLink(const Endpoint& /*endpoint*/, double /*timeout_seconds*/) {

@@ -68,11 +68,13 @@ bool wait_for_reply(const lab::Fd& raw, const sockaddr_in& from, std::uint16_t i
 int run(int argc, char** argv) {
     long count = 3;
     double timeout_seconds = lab::default_timeout_seconds;
-    lab::Options options("[--count N] [--timeout SECONDS] ADDRESS",
-                         "Sends N ICMP echo requests to the IPv4 ADDRESS on a raw socket and prints\n"
-                         "each echo reply with its round-trip time. Needs CAP_NET_RAW (root).");
-    options.value("--count", "N", "echo requests to send, 1-1000 (default 3)",
-                  [&](const std::string& text) { count = lab::parse_integer("--count", text, 1, 1000); });
+    lab::Options options(
+        "[--count N] [--timeout SECONDS] ADDRESS",
+        "Sends N ICMP echo requests to the IPv4 ADDRESS on a raw socket and prints\n"
+        "each echo reply with its round-trip time. Needs CAP_NET_RAW (root).");
+    options.value(
+        "--count", "N", "echo requests to send, 1-1000 (default 3)",
+        [&](const std::string& text) { count = lab::parse_integer("--count", text, 1, 1000); });
     options.add_timeout(timeout_seconds);
     std::vector<std::string> operands = options.parse(argc, argv);
     if (operands.size() != 1) {
@@ -88,8 +90,8 @@ int run(int argc, char** argv) {
 
     // The identifier tells our replies from other pings' (ping(8) uses its pid too).
     auto identifier = static_cast<std::uint16_t>(::getpid() & 0xffff);
-    std::printf("echo requests to %s: id=%u, %zu bytes of ICMP each\n", address.c_str(),
-                identifier, echo_bytes);
+    std::printf("echo requests to %s: id=%u, %zu bytes of ICMP each\n", address.c_str(), identifier,
+                echo_bytes);
     std::fflush(stdout);
     long received = 0;
     for (long n = 1; n <= count; ++n) {
@@ -102,8 +104,8 @@ int run(int argc, char** argv) {
         if (!wait_for_reply(raw, peer, identifier, sequence, deadline, reply)) { // 3.
             std::printf("%ld sent, %ld received\n", n, received);
             std::fflush(stdout);
-            throw lab::timed_out(timeout_seconds, "the echo reply seq=" + std::to_string(n) +
-                                                      " from " + address);
+            throw lab::timed_out(timeout_seconds,
+                                 "the echo reply seq=" + std::to_string(n) + " from " + address);
         }
         // 4. The round trip, in milliseconds with microseconds shown.
         double milliseconds =
@@ -155,12 +157,12 @@ lab::Fd open_raw_icmp_socket() {
     lab::Fd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
     if (!raw) {
         if (errno == EPERM || errno == EACCES) {
-            throw lab::Failure("socket(AF_INET, SOCK_RAW, IPPROTO_ICMP): " +
-                               std::string(std::strerror(errno)) +
-                               ": a raw socket needs CAP_NET_RAW; without it use "
-                               "socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), allowed to the groups "
-                               "in /proc/sys/net/ipv4/ping_group_range (here: " +
-                               ping_group_range() + ")");
+            throw lab::Failure(
+                "socket(AF_INET, SOCK_RAW, IPPROTO_ICMP): " + std::string(std::strerror(errno)) +
+                ": a raw socket needs CAP_NET_RAW; without it use "
+                "socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), allowed to the groups "
+                "in /proc/sys/net/ipv4/ping_group_range (here: " +
+                ping_group_range() + ")");
         }
         throw lab::sys_error("socket");
     }
