@@ -4,7 +4,8 @@
 //
 // 1. socket() of the server's kind, then connect(). On a stream that is the
 //    handshake: ENOENT (no socket file) or ECONNREFUSED (a file or port with
-//    nobody listening) says "not running" at once. On UDP connect() sends
+//    nobody listening) says "not running" at once, as ENETUNREACH does (no
+//    route to the address: a client on another network). On UDP connect() sends
 //    nothing: it fixes the peer, so that the kernel can report the ICMP "port
 //    unreachable" our first datagram provokes as ECONNREFUSED on recv().
 // 2. Stream: send "MESSAGE\n", read up to the reply's newline (a reply may
@@ -89,12 +90,12 @@ int run(int argc, char** argv) {
 //   SO_SNDTIMEO)` set to `timeout_seconds` as a `timeval` (at least 1 ms:
 //   zero means no limit; failure `lab::sys_error("setsockopt SO_SNDTIMEO")`).
 //   Then `connect(socket_.get(), address, length)`: `ENOENT` (no socket
-//   file) or `ECONNREFUSED` (nobody listens): `throw
-//   not_running("connect")`; `EAGAIN` or `EINPROGRESS` (`SO_SNDTIMEO` ran
-//   out): `throw timed_out("the connection to " + where_)`; else
-//   `lab::sys_error("connect " + where_)`. On UDP `connect()` sends nothing:
-//   it fixes the peer, so an ICMP "port unreachable" comes back as
-//   `ECONNREFUSED` on a later `send()`/`recv()`.
+//   file), `ECONNREFUSED` (nobody listens), `ENETUNREACH` or `EHOSTUNREACH`
+//   (no route to the address): `throw not_running("connect")`; `EAGAIN`
+//   or `EINPROGRESS` (`SO_SNDTIMEO` ran out): `throw timed_out("the
+//   connection to " + where_)`; else `lab::sys_error("connect " + where_)`.
+//   On UDP `connect()` sends nothing: it fixes the peer, so an ICMP "port
+//   unreachable" comes back as `ECONNREFUSED` on a later `send()`/`recv()`.
 //   man 2 socket, man 2 connect, man 7 socket, man 7 unix, man 7 ip
 //   check: with no server, `./client hi` says `not running` at once
 //   stub: ServerLink::ServerLink(const Endpoint& /*endpoint*/, double /*timeout_seconds*/) {
@@ -135,7 +136,10 @@ ServerLink::ServerLink(const Endpoint& endpoint, double timeout_seconds)
     }
     bound_blocking_calls(socket_.get(), timeout_seconds_);
     if (::connect(socket_.get(), address, length) < 0) {
-        if (errno == ENOENT || errno == ECONNREFUSED) {
+        // No route to the server's address (another network, a host down):
+        // nobody is there to answer, as good as no server.
+        if (errno == ENOENT || errno == ECONNREFUSED || errno == ENETUNREACH ||
+            errno == EHOSTUNREACH) {
             throw not_running("connect");
         }
         if (errno == EAGAIN || errno == EINPROGRESS) { // SO_SNDTIMEO ran out

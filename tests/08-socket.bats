@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # 08-socket: Unix, TCP and UDP sockets; one poll() loop serving many clients;
-# peer credentials; a descriptor passed with SCM_RIGHTS (fd-passing-demo).
+# peer credentials; a descriptor passed with SCM_RIGHTS (fd-passing-demo);
+# the TCP and UDP exchanges between two hosts (network namespaces joined by a
+# veth pair); ICMP echo by hand on a raw socket (raw-demo).
 #
 # Ordinary tools are the other side wherever they can be: socat and
 # netcat-openbsd (nc -N: shut down the socket's write side after stdin's end
@@ -670,6 +672,161 @@ has_ipv6_loopback() { grep -qs '^0\{31\}1 ' /proc/net/if_inet6; }
     many_of_our_clients 10 --udp "127.0.0.1:$PORT"
 }
 
+# ---------------------------------------------------- two hosts on one machine
+
+# Each "host" is a network namespace of its own, with its own interfaces,
+# routes and loopback, kept alive by a holder process: `unshare --net`
+# running a bounded sleep. Not `ip netns add`, which needs a writable
+# /run/netns (the grader's sandbox has a read-only file system). A veth pair
+# joins two of them, 10.250.N.1/24 on the first and 10.250.N.2/24 on the
+# second (N: the test's number); nothing outside these namespaces is ever
+# addressed. Programs run in a host with `nsenter -t HOLDER -n`. The holders
+# are the test's HELPER_PIDS, killed in teardown by pid; a namespace goes
+# when its last process does, and its end of the veth pair with it, which
+# takes the other end too (a test below checks it).
+
+# need_hosts: skips, saying why, where this test cannot make network
+# namespaces joined by veth (not root, no CAP_SYS_ADMIN and CAP_NET_ADMIN,
+# no veth driver). The probe's namespace and link go when it exits.
+need_hosts() {
+    if ! command -v unshare >/dev/null || ! command -v nsenter >/dev/null; then
+        skip "unshare and nsenter (util-linux) not installed"
+    fi
+    command -v ip >/dev/null || skip "ip (iproute2) not installed"
+    local why
+    why=$(unshare --net ip link add probe0 type veth peer name probe1 2>&1) ||
+        skip "cannot make network namespaces joined by veth (needs root or CAP_SYS_ADMIN and CAP_NET_ADMIN): ${why:-unshare --net failed}"
+}
+
+# netns_of PID: the network namespace of PID ("net:[4026532369]"), or nothing.
+netns_of() { readlink "/proc/$1/ns/net" 2>/dev/null; }
+
+# in_own_netns PID: PID runs, in a network namespace that is not ours.
+in_own_netns() {
+    local theirs
+    theirs=$(netns_of "$1")
+    [[ -n $theirs && $theirs != "$(netns_of $$)" ]]
+}
+
+# start_host VAR: a new host (network namespace) with its loopback up; its
+# holder's pid goes into VAR and HELPER_PIDS.
+start_host() {
+    local -n holder=$1
+    unshare --net sleep "$((300 * LAB_TIME_SCALE))" </dev/null >/dev/null 2>&1 3>&- &
+    holder=$!
+    HELPER_PIDS+=("$holder")
+    wait_until in_own_netns "$holder" # unshare has not run until then
+    nsenter -t "$holder" -n ip link set lo up
+}
+
+# join_hosts A B: a veth pair between the hosts held by pids A and B:
+# LINK_A (10.250.N.1/24) in A, LINK_B (10.250.N.2/24) in B. Made in A with
+# its peer put into B at once: no link ever shows in the test's own
+# namespace. Sets NET (10.250.N), LINK_A, LINK_B.
+join_hosts() {
+    local a=$1 b=$2
+    NET=10.250.$((BATS_TEST_NUMBER % 250))
+    LINK_A=v${BATS_TEST_NUMBER}p$$a # at most 15 bytes: IFNAMSIZ
+    LINK_B=v${BATS_TEST_NUMBER}p$$b
+    nsenter -t "$a" -n ip link add "$LINK_A" type veth peer name "$LINK_B" netns "$b"
+    nsenter -t "$a" -n ip address add "$NET.1/24" dev "$LINK_A"
+    nsenter -t "$b" -n ip address add "$NET.2/24" dev "$LINK_B"
+    nsenter -t "$a" -n ip link set "$LINK_A" up
+    nsenter -t "$b" -n ip link set "$LINK_B" up
+}
+
+# two_hosts: hosts SERVER_HOST and CLIENT_HOST, joined (join_hosts).
+two_hosts() {
+    need_hosts
+    start_host SERVER_HOST
+    start_host CLIENT_HOST
+    join_hosts "$SERVER_HOST" "$CLIENT_HOST"
+}
+
+# on_host PID COMMAND...: COMMAND with the lab's programs run in host PID's
+# network namespace (nsenter before the memcheck wrapper, if any).
+on_host() {
+    local -a wrap=("${LAB_WRAP[@]}")
+    LAB_WRAP=(nsenter -t "$1" -n "${wrap[@]}")
+    local failed=0 # not `status`: it would hide the one `run` sets
+    "${@:2}" || failed=$?
+    LAB_WRAP=("${wrap[@]}")
+    return "$failed"
+}
+
+@test "two hosts: tcp server on 10.250.N.1 in one network namespace, client in the other, by address" {
+    two_hosts
+    on_host "$SERVER_HOST" start_server 08-socket/server --tcp "$NET.1:0"
+    PORT=${READY[port]}
+    on_host "$CLIENT_HOST" run_client 08-socket/client --tcp "$NET.1:$PORT" hello 'other Host'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\nOTHER HOST')"
+    assert_equal "$stderr" ''
+    # the client host's own loopback is another one: no server there
+    on_host "$CLIENT_HOST" run_client 08-socket/client --tcp "127.0.0.1:$PORT" --timeout 60 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: server 127.0.0.1:$PORT not running (connect: Connection refused)"
+    # the route the client host takes: its veth, from its own address
+    run nsenter -t "$CLIENT_HOST" -n ip route get "$NET.1"
+    assert_line -n 0 --regexp "^$NET.1 dev $LINK_B src $NET.2 "
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+}
+
+@test "two hosts: udp server on 0.0.0.0 answers from 10.250.N.1, the address the request went to" {
+    two_hosts
+    on_host "$SERVER_HOST" start_server 08-socket/server --udp 0.0.0.0:0
+    PORT=${READY[port]}
+    on_host "$CLIENT_HOST" run_client 08-socket/client --udp "$NET.1:$PORT" hello '' 'UdP 42'
+    assert_success
+    assert_equal "$output" "$(printf 'HELLO\n\nUDP 42')"
+    run nsenter -t "$CLIENT_HOST" -n socat -t "$UDP_WAIT" - "UDP:$NET.1:$PORT" <<<'from socat'
+    assert_output 'FROM SOCAT'
+    stop_server
+    assert_equal "$STOP_STATUS" 0
+    assert_equal "$(cat "$SERVER_ERR")" ''
+}
+
+@test "two hosts: a client on a host with no route to the server is 'not running' at once, tcp and udp" {
+    two_hosts
+    on_host "$SERVER_HOST" start_server 08-socket/server --tcp "$NET.1:0"
+    TCP_PORT=${READY[port]}
+    on_host "$SERVER_HOST" start_server 08-socket/server --udp "$NET.1:0"
+    UDP_PORT=${READY[port]}
+    start_host LONE_HOST # loopback only: no route to 10.250.N.0/24
+    start=$SECONDS
+    on_host "$LONE_HOST" run_client 08-socket/client --tcp "$NET.1:$TCP_PORT" --timeout 60 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: server $NET.1:$TCP_PORT not running (connect: Network is unreachable)"
+    on_host "$LONE_HOST" run_client 08-socket/client --udp "$NET.1:$UDP_PORT" --timeout 60 hello
+    assert_failure 1
+    assert_equal "$stderr" "client: server $NET.1:$UDP_PORT not running (connect: Network is unreachable)"
+    ((SECONDS - start <= 1 + 5 * LAB_TIME_SCALE)) # at once, not after --timeout 60
+    # from the host joined to it, both serve
+    on_host "$CLIENT_HOST" run_client 08-socket/client --tcp "$NET.1:$TCP_PORT" still
+    assert_output STILL
+    on_host "$CLIENT_HOST" run_client 08-socket/client --udp "$NET.1:$UDP_PORT" still
+    assert_output STILL
+}
+
+# link_gone HOLDER LINK: host HOLDER has no link LINK (any more).
+link_gone() { ! nsenter -t "$1" -n ip link show "$2" >/dev/null 2>&1; }
+
+@test "two hosts: the veth pair goes with the namespaces, and none of it shows in ours" {
+    two_hosts
+    run ip link show "$LINK_A"
+    assert_failure # never in the test's own namespace
+    run ip link show "$LINK_B"
+    assert_failure
+    nsenter -t "$CLIENT_HOST" -n ip link show "$LINK_B" >/dev/null
+    kill -KILL "$SERVER_HOST"
+    wait_for_exit "$SERVER_HOST"
+    # the server host's namespace is gone, its end of the pair with it, and so the other end
+    wait_until link_gone "$CLIENT_HOST" "$LINK_B"
+    run nsenter -t "$CLIENT_HOST" -n ip -o link show
+    refute_output --partial "$LINK_B"
+}
+
 # ------------------------------------------------------------ hostile peers
 
 # hoard_connections WHERE COUNT [USER_PREFIX...]: a stand-in for a hostile
@@ -839,7 +996,7 @@ except OSError:
 
 # bats test_tags=usage
 @test "usage: --help, unknown option, bad name, bad or conflicting addresses, operands" {
-    check_help_and_unknown_option 08-socket server client fd-passing-demo
+    check_help_and_unknown_option 08-socket server client fd-passing-demo raw-demo
     # the server and the client parse addresses with the same code: the
     # client gets the whole list, the server a sample
     for args in "--name .hidden" "--name x --tcp 1" "--tcp 1 --udp 2" "--tcp abc" \
@@ -903,6 +1060,108 @@ except OSError:
     run_client 08-socket/fd-passing-demo
     assert_failure 2
     assert_equal "$stderr" 'fd-passing-demo: no FILE given (try --help)'
+}
+
+# ----------------------------------------------------------------- raw-demo
+
+# need_raw: skips unless this test may open a raw socket (CAP_NET_RAW).
+need_raw() {
+    command -v "$PYTHON" >/dev/null || skip "python3 not installed (it probes for CAP_NET_RAW)"
+    "$PYTHON" -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)' 2>/dev/null ||
+        skip "no CAP_NET_RAW here: a raw socket cannot be opened"
+}
+
+# raw_reply ADDRESS_REGEX SEQ: the line raw-demo prints for one echo reply.
+raw_reply() { echo "^reply from $1: id=[0-9]+ seq=$2 ttl=[0-9]+ bytes=64 time=[0-9]+\\.[0-9]{3} ms\$"; }
+
+# bats test_tags=exchange,memcheck
+@test "raw-demo: echo replies from 127.0.0.1, matched by identifier and sequence, with their round-trip times" {
+    need_raw
+    run_client 08-socket/raw-demo --count 3 127.0.0.1
+    assert_success
+    assert_equal "$stderr" ''
+    assert_line -n 0 --regexp '^echo requests to 127\.0\.0\.1: id=[0-9]+, 64 bytes of ICMP each$'
+    id=$(sed -n '1s/.* id=\([0-9]*\),.*/\1/p' <<<"$output")
+    for seq in 1 2 3; do
+        assert_line -n "$seq" --regexp "$(raw_reply '127\.0\.0\.1' "$seq")"
+        assert_line -n "$seq" --partial " id=$id seq=$seq "
+    done
+    assert_line -n 4 '3 sent, 3 received'
+    assert_equal "${#lines[@]}" 5 # our own requests, also seen on lo, are not replies
+}
+
+@test "raw-demo: echo replies from the other host, across the veth pair" {
+    two_hosts
+    need_raw
+    on_host "$CLIENT_HOST" run_client 08-socket/raw-demo --count 2 "$NET.1"
+    assert_success
+    assert_line -n 1 --regexp "$(raw_reply "${NET//./\\.}\\.1" 1)"
+    assert_line -n 2 --regexp "$(raw_reply "${NET//./\\.}\\.1" 2)"
+    assert_line -n 3 '2 sent, 2 received'
+    # a host with no route: sendto() fails at once
+    start_host LONE_HOST
+    on_host "$LONE_HOST" run_client 08-socket/raw-demo --count 1 "$NET.1"
+    assert_failure 1
+    assert_equal "$stderr" 'raw-demo: sendto: Network is unreachable'
+}
+
+@test "raw-demo: an address on the link that no host has is 'timed out' after --timeout" {
+    two_hosts
+    need_raw
+    # 10.250.N.3: on the pair's network, so routed onto the veth, where
+    # nobody answers the ARP request for it
+    start=$SECONDS
+    on_host "$CLIENT_HOST" run_client 08-socket/raw-demo --count 2 --timeout 1 "$NET.3"
+    assert_failure 1
+    assert_equal "$stderr" "raw-demo: timed out after 1 s waiting for the echo reply seq=1 from $NET.3"
+    assert_line -n 1 '1 sent, 0 received'
+    ((SECONDS - start <= 1 + 5 * LAB_TIME_SCALE))
+}
+
+@test "raw-demo: its own request, seen on lo, is no reply: a host that ignores echo requests gives none" {
+    need_hosts
+    need_raw
+    start_host LONE_HOST
+    # the kernel of this host answers no echo request; raw sockets still
+    # get a copy of each one that arrives, ours on lo included
+    nsenter -t "$LONE_HOST" -n sh -c 'echo 1 >/proc/sys/net/ipv4/icmp_echo_ignore_all'
+    on_host "$LONE_HOST" run_client 08-socket/raw-demo --count 1 --timeout 1 127.0.0.1
+    assert_failure 1
+    assert_equal "$stderr" "raw-demo: timed out after 1 s waiting for the echo reply seq=1 from 127.0.0.1"
+    assert_line -n 1 '1 sent, 0 received'
+}
+
+# bats test_tags=usage,memcheck
+@test "raw-demo: a bad address or count is exit 2 with one line; no address, two addresses too" {
+    for bad in 1.2.3 localhost 256.0.0.1 ::1 ''; do
+        run_client 08-socket/raw-demo "$bad"
+        assert_failure 2
+        assert_output ''
+        assert_equal "$stderr" "raw-demo: bad address '$bad' (an IPv4 address like 127.0.0.1)"
+    done
+    run_client 08-socket/raw-demo --count 0 127.0.0.1
+    assert_failure 2
+    assert_regex "$stderr" "^raw-demo: bad value '0' for --count"
+    run_client 08-socket/raw-demo
+    assert_failure 2
+    assert_equal "$stderr" 'raw-demo: no ADDRESS given (try --help)'
+    run_client 08-socket/raw-demo 127.0.0.1 127.0.0.2
+    assert_failure 2
+    assert_equal "$stderr" 'raw-demo: one ADDRESS only (try --help)'
+}
+
+@test "raw-demo: without CAP_NET_RAW, one line naming it and the unprivileged SOCK_DGRAM way; exit 1" {
+    command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+    setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null ||
+        skip "cannot run a program as another user (needs CAP_SETUID)"
+    range=$(cat /proc/sys/net/ipv4/ping_group_range)
+    # another user, with no capability left (setting a uid other than 0 drops
+    # them); natively, also in memcheck mode (valgrind's log is root's)
+    run --separate-stderr timeout -k 2 "$CLIENT_LIMIT" setpriv --reuid=65534 --regid=65534 \
+        --clear-groups --inh-caps=-all "$(bin 08-socket/raw-demo)" 127.0.0.1
+    assert_failure 1
+    assert_output ''
+    assert_equal "$stderr" "raw-demo: socket(AF_INET, SOCK_RAW, IPPROTO_ICMP): Operation not permitted: a raw socket needs CAP_NET_RAW; without it use socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), allowed to the groups in /proc/sys/net/ipv4/ping_group_range (here: ${range//$'\t'/ })"
 }
 
 # bats test_tags=exchange
