@@ -547,6 +547,29 @@ run_counters() {
     assert_output ''
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: the server writes the text into NAME.txt under a write lock, the client reads it under a read lock" {
+    trace_exchange --server "01-file-locking/server --name $NAME --hold 0.5 hello" --calls fcntl -- 01-file-locking/client --name "$NAME"
+    local txt="[0-9]+<[^>]*/file-locking/$NAME\.txt" whole='l_whence=SEEK_SET, l_start=0, l_len=0'
+    carried_in_order server "the server write-locks all of $NAME.txt (fcntl F_SETLK F_WRLCK, before the rename), writes hello into it, then unlocks it (F_UNLCK)" \
+        "fcntl\($txt(\.new)?>, F_SETLK, \{l_type=F_WRLCK, $whole\}\) = 0" "write\($txt>, \"hello\\\\n\"" \
+        "fcntl\($txt>, F_SETLK, \{l_type=F_UNLCK, "
+    carried_in_order client "the client read-locks all of $NAME.txt (fcntl F_SETLK or F_SETLKW, F_RDLCK), reads hello from it, then unlocks it" \
+        "fcntl\($txt>, F_SETLKW?, \{l_type=F_RDLCK, $whole\}\) = 0" "read\($txt>, \"hello\\\\n\"" \
+        "fcntl\($txt>, F_SETLK, \{l_type=F_UNLCK, "
+    carried_only_by hello "server +write\($txt>, " "client +read\($txt>, " \
+        '(server|client) +write\(1<stdout>, "(wrote: hello|hello)\\n"'
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: counter: each increment reads and writes NAME.count under a write lock" {
+    trace_exchange --server "01-file-locking/server --name $NAME --hold 0" --calls fcntl -- 01-file-locking/client --name "$NAME" --increment 2
+    local count="[0-9]+<[^>]*/file-locking/$NAME\.count>" lock="F_SETLKW?, \{l_type=F_WRLCK, l_whence=SEEK_SET, l_start=0, l_len=0\}\) = 0"
+    carried_in_order client "each increment: write-lock $NAME.count (F_SETLK or F_SETLKW, F_WRLCK), pread the number, pwrite it plus one, unlock (F_UNLCK); twice" \
+        "fcntl\($count, $lock" "pread64\($count, \"0\\\\n\"" "pwrite64\($count, \"1\\\\n\"" "fcntl\($count, F_SETLK, \{l_type=F_UNLCK, " \
+        "fcntl\($count, $lock" "pread64\($count, \"1\\\\n\"" "pwrite64\($count, \"2\\\\n\"" "fcntl\($count, F_SETLK, \{l_type=F_UNLCK, "
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 01-file-locking

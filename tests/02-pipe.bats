@@ -144,6 +144,51 @@ server: child $T/fake/client exited with status 127"
     check_help_and_unknown_option 02-pipe server client popen-demo
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: the text goes to the child through a pipe on its stdin (dup2, then execve), the reply back through one on its stdout" {
+    trace_exchange --calls pipe2,dup2 -- 02-pipe/server hello
+    carried server 'pipe2\(\[[0-9]+<pipe:\[[0-9]+\]>, [0-9]+<pipe:\[[0-9]+\]>\], O_CLOEXEC\) = 0' "the server makes its pipes with pipe2(ends, O_CLOEXEC)"
+    carried child 'dup2\([0-9]+<pipe:\[[0-9]+\]>, 0<' "the child (before its exec) puts a pipe's read end on its stdin with dup2"
+    carried child 'dup2\([0-9]+<pipe:\[[0-9]+\]>, 1<' "the child (before its exec) puts a pipe's write end on its stdout with dup2"
+    carried child 'execve\("[^"]*/client", ' "the child execs the client, after its dup2s"
+    local to from
+    to=$(sed -En 's/^child +dup2\([0-9]+<pipe:\[([0-9]+)\]>, 0<.*/\1/p' "$T/trace")
+    from=$(sed -En 's/^child +dup2\([0-9]+<pipe:\[([0-9]+)\]>, 1<.*/\1/p' "$T/trace")
+    carried server "write\([0-9]+<pipe:\[$to\]>, \"hello\\\\n\"" "the server writes the text into the pipe that is the child's stdin (pipe:[$to])"
+    carried client "read\(0<pipe:\[$to\]>, \"hello\\\\n\"" "the client reads the text from its stdin, that pipe"
+    carried client "write\(1<pipe:\[$from\]>, \"HELLO\\\\n\"" "the client writes the reply to its stdout, the other pipe (pipe:[$from])"
+    carried server "read\([0-9]+<pipe:\[$from\]>, \"HELLO\\\\n\"" "the server reads the reply from the pipe that is the child's stdout"
+    carried server 'write\(1<stdout>, "HELLO\\n"' "the server prints the reply"
+    carried_only_by hello "server +write\([0-9]+<pipe:\[$to\]>, " "client +read\(0<pipe:\[$to\]>, " \
+        "client +write\(1<pipe:\[$from\]>, " "server +read\([0-9]+<pipe:\[$from\]>, " 'server +write\(1<stdout>, "HELLO\\n"'
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: what the server prints is what its child wrote (a child that answers in rot13)" {
+    # Another client beside a copy of the server: the server cannot know
+    # its answer, so only what came back through the pipe can be printed.
+    mkdir "$T/fake"
+    cp "$(bin 02-pipe/server)" "$T/fake/server"
+    printf '#!/bin/sh\nexec tr a-z n-za-m\n' >"$T/fake/client"
+    chmod +x "$T/fake/client"
+    LAB_BIN_ROOT=$T trace_exchange -- fake/server hello
+    carried tr 'read\(0<pipe:\[[0-9]+\]>, "hello\\n"' "the child (here tr, the client's stand-in) reads the text from its stdin, a pipe"
+    carried server 'read\([0-9]+<pipe:\[[0-9]+\]>, "uryyb\\n"' "the server reads the child's answer (uryyb) from a pipe"
+    carried server 'write\(1<stdout>, "uryyb\\n"' "the server prints what its child wrote (uryyb, the stand-in's rot13 of hello), not a text of its own"
+    carried_only_by hello 'server +write\([0-9]+<pipe:\[[0-9]+\]>, "hello\\n"' 'tr +read\(0<pipe:\[[0-9]+\]>, "hello\\n"'
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: popen-demo: the text goes through popen's pipe into the client's stdin" {
+    trace_exchange --calls pipe2 -- 02-pipe/popen-demo hello
+    carried popen-demo 'pipe2\(\[[0-9]+<pipe:\[[0-9]+\]>, [0-9]+<pipe:\[[0-9]+\]>\], O_CLOEXEC\) = 0' "popen(3) makes a pipe (pipe2)"
+    carried popen-demo 'write\([0-9]+<pipe:\[[0-9]+\]>, "hello\\n"' "popen-demo writes the text into the pipe popen gave it (fputs/fwrite on the FILE*)"
+    carried client 'read\(0<pipe:\[[0-9]+\]>, "hello\\n"' "the client, run by popen's /bin/sh -c, reads the text from its stdin, the pipe"
+    carried client 'write\(1<stdout>, "HELLO\\n"' "the client writes the reply straight to the demo's stdout (popen is one direction)"
+    carried_only_by hello 'popen-demo +write\([0-9]+<pipe:\[[0-9]+\]>, "hello\\n"' 'client +read\(0<pipe:\[[0-9]+\]>, "hello\\n"' \
+        'client +write\(1<stdout>, "HELLO\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 02-pipe

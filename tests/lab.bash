@@ -364,6 +364,23 @@ the lines of the trace that carried the exchange's text (hello, HELLO):
 $(grep -i 'hello' "$T/trace" | sed 's/^/  /')"
 }
 
+# carried_in_order ROLE WHAT REGEX...: lines of ROLE in $T/trace match the
+# REGEXes one after the other, in this order (other lines may come
+# between): a write under a lock is a lock, the write, the unlock.
+# Otherwise the test fails with "missing: WHAT", naming the first REGEX
+# not found after the others, and ROLE's lines.
+carried_in_order() {
+    local role=$1 what=$2 line i=0
+    shift 2
+    while IFS= read -r line; do
+        ((i < $#)) && [[ $line =~ ^$role\ +${*:i+1:1} ]] && ((i += 1))
+    done <"$T/trace"
+    ((i == $#)) && return 0
+    fail "missing: $what
+(no line of $role matching ${*:i+1:1} after the ones before it); the lines of $role:
+$(grep -E -- "^$role " "$T/trace" | sed 's/^/  /')"
+}
+
 # carried_only_by TEXT REGEX...: every line of $T/trace whose call holds
 # TEXT (in any case) matches one of the extended REGEXes (role included);
 # otherwise the test fails naming what else carried it.

@@ -50,3 +50,8 @@ tried() {
     plant 06-sysv-reply-by-posix-queue.patch
     tried
 }
+
+@test "plant 02: the server prints its own uppercase copy, the child's reply dropped: exchange tests pass, the mechanism check fails" {
+    plant 02-server-uppercases-itself.patch
+    tried
+}
