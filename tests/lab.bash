@@ -382,6 +382,32 @@ carried_only_by() {
 $(printf '%s\n' "${extra[@]}")"
 }
 
+# carried_in_order ROLE WHAT REGEX...: ROLE's lines in $T/trace match the
+# extended REGEXes (after the role's label) in this order, other lines
+# between allowed (a post after the write, a read after the wait);
+# otherwise the test fails with "missing: WHAT", the first REGEX not found
+# in that order, and ROLE's lines.
+carried_in_order() {
+    local role=$1 what=$2 regex index=0 found lines=()
+    shift 2
+    mapfile -t lines < <(grep -E -- "^$role +" "$T/trace" | sed -E "s/^$role +//")
+    for regex in "$@"; do
+        found=0
+        while ((index < ${#lines[@]})); do
+            index=$((index + 1))
+            if [[ ${lines[index - 1]} =~ ^$regex ]]; then
+                found=1
+                break
+            fi
+        done
+        ((found)) && continue
+        fail "missing: $what
+not found, in this order: $regex
+the lines of $role in the trace:
+$(printf '  %s\n' "${lines[@]}")"
+    done
+}
+
 # check_help_and_unknown_option CHAPTER PROGRAM...: each PROGRAM prints its
 # usage on stdout with --help (exit 0, stderr empty) and refuses an unknown
 # option with exit 2, nothing on stdout and the one line common/options
