@@ -794,7 +794,8 @@ full_dir_server() {
 @test "mechanism: POSIX: both sides map the named semaphores; the message goes through NAME.txt, nothing else" {
     trace_exchange --calls link,openat,mmap \
         --server "05-semaphore/posix-server --name $NAME" -- 05-semaphore/posix-client --name "$NAME" hello
-    local file="[0-9]+<\\\$IPC_LAB_DIR/semaphore-posix/$NAME\\.txt>" sem="/dev/shm/sem\\.ipc-lab-$(id -u)-semaphore-posix-$NAME" which
+    local file="[0-9]+<\\\$IPC_LAB_DIR/semaphore-posix/$NAME\\.txt>" sem which
+    sem="/dev/shm/sem\\.ipc-lab-$(id -u)-semaphore-posix-$NAME"
     for which in mutex request reply; do
         carried posix-server "link\(\"/dev/shm/sem\.[^\"]+\", \"$sem-$which\"\) = 0" "the server makes the named semaphore $which with sem_open(O_CREAT|O_EXCL) (a file in /dev/shm)"
         carried posix-client "mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_SHARED, [0-9]+<$sem-$which>, 0\)" "the client opens the named semaphore $which with sem_open (mapped MAP_SHARED)"

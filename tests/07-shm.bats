@@ -788,7 +788,8 @@ posix_request_offset=8
 @test "mechanism: POSIX: both sides map the shm_open object MAP_SHARED; the message is in no system call" {
     trace_exchange --calls openat,mmap,munmap \
         --server "07-shm/posix-server --name $NAME" -- 07-shm/posix-client --name "$NAME" hello
-    local object="/dev/shm/ipc-lab-$(id -u)-shm-posix-$NAME" role
+    local object role
+    object="/dev/shm/ipc-lab-$(id -u)-shm-posix-$NAME"
     carried posix-server "openat\([^,]*, \"$object\", O_RDWR\|O_CREAT\|O_EXCL[^)]*\) = [0-9]+<$object>" "the server makes the object with shm_open(O_CREAT|O_EXCL)"
     carried posix-client "openat\([^,]*, \"$object\", O_RDWR[^)]*\) = [0-9]+<$object>" "the client opens the server's object with shm_open(O_RDWR)"
     for role in posix-server posix-client; do
