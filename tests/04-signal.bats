@@ -570,6 +570,31 @@ host_pid_of() {
     assert_failure 2
 }
 
+# signal_values ROLE REGEX: the si_int values of ROLE's calls that match
+# REGEX and succeeded, in order, on one line.
+signal_values() {
+    sed -nE "s/^$1 +$2.*si_int=([0-9]+),.*\\) = [0-9]+( \\(SIGRT_[0-9]+\\))?\$/\\1/p" "$T/trace" | paste -sd' '
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: the message and its reply go as real-time signals (sigqueue, signalfd, sigtimedwait), nothing else" {
+    trace_exchange --calls rt_sigqueueinfo,rt_sigtimedwait,signalfd4 \
+        --server "04-signal/server --name $NAME" -- 04-signal/client --name "$NAME" hello
+    local sent replied received
+    sent=$(signal_values client 'rt_sigqueueinfo\(<server>, SIGRT_[0-9]+, \{si_signo=SIGRT_[0-9]+, si_code=SI_QUEUE, si_pid=<client>,')
+    [[ $sent == "104 101 108 108 111 256" ]] ||
+        fail "missing: the request sent to the server with sigqueue (rt_sigqueueinfo), one SIGRTMIN per byte of hello (104 101 108 108 111) then 256; sent: ${sent:-nothing}"
+    carried server 'signalfd4\(-1, \[[^]]*RT_[0-9]+[^]]*\]' "the server takes SIGRTMIN through a signalfd"
+    carried server 'read\([0-9]+<anon_inode:\[signalfd\]>, ".*<client>' "the server reads the client's signals (signalfd_siginfo records naming its pid) from the signalfd"
+    replied=$(signal_values server 'rt_sigqueueinfo\(<client>, SIGRT_[0-9]+, \{si_signo=SIGRT_[0-9]+, si_code=SI_QUEUE, si_pid=<server>,')
+    [[ $replied == "72 69 76 76 79 256" ]] ||
+        fail "missing: the reply sent back to the client's pid with sigqueue, one SIGRTMIN per byte of HELLO (72 69 76 76 79) then 256; sent: ${replied:-nothing}"
+    received=$(signal_values client 'rt_sigtimedwait\(\[[^]]*\], \{si_signo=SIGRT_[0-9]+, si_code=SI_QUEUE, si_pid=<server>,')
+    [[ $received == "72 69 76 76 79 256" ]] ||
+        fail "missing: the reply taken by the client with sigtimedwait, SIGRTMIN from the server's pid, 72 69 76 76 79 then 256; taken: ${received:-nothing}"
+    carried_only_by hello '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 04-signal

@@ -763,6 +763,53 @@ full_dir_server() {
         "$holder" "$holder" "$holder")"
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: System V: the message goes through NAME.txt, between semops on the set, nothing else" {
+    trace_exchange --calls semget,semop,semtimedop,semctl \
+        --server "05-semaphore/server --name $NAME" -- 05-semaphore/client --name "$NAME" hello
+    local file="[0-9]+<\\\$IPC_LAB_DIR/semaphore/$NAME\\.txt>" op='(semop|semtimedop)\(semid, \['
+    carried server 'semget\(0x…, 3, IPC_CREAT\|IPC_EXCL\|0600\) = semid' "the server makes a set of three semaphores with semget"
+    carried client 'semget\(0x…, 3, 0+\) = semid' "the client finds the server's set with semget(key, 3, 0)"
+    carried_in_order client "the client takes the mutex (semaphore 0, -1, SEM_UNDO), writes the request into NAME.txt, posts request (1, +1), waits for reply (2, -1), reads the reply from NAME.txt, gives the mutex back (0, +1)" \
+        "$op"'[^]]*\{sem_num=0, sem_op=-1, sem_flg=SEM_UNDO\}[^]]*\], .*\) = 0$' \
+        "pwrite64\($file, \"request <client> [0-9]+\\\\nhello\\\\n\"" \
+        "$op"'[^]]*\{sem_num=1, sem_op=1, sem_flg=0\}[^]]*\], .*\) = 0$' \
+        "$op"'[^]]*\{sem_num=2, sem_op=-1, sem_flg=0\}[^]]*\], .*\) = 0$' \
+        "pread64\($file, \"reply <client> [0-9]+\\\\nHELLO\\\\n\"" \
+        "$op"'[^]]*\{sem_num=0, sem_op=1, sem_flg=SEM_UNDO\}[^]]*\], .*\) = 0$'
+    carried_in_order server "the server waits for request (semaphore 1), reads the request from NAME.txt, writes the reply there, posts reply (2, +1)" \
+        "$op"'[^]]*\{sem_num=1, sem_op=-1, sem_flg=0\}[^]]*\], .*\) = 0$' \
+        "pread64\($file, \"request <client> [0-9]+\\\\nhello\\\\n\"" \
+        "pwrite64\($file, \"reply <client> [0-9]+\\\\nHELLO\\\\n\"" \
+        "$op"'[^]]*\{sem_num=2, sem_op=1, sem_flg=0\}[^]]*\], .*\) = 0$'
+    carried_only_by hello "(server|client) +p(read|write)64\($file, " \
+        '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
+# POSIX semaphores are futex words in the pages both sides map: sem_post
+# and sem_timedwait enter the kernel only when somebody has to sleep or be
+# woken, which timing decides, so the trace proves the named semaphores
+# made and mapped by both sides, and the file between them; not each post.
+# bats test_tags=exchange,mechanism
+@test "mechanism: POSIX: both sides map the named semaphores; the message goes through NAME.txt, nothing else" {
+    trace_exchange --calls link,openat,mmap \
+        --server "05-semaphore/posix-server --name $NAME" -- 05-semaphore/posix-client --name "$NAME" hello
+    local file="[0-9]+<\\\$IPC_LAB_DIR/semaphore-posix/$NAME\\.txt>" sem which
+    sem="/dev/shm/sem\\.ipc-lab-$(id -u)-semaphore-posix-$NAME"
+    for which in mutex request reply; do
+        carried posix-server "link\(\"/dev/shm/sem\.[^\"]+\", \"$sem-$which\"\) = 0" "the server makes the named semaphore $which with sem_open(O_CREAT|O_EXCL) (a file in /dev/shm)"
+        carried posix-client "mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_SHARED, [0-9]+<$sem-$which>, 0\)" "the client opens the named semaphore $which with sem_open (mapped MAP_SHARED)"
+    done
+    carried_in_order posix-client "the client writes the request into NAME.txt, then reads the reply from it" \
+        "pwrite64\($file, \"request <posix-client> [0-9]+\\\\nhello\\\\n\"" \
+        "pread64\($file, \"reply <posix-client> [0-9]+\\\\nHELLO\\\\n\""
+    carried_in_order posix-server "the server reads the request from NAME.txt, then writes the reply there" \
+        "pread64\($file, \"request <posix-client> [0-9]+\\\\nhello\\\\n\"" \
+        "pwrite64\($file, \"reply <posix-client> [0-9]+\\\\nHELLO\\\\n\""
+    carried_only_by hello "(posix-server|posix-client) +p(read|write)64\($file, " \
+        '(posix-server|posix-client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 05-semaphore

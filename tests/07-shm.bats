@@ -758,6 +758,46 @@ posix_request_offset=8
     assert_equal "$output" "$(printf 'first=%s reused=%s status=0\nMINE' "$first" "$first")"
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: System V: both sides attach the segment and take turns by semop; the message is in no system call" {
+    trace_exchange --calls shmget,shmat,shmdt,shmctl,semget,semop,semtimedop,semctl \
+        --server "07-shm/server --name $NAME" -- 07-shm/client --name "$NAME" hello
+    local op='(semop|semtimedop)\(semid, \['
+    carried server 'shmget\(0x…, [0-9]+, IPC_CREAT\|IPC_EXCL\|0600\) = shmid' "the server makes the segment with shmget(IPC_CREAT|IPC_EXCL)"
+    carried server 'semget\(0x…, 3, IPC_CREAT\|IPC_EXCL\|0600\) = semid' "the server makes a set of three semaphores with semget"
+    carried server 'shmat\(shmid, NULL, 0\) = 0x' "the server attaches the segment with shmat"
+    carried client 'shmget\(0x…, [0-9]+, 0+\) = shmid' "the client finds the server's segment with shmget(key, size, 0)"
+    carried client 'semget\(0x…, 3, 0+\) = semid' "the client finds the server's set with semget(key, 3, 0)"
+    carried_in_order client "the client attaches the segment (shmat), takes the mutex (semaphore 0, -1, SEM_UNDO), posts request (1, +1), waits for reply (2, -1), gives the mutex back (0, +1)" \
+        'shmat\(shmid, NULL, 0\) = 0x' \
+        "$op"'[^]]*\{sem_num=0, sem_op=-1, sem_flg=SEM_UNDO\}[^]]*\], .*\) = 0$' \
+        "$op"'[^]]*\{sem_num=1, sem_op=1, sem_flg=0\}[^]]*\], .*\) = 0$' \
+        "$op"'[^]]*\{sem_num=2, sem_op=-1, sem_flg=0\}[^]]*\], .*\) = 0$' \
+        "$op"'[^]]*\{sem_num=0, sem_op=1, sem_flg=SEM_UNDO\}[^]]*\], .*\) = 0$'
+    carried_in_order server "the server waits for request (semaphore 1, -1), then posts reply (2, +1)" \
+        "$op"'[^]]*\{sem_num=1, sem_op=-1, sem_flg=0\}[^]]*\], .*\) = 0$' \
+        "$op"'[^]]*\{sem_num=2, sem_op=1, sem_flg=0\}[^]]*\], .*\) = 0$'
+    carried_only_by hello '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
+# The POSIX pair's semaphores and mutex are words in the mapping: sem_post,
+# sem_timedwait and the mutex enter the kernel (futex) only when somebody
+# has to sleep or be woken, which timing decides. So the trace proves the
+# object made and mapped MAP_SHARED by both sides, and the text in no call.
+# bats test_tags=exchange,mechanism
+@test "mechanism: POSIX: both sides map the shm_open object MAP_SHARED; the message is in no system call" {
+    trace_exchange --calls openat,mmap,munmap \
+        --server "07-shm/posix-server --name $NAME" -- 07-shm/posix-client --name "$NAME" hello
+    local object role
+    object="/dev/shm/ipc-lab-$(id -u)-shm-posix-$NAME"
+    carried posix-server "openat\([^,]*, \"$object\", O_RDWR\|O_CREAT\|O_EXCL[^)]*\) = [0-9]+<$object>" "the server makes the object with shm_open(O_CREAT|O_EXCL)"
+    carried posix-client "openat\([^,]*, \"$object\", O_RDWR[^)]*\) = [0-9]+<$object>" "the client opens the server's object with shm_open(O_RDWR)"
+    for role in posix-server posix-client; do
+        carried "$role" "mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_SHARED, [0-9]+<$object>, 0\) = 0x" "$role maps the object with mmap(PROT_READ|PROT_WRITE, MAP_SHARED)"
+    done
+    carried_only_by hello '(posix-server|posix-client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 07-shm

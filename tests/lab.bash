@@ -364,23 +364,6 @@ the lines of the trace that carried the exchange's text (hello, HELLO):
 $(grep -i 'hello' "$T/trace" | sed 's/^/  /')"
 }
 
-# carried_in_order ROLE WHAT REGEX...: lines of ROLE in $T/trace match the
-# REGEXes one after the other, in this order (other lines may come
-# between): a write under a lock is a lock, the write, the unlock.
-# Otherwise the test fails with "missing: WHAT", naming the first REGEX
-# not found after the others, and ROLE's lines.
-carried_in_order() {
-    local role=$1 what=$2 line i=0
-    shift 2
-    while IFS= read -r line; do
-        ((i < $#)) && [[ $line =~ ^$role\ +${*:i+1:1} ]] && ((i += 1))
-    done <"$T/trace"
-    ((i == $#)) && return 0
-    fail "missing: $what
-(no line of $role matching ${*:i+1:1} after the ones before it); the lines of $role:
-$(grep -E -- "^$role " "$T/trace" | sed 's/^/  /')"
-}
-
 # carried_only_by TEXT REGEX...: every line of $T/trace whose call holds
 # TEXT (in any case) matches one of the extended REGEXes (role included);
 # otherwise the test fails naming what else carried it.
@@ -397,6 +380,32 @@ carried_only_by() {
     ((${#extra[@]} == 0)) && return 0
     fail "the exchange's text also went another way than the chapter's mechanism:
 $(printf '%s\n' "${extra[@]}")"
+}
+
+# carried_in_order ROLE WHAT REGEX...: ROLE's lines in $T/trace match the
+# extended REGEXes (after the role's label) in this order, other lines
+# between allowed (a post after the write, a read after the wait);
+# otherwise the test fails with "missing: WHAT", the first REGEX not found
+# in that order, and ROLE's lines.
+carried_in_order() {
+    local role=$1 what=$2 regex index=0 found lines=()
+    shift 2
+    mapfile -t lines < <(grep -E -- "^$role +" "$T/trace" | sed -E "s/^$role +//")
+    for regex in "$@"; do
+        found=0
+        while ((index < ${#lines[@]})); do
+            index=$((index + 1))
+            if [[ ${lines[index - 1]} =~ ^$regex ]]; then
+                found=1
+                break
+            fi
+        done
+        ((found)) && continue
+        fail "missing: $what
+not found, in this order: $regex
+the lines of $role in the trace:
+$(printf '  %s\n' "${lines[@]}")"
+    done
 }
 
 # check_help_and_unknown_option CHAPTER PROGRAM...: each PROGRAM prints its

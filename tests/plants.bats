@@ -55,3 +55,8 @@ tried() {
     plant 02-server-uppercases-itself.patch
     tried
 }
+
+@test "plant 07: System V replies by a FIFO beside the segment: exchange tests pass, the mechanism check fails" {
+    plant 07-sysv-reply-by-fifo.patch
+    tried
+}
