@@ -50,3 +50,8 @@ tried() {
     plant 06-sysv-reply-by-posix-queue.patch
     tried
 }
+
+@test "plant 08: TCP replies by a Unix datagram: exchange tests pass, the mechanism check fails" {
+    plant 08-tcp-reply-by-unix-datagram.patch
+    tried
+}
