@@ -937,7 +937,7 @@ socket_line() {
         "the server sends HELLO back on that same connection"
     carried client "(recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[$client->$server\]>, .*\"HELLO" \
         "the client receives HELLO on its connected socket"
-    carried_only_by hello "client +(sendto|sendmsg|write|writev|recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[$client[]-]" \
+    carried_only_by hello "client +(sendto|sendmsg|write|writev|recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[${client}[]-]" \
         "server +(sendto|sendmsg|write|writev|recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[$server->$client," \
         '(server|client) +write\(1<stdout>, "(received: hello \(pid=[^ ]+ uid=[0-9]+\)|HELLO)\\n"'
 }

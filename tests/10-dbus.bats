@@ -260,7 +260,7 @@ has_owner() {
         "the reply HELLO read by the client from its own bus socket"
     local peer # the other end of the client's socket: the bus daemon's, never one of the server's
     peer=$(sed -nE "s/^client +[a-z]+\\([0-9]+<UNIX-STREAM:\\[$client->([0-9]+)\\]>.*/\\1/p" "$T/trace" | head -n 1)
-    if [[ -n $peer ]] && grep -Eq "^server +.*UNIX-STREAM:\\[$peer[],-]" "$T/trace"; then
+    if [[ -n $peer ]] && grep -Eq "^server +.*UNIX-STREAM:\\[${peer}[],-]" "$T/trace"; then
         fail "the client's socket is connected to one of the server's (UNIX-STREAM:[$peer]), not to the bus"
     fi
     # The bus's own messages (Hello, and the name org.ipclab.Lab.NAME...) go the same way.
