@@ -13,6 +13,7 @@
 #   TRACE_SERVER := ./server --name trace   # optional: started first
 #   TRACE_CLIENT := ./client --name trace hello
 #   TRACE_OPTIONS := --signals               # optional: more tools/trace options
+#   TRACE_WRAP := dbus-run-session --       # optional: a command tools/trace runs under
 #
 # Targets: all (default), test, valgrind, demo, trace, clean.
 
@@ -79,7 +80,7 @@ demo: all
 trace: $(if $(TRACE_BIN),,all)
 	$(call lab_need,trace)
 	$(if $(TRACE_CLIENT),,$(error $(CHAPTER) has no trace yet: its Makefile sets no TRACE_CLIENT))
-	@cd $(or $(TRACE_BIN),.) && $(LAB_ROOT)/tools/trace --calls '$(TRACE_CALLS)' $(TRACE_OPTIONS) \
+	@cd $(or $(TRACE_BIN),.) && $(TRACE_WRAP) $(LAB_ROOT)/tools/trace --calls '$(TRACE_CALLS)' $(TRACE_OPTIONS) \
 	    $(if $(TRACE_SERVER),--server '$(TRACE_SERVER)') -- $(TRACE_CLIENT)
 
 clean:

@@ -1164,6 +1164,85 @@ raw_reply() { echo "^reply from $1: id=[0-9]+ seq=$2 ttl=[0-9]+ bytes=64 time=[0
     assert_equal "$stderr" "raw-demo: socket(AF_INET, SOCK_RAW, IPPROTO_ICMP): Operation not permitted: a raw socket needs CAP_NET_RAW; without it use socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), allowed to the groups in /proc/sys/net/ipv4/ping_group_range (here: ${range//$'\t'/ })"
 }
 
+# socket_line ROLE REGEX WHAT: a line of ROLE in $T/trace matches the
+# extended REGEX (bash's =~: its groups in BASH_REMATCH, to name the sockets
+# the next checks look for); otherwise fails as carried does, with WHAT.
+socket_line() {
+    local line
+    while IFS= read -r line; do
+        [[ $line =~ ^$1\ +$2 ]] && return 0
+    done <"$T/trace"
+    carried "$1" "$2" "$3"
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: Unix: the text goes through the connection accept4 gave the server, and nothing else" {
+    trace_exchange --server "08-socket/server --name $NAME" --calls socket,bind,listen,accept4,connect \
+        -- 08-socket/client --name "$NAME" hello
+    local path="[$]IPC_LAB_DIR/socket/$NAME\.sock" client server
+    carried server "bind\([0-9]+<UNIX-STREAM:\[[0-9]+\]>, \{sa_family=AF_UNIX, sun_path=\"$path\"" \
+        "the server binds a Unix stream socket to $NAME.sock"
+    socket_line client "connect\([0-9]+<UNIX-STREAM:\[([0-9]+)\]>, \{sa_family=AF_UNIX, sun_path=\"$path\"" \
+        "the client connects a Unix stream socket to the server's $NAME.sock"
+    client=${BASH_REMATCH[1]}
+    socket_line server "accept4\([0-9]+<UNIX-STREAM:\[[0-9]+,\"$path\"\]>, .* = [0-9]+<UNIX-STREAM:\[([0-9]+)->$client," \
+        "the server accepts the client's connection with accept4 on its listening socket"
+    server=${BASH_REMATCH[1]}
+    carried client "(sendto|sendmsg|write|writev)\([0-9]+<UNIX-STREAM:\[$client(->$server)?\]>, .*\"hello" \
+        "the client sends hello on its connected socket"
+    carried server "(recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[$server->$client,[^>]*>, .*\"hello" \
+        "the server receives hello on the connection accept4 returned"
+    carried server "(sendto|sendmsg|write|writev)\([0-9]+<UNIX-STREAM:\[$server->$client,[^>]*>, .*\"HELLO" \
+        "the server sends HELLO back on that same connection"
+    carried client "(recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[$client->$server\]>, .*\"HELLO" \
+        "the client receives HELLO on its connected socket"
+    carried_only_by hello "client +(sendto|sendmsg|write|writev|recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[${client}[]-]" \
+        "server +(sendto|sendmsg|write|writev|recvfrom|recvmsg|read|readv)\([0-9]+<UNIX-STREAM:\[$server->$client," \
+        '(server|client) +write\(1<stdout>, "(received: hello \(pid=[^ ]+ uid=[0-9]+\)|HELLO)\\n"'
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: TCP: the text goes through the connection accept4 gave the server, and nothing else" {
+    trace_exchange --server "08-socket/server --tcp 0" --calls socket,bind,listen,accept4,connect \
+        -- 08-socket/client --tcp '127.0.0.1:{port}' hello
+    local port client
+    socket_line server "listen\([0-9]+<TCP:\[127\.0\.0\.1:([0-9]+)\]>, " "the server listens on a TCP socket bound to 127.0.0.1"
+    port=${BASH_REMATCH[1]}
+    carried client "connect\([0-9]+<TCP:\[[0-9]+\]>, \{sa_family=AF_INET, sin_port=htons\($port\), sin_addr=inet_addr\(\"127\.0\.0\.1\"\)" \
+        "the client connects a TCP socket to 127.0.0.1:$port"
+    socket_line server "accept4\([0-9]+<TCP:\[127\.0\.0\.1:$port\]>, .* = [0-9]+<TCP:\[127\.0\.0\.1:$port->127\.0\.0\.1:([0-9]+)\]>" \
+        "the server accepts the client's connection with accept4 on its listening socket"
+    client=${BASH_REMATCH[1]}
+    local at_client="TCP:\[127\.0\.0\.1:$client->127\.0\.0\.1:$port\]" at_server="TCP:\[127\.0\.0\.1:$port->127\.0\.0\.1:$client\]"
+    carried client "(sendto|sendmsg|write|writev)\([0-9]+<$at_client>, .*\"hello" "the client sends hello on its connection"
+    carried server "(recvfrom|recvmsg|read|readv)\([0-9]+<$at_server>, .*\"hello" "the server receives hello on the connection accept4 returned"
+    carried server "(sendto|sendmsg|write|writev)\([0-9]+<$at_server>, .*\"HELLO" "the server sends HELLO back on that same connection"
+    carried client "(recvfrom|recvmsg|read|readv)\([0-9]+<$at_client>, .*\"HELLO" "the client receives HELLO on its connection"
+    carried_only_by hello "client +(sendto|sendmsg|write|writev|recvfrom|recvmsg|read|readv)\([0-9]+<$at_client>" \
+        "server +(sendto|sendmsg|write|writev|recvfrom|recvmsg|read|readv)\([0-9]+<$at_server>" \
+        '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
+# bats test_tags=exchange,mechanism
+@test "mechanism: UDP: the request is a datagram the server receives with recvmsg, the reply one it sends with sendmsg" {
+    trace_exchange --server "08-socket/server --udp 0" --calls socket,bind,connect \
+        -- 08-socket/client --udp '127.0.0.1:{port}' hello
+    local port client
+    carried server "socket\(AF_INET, SOCK_DGRAM" "the server makes a UDP socket (SOCK_DGRAM)"
+    socket_line client "(sendto|sendmsg|write)\([0-9]+<UDP:\[127\.0\.0\.1:([0-9]+)->127\.0\.0\.1:([0-9]+)\]>, .*\"hello" \
+        "the client sends hello in a datagram from its connected UDP socket"
+    client=${BASH_REMATCH[2]} port=${BASH_REMATCH[3]}
+    local at_client="UDP:\[127\.0\.0\.1:$client->127\.0\.0\.1:$port\]" from="\{msg_name=\{sa_family=AF_INET, sin_port=htons\($client\), sin_addr=inet_addr\(\"127\.0\.0\.1\"\)\}"
+    carried server "recvmsg\([0-9]+<UDP:\[127\.0\.0\.1:$port\]>, $from, .*\"hello" \
+        "the server receives hello with recvmsg on its UDP socket, from the client's port $client"
+    carried server "sendmsg\([0-9]+<UDP:\[127\.0\.0\.1:$port\]>, $from, .*\"HELLO" \
+        "the server sends HELLO with sendmsg from its UDP socket to the client's port $client"
+    carried client "(recvfrom|recvmsg|read)\([0-9]+<$at_client>, .*\"HELLO" "the client receives HELLO on its UDP socket"
+    carried_only_by hello "client +(sendto|sendmsg|write|recvfrom|recvmsg|read)\([0-9]+<$at_client>" \
+        "server +(recvmsg|sendmsg)\([0-9]+<UDP:\[127\.0\.0\.1:$port\]>, $from" \
+        '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 08-socket

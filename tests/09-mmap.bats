@@ -505,6 +505,21 @@ request_ready_offset=72
     [[ ! -e $MAP && ! -e $LOCK ]]
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: both sides map NAME.map MAP_SHARED; the text goes through it, in no system call" {
+    trace_exchange --server "09-mmap/server --name $NAME" --calls openat,mmap,msync,munmap -- 09-mmap/client --name "$NAME" hello
+    local path="[$]IPC_LAB_DIR/mmap/$NAME\.map"
+    carried server "openat\(AT_FDCWD, \"$path\", O_RDWR\|O_CREAT\|O_EXCL" \
+        "the server makes $NAME.map with open(O_RDWR|O_CREAT|O_EXCL)"
+    carried server "mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_SHARED, [0-9]+<$path>, 0\) = 0x" \
+        "the server maps $NAME.map read-write, MAP_SHARED"
+    carried client "openat\(AT_FDCWD, \"$path\", O_RDWR" "the client opens the server's $NAME.map read-write"
+    carried client "mmap\(NULL, [0-9]+, PROT_READ\|PROT_WRITE, MAP_SHARED, [0-9]+<$path>, 0\) = 0x" \
+        "the client maps $NAME.map read-write, MAP_SHARED (MAP_PRIVATE would keep its stores to itself)"
+    carried server "msync\(0x…, [0-9]+, MS_SYNC\) = 0" "the server writes the mapping back to the file with msync after its reply"
+    carried_only_by hello '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 09-mmap

@@ -241,6 +241,34 @@ has_owner() {
     assert_equal "$stderr" 'client: timed out after 0.5 s waiting for the session bus to answer our Hello'
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: the call and its reply go through the bus socket of each side; no direct path between them" {
+    trace_exchange --server "10-dbus/server --name $NAME" --calls socket,connect --size 256 \
+        -- 10-dbus/client --name "$NAME" hello
+    local on_bus="\\{sa_family=AF_UNIX, sun_path=@?\"<session bus>\"\\}" client server
+    client=$(sed -nE "s/^client +connect\\([0-9]+<UNIX-STREAM:\\[([0-9]+)(->[0-9]+)?\\]>, $on_bus.*/\\1/p" "$T/trace" | head -n 1)
+    server=$(sed -nE "s/^server +connect\\([0-9]+<UNIX-STREAM:\\[([0-9]+)(->[0-9]+)?\\]>, $on_bus.*/\\1/p" "$T/trace" | head -n 1)
+    [[ -n $client ]] || carried client "connect\\(.*$on_bus" "the client connects to the session bus's socket (sd_bus_open_user)"
+    [[ -n $server ]] || carried server "connect\\(.*$on_bus" "the server connects to the session bus's socket (sd_bus_open_user)"
+    carried client "sendmsg\\([0-9]+<UNIX-STREAM:\\[$client->[0-9]+\\]>, .*Upper.*\\{iov_base=\"\\\\5\\\\0\\\\0\\\\0hello\\\\0\"" \
+        "the client's call of Upper(\"hello\") written to its bus socket"
+    carried server "recvmsg\\([0-9]+<UNIX-STREAM:\\[$server->[0-9]+\\]>, .*Upper.*\\\\5\\\\0\\\\0\\\\0hello\\\\0\"" \
+        "the call of Upper(\"hello\") read by the server from its own bus socket"
+    carried server "sendmsg\\([0-9]+<UNIX-STREAM:\\[$server->[0-9]+\\]>, .*iov_base=\"l\\\\2.*\\{iov_base=\"\\\\5\\\\0\\\\0\\\\0HELLO\\\\0\"" \
+        "the method return (l\\2) with HELLO written by the server to its bus socket"
+    carried client "recvmsg\\([0-9]+<UNIX-STREAM:\\[$client->[0-9]+\\]>, .*\\\\5\\\\0\\\\0\\\\0HELLO\\\\0\"" \
+        "the reply HELLO read by the client from its own bus socket"
+    local peer # the other end of the client's socket: the bus daemon's, never one of the server's
+    peer=$(sed -nE "s/^client +[a-z]+\\([0-9]+<UNIX-STREAM:\\[$client->([0-9]+)\\]>.*/\\1/p" "$T/trace" | head -n 1)
+    if [[ -n $peer ]] && grep -Eq "^server +.*UNIX-STREAM:\\[${peer}[],-]" "$T/trace"; then
+        fail "the client's socket is connected to one of the server's (UNIX-STREAM:[$peer]), not to the bus"
+    fi
+    # The bus's own messages (Hello, and the name org.ipclab.Lab.NAME...) go the same way.
+    carried_only_by hello "client +(sendmsg|recvmsg|sendto|recvfrom|write|writev|read|readv)\\([0-9]+<UNIX-STREAM:\\[$client->" \
+        "server +(sendmsg|recvmsg|sendto|recvfrom|write|writev|read|readv)\\([0-9]+<UNIX-STREAM:\\[$server->" \
+        '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 10-dbus --session-bus

@@ -60,3 +60,8 @@ tried() {
     plant 07-sysv-reply-by-fifo.patch
     tried
 }
+
+@test "plant 08: TCP replies by a Unix datagram: exchange tests pass, the mechanism check fails" {
+    plant 08-tcp-reply-by-unix-datagram.patch
+    tried
+}
