@@ -80,7 +80,9 @@ int run(int argc, char** argv) {
                          "limits) and what it does not (a pipe, a Unix socket), with unshare(),\n"
                          "clone() and setns(). Needs CAP_SYS_ADMIN.");
     options.add_name(name);
-    options.parse(argc, argv); // a stray operand is a UsageError
+    if (std::vector<std::string> operands = options.parse(argc, argv); !operands.empty()) {
+        throw lab::UsageError("unexpected argument '" + operands.front() + "'");
+    }
     lab::InstanceLock instance(demo_topic, name); // its file gives the key; one demo per NAME
     lab::ignore_sigpipe();
 
