@@ -83,7 +83,6 @@ int run(int argc, char** argv) {
     if (std::vector<std::string> operands = options.parse(argc, argv); !operands.empty()) {
         throw lab::UsageError("unexpected argument '" + operands.front() + "'");
     }
-    lab::InstanceLock instance(demo_topic, name); // its file gives the key; one demo per NAME
     lab::ignore_sigpipe();
 
     // 1. Before any namespace.
@@ -127,6 +126,9 @@ int run(int argc, char** argv) {
     }
     // END TASK 8
     const std::string a = ipc_namespace_of("self");
+    // Its file gives the key; one demo per NAME. (After unshare: a user
+    // without the capability hears of that first.)
+    lab::InstanceLock instance(demo_topic, name);
     say("1. pipe2() and socketpair(AF_UNIX) made in " + start);
     say("2. unshare(CLONE_NEWIPC): now in " + a + " (A, new and empty)");
 
