@@ -166,9 +166,9 @@ std::string exchange(const OpenQueue& requests, int msqid, const std::string& na
     std::memcpy(body.data(), &self, sizeof self);
     std::memcpy(body.data() + sizeof self, message.data(), message.size());
     for (;;) {
-        timespec until = lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) /
-                                       1000.0)
-                             .absolute_realtime();
+        timespec until =
+            lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms) / 1000.0)
+                .absolute_realtime();
         if (::mq_timedsend(requests.get(), body.data(), body.size(), 0, &until) == 0) {
             break;
         }

@@ -62,11 +62,21 @@ struct Note { // a System V message: mtype, then text
     char text[64];
 };
 
-void say(const std::string& line) { lab::print_line(line); }
-std::string errno_text() { return std::strerror(errno); }
+void say(const std::string& line) {
+    lab::print_line(line);
+}
+std::string errno_text() {
+    return std::strerror(errno);
+}
 std::string read_proc(std::string_view path);
 void write_proc(std::string_view path, const std::string& value);
 std::string sysvipc_msg_rows();
+key_t key_of(const std::string& path);
+int make_sysv_queue(key_t key);
+void remove_sysv_queue(int msqid);
+std::string look_up_sysv_queue(key_t key);
+mqd_t make_posix_queue(const std::string& name);
+std::string look_up_posix_queue(const std::string& name);
 void send_note(int msqid, const std::string& text);
 std::string take_note(int msqid);
 void send_line(int fd, const std::string& line);
@@ -132,25 +142,12 @@ int run(int argc, char** argv) {
     say("1. pipe2() and socketpair(AF_UNIX) made in " + start);
     say("2. unshare(CLONE_NEWIPC): now in " + a + " (A, new and empty)");
 
-    shared.key = ::ftok(instance.path().c_str(), key_project_id);
-    if (shared.key == -1) {
-        throw lab::sys_error("ftok " + instance.path());
-    }
+    shared.key = key_of(instance.path());
     shared.queue_name = lab::posix_ipc_name(demo_topic, name);
-    lab::OwnedSysvId queue_a([](int id) { ::msgctl(id, IPC_RMID, nullptr); });
-    queue_a.own(::msgget(shared.key, IPC_CREAT | IPC_EXCL | lab::owner_only)); // A is empty
-    if (queue_a.get() < 0) {
-        throw lab::sys_error("msgget " + lab::key_text(shared.key));
-    }
+    lab::OwnedSysvId queue_a(remove_sysv_queue);
+    queue_a.own(make_sysv_queue(shared.key)); // A is empty: no key is taken
     send_note(queue_a.get(), "left in A");
-    mq_attr attributes{};
-    attributes.mq_maxmsg = 1;
-    attributes.mq_msgsize = sizeof Note::text;
-    mqd_t made = ::mq_open(shared.queue_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                           lab::owner_only, &attributes);
-    if (made == static_cast<mqd_t>(-1)) {
-        throw lab::sys_error("mq_open " + shared.queue_name);
-    }
+    mqd_t made = make_posix_queue(shared.queue_name);
     OpenQueue posix_a(made, lab::OwnedName(shared.queue_name, ::mq_unlink));
     if (::mq_send(posix_a.get(), "left in A", 9, 0) < 0) {
         throw lab::sys_error("mq_send");
@@ -246,24 +243,20 @@ int child_main(void* argument) {
     try {
         std::string prefix = "   [child " + std::to_string(::getpid()) + "] ";
         say("3. clone(CLONE_NEWIPC): the child is in " + ipc_namespace_of("self") + " (B)");
-        int msqid = ::msgget(shared.key, 0);
-        say(prefix + "msgget(" + lab::key_text(shared.key) + ", 0): " +
-            (msqid < 0 ? errno_text() : "msqid " + std::to_string(msqid)));
-        mqd_t queue = ::mq_open(shared.queue_name.c_str(), O_RDONLY | O_CLOEXEC);
-        say(prefix + "mq_open(" + shared.queue_name + "): " +
-            (queue == static_cast<mqd_t>(-1) ? errno_text() : "opened"));
+        say(prefix + "msgget(" + lab::key_text(shared.key) +
+            ", 0): " + look_up_sysv_queue(shared.key));
+        say(prefix + "mq_open(" + shared.queue_name +
+            "): " + look_up_posix_queue(shared.queue_name));
         say(prefix + "/proc/sysvipc/msg:" + sysvipc_msg_rows());
         say(prefix + "limits: msgmax " + read_proc(msgmax) + ", mqueue msg_max " +
             read_proc(mq_msg_max));
         say(prefix + "read from the pipe: \"" + read_line(shared.pipe_read.get()) + "\"");
-        msqid = ::msgget(shared.key, IPC_CREAT | IPC_EXCL | lab::owner_only);
-        if (msqid < 0) {
-            throw lab::sys_error("msgget in B");
-        }
+        int msqid = make_sysv_queue(shared.key); // never removed: it goes with B
         send_note(msqid, "left in B by pid " + std::to_string(::getpid()));
         say(prefix + "msgget(" + lab::key_text(shared.key) + ", IPC_CREAT): msqid " +
             std::to_string(msqid) + ", same key, its own queue; one message in it");
-        send_line(shared.socket_child.get(), "the child says hello from " + ipc_namespace_of("self"));
+        send_line(shared.socket_child.get(),
+                  "the child says hello from " + ipc_namespace_of("self"));
         read_line(shared.pipe_read.get()); // "exit": the parent holds B open now
         // A copy of the parent, the child holds every descriptor it had (the
         // lock, A's namespace, A's queue): let go of them all, as an exec'd
@@ -305,10 +298,91 @@ std::string sysvipc_msg_rows() {
         long long key = 0;
         std::string msqid, perms, bytes, messages;
         fields >> key >> msqid >> perms >> bytes >> messages;
-        rows += (rows.empty() ? " " : "; ") + lab::key_text(static_cast<key_t>(key)) + " " +
-                msqid + " " + messages;
+        rows += (rows.empty() ? " " : "; ") + lab::key_text(static_cast<key_t>(key)) + " " + msqid +
+                " " + messages;
     }
     return rows.empty() ? " none" : rows;
+}
+
+// TASK 11 (step 2): the queue calls of the demo: ftok, msgget, msgsnd, msgrcv, mq_open
+//   Write the helpers the steps use, each a call 06-msgqueue teaches:
+//   `key_of(path)`: `ftok(path.c_str(), key_project_id)` (-1: throw
+//   `lab::sys_error("ftok " + path)`); `make_sysv_queue(key)`: `msgget(key,
+//   IPC_CREAT | IPC_EXCL | lab::owner_only)` (-1: throw);
+//   `remove_sysv_queue(id)`: `msgctl(id, IPC_RMID, nullptr)`;
+//   `look_up_sysv_queue(key)`: `msgget(key, 0)`, returning "msqid N" or
+//   `errno_text()`; `make_posix_queue(name)`: `mq_open(name.c_str(), O_RDWR
+//   | O_CREAT | O_EXCL | O_CLOEXEC, lab::owner_only, &attributes)` with
+//   `mq_maxmsg` 1 and `mq_msgsize` `sizeof Note::text` (-1: throw);
+//   `look_up_posix_queue(name)`: `mq_open(name.c_str(), O_RDONLY |
+//   O_CLOEXEC)`, returning "opened" (after `mq_close`) or `errno_text()`;
+//   `send_note(msqid, text)`: a zeroed `Note`, mtype 1, `msgsnd(msqid,
+//   &note, size, IPC_NOWAIT)`; `take_note(msqid)`: `msgrcv(msqid, &note,
+//   sizeof note.text, 0, IPC_NOWAIT | MSG_NOERROR)`, its text returned.
+//   man 3 ftok, man 2 msgget, man 2 msgsnd, man 2 msgrcv, man 3 mq_open
+//   check: `./ns-demo` prints steps 2 to 5 as the README shows
+//   stub: key_t key_of(const std::string&) {
+//   stub:     return lab::not_written_yet<key_t>(2, 11, "the queue calls of the demo");
+//   stub: }
+//   stub: int make_sysv_queue(key_t) { return lab::not_written_yet<int>(2, 11, "msgget"); }
+//   stub: void remove_sysv_queue(int) {}
+//   stub: std::string look_up_sysv_queue(key_t) {
+//   stub:     return lab::not_written_yet<std::string>(3, 11, "msgget");
+//   stub: }
+//   stub: mqd_t make_posix_queue(const std::string&) {
+//   stub:     return lab::not_written_yet<mqd_t>(2, 11, "mq_open");
+//   stub: }
+//   stub: std::string look_up_posix_queue(const std::string&) {
+//   stub:     return lab::not_written_yet<std::string>(3, 11, "mq_open");
+//   stub: }
+//   stub: void send_note(int, const std::string&) { lab::not_written_yet(2, 11, "msgsnd"); }
+//   stub: std::string take_note(int) {
+//   stub:     return lab::not_written_yet<std::string>(4, 11, "msgrcv");
+//   stub: }
+key_t key_of(const std::string& path) {
+    key_t key = ::ftok(path.c_str(), key_project_id);
+    if (key == -1) {
+        throw lab::sys_error("ftok " + path);
+    }
+    return key;
+}
+
+int make_sysv_queue(key_t key) {
+    int msqid = ::msgget(key, IPC_CREAT | IPC_EXCL | lab::owner_only);
+    if (msqid < 0) {
+        throw lab::sys_error("msgget " + lab::key_text(key));
+    }
+    return msqid;
+}
+
+void remove_sysv_queue(int msqid) {
+    ::msgctl(msqid, IPC_RMID, nullptr);
+}
+
+std::string look_up_sysv_queue(key_t key) {
+    int msqid = ::msgget(key, 0);
+    return msqid < 0 ? errno_text() : "msqid " + std::to_string(msqid);
+}
+
+mqd_t make_posix_queue(const std::string& name) {
+    mq_attr attributes{};
+    attributes.mq_maxmsg = 1;
+    attributes.mq_msgsize = sizeof Note::text;
+    mqd_t queue = ::mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, lab::owner_only,
+                            &attributes);
+    if (queue == static_cast<mqd_t>(-1)) {
+        throw lab::sys_error("mq_open " + name);
+    }
+    return queue;
+}
+
+std::string look_up_posix_queue(const std::string& name) {
+    mqd_t queue = ::mq_open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (queue == static_cast<mqd_t>(-1)) {
+        return errno_text();
+    }
+    ::mq_close(queue);
+    return "opened";
 }
 
 void send_note(int msqid, const std::string& text) {
@@ -330,8 +404,11 @@ std::string take_note(int msqid) {
     }
     return {note.text, static_cast<std::size_t>(got)};
 }
+// END TASK 11
 
-void send_line(int fd, const std::string& line) { lab::write_all(fd, line + "\n"); }
+void send_line(int fd, const std::string& line) {
+    lab::write_all(fd, line + "\n");
+}
 
 // One line from a pipe or socket, read a byte at a time: nothing past the
 // newline is taken from the next line's writer.

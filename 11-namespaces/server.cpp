@@ -117,7 +117,8 @@ int run(int argc, char** argv) {
         //   stub: ssize_t got = lab::not_written_yet<ssize_t>(
         //   stub:     3, 3, "take the next request with mq_timedreceive");
         timespec until = lab::Deadline(lab::stop_check_interval_ms / 1000.0).absolute_realtime();
-        ssize_t got = ::mq_timedreceive(requests.get(), buffer.data(), buffer.size(), nullptr, &until);
+        ssize_t got =
+            ::mq_timedreceive(requests.get(), buffer.data(), buffer.size(), nullptr, &until);
         if (got < 0) {
             if (errno == ETIMEDOUT || errno == EINTR) {
                 continue; // a tick, or a stop signal: look at the flag
