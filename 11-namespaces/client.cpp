@@ -123,6 +123,28 @@ int find_reply_queue(const std::string& name) {
 }
 // END TASK 6
 
+// TASK 7 (step 3): send with mq_timedsend, take the reply with msgrcv
+//   Write `exchange()`: one message there and back, the reply returned.
+//   The request `[pid_t getpid()][message]` in a `std::vector<char>`;
+//   `lab::Deadline deadline(timeout_seconds)`; `mq_timedsend(requests.get(),
+//   body.data(), body.size(), 0, &until)` with `until` a tick ahead
+//   (`lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms)
+//   / 1000.0).absolute_realtime()`), in a loop that calls `keep_waiting(
+//   "mq_timedsend", name, deadline, timeout_seconds)` when it fails. Then a
+//   zeroed `Reply` and `msgrcv(msqid, &reply, sizeof reply.text, getpid(),
+//   MSG_NOERROR)` (msgtyp = our pid: only our replies), looping with
+//   `keep_waiting("msgrcv", ...)` while it fails (the Ticker's EINTR).
+//   Write `keep_waiting` above it: EIDRM or EINVAL throw `lab::not_running(
+//   name, "its queue was removed")`; an errno other than EINTR and
+//   ETIMEDOUT `lab::sys_error(call)`; then `lab::server_running(topic,
+//   name)` false: `lab::not_running(name, "it went away")`; the deadline
+//   expired: `lab::timed_out(timeout_seconds, "server " + name)`.
+//   man 3 mq_send, man 2 msgrcv
+//   check: `./server`, and `./client hello world` elsewhere prints `HELLO WORLD`
+//   stub: std::string exchange(const OpenQueue&, int, const std::string&, double,
+//   stub:                      const std::string&) {
+//   stub:     lab::not_written_yet(3, 7, "send with mq_timedsend, take the reply with msgrcv");
+//   stub: }
 // A wait that returned without its message: the tick (go on waiting,
 // unless the server died or the time is up) or a real error.
 void keep_waiting(const char* call, const std::string& name, const lab::Deadline& deadline,
@@ -141,23 +163,6 @@ void keep_waiting(const char* call, const std::string& name, const lab::Deadline
     }
 }
 
-// TASK 7 (step 3): send with mq_timedsend, take the reply with msgrcv
-//   Write `exchange()`: one message there and back, the reply returned.
-//   The request `[pid_t getpid()][message]` in a `std::vector<char>`;
-//   `lab::Deadline deadline(timeout_seconds)`; `mq_timedsend(requests.get(),
-//   body.data(), body.size(), 0, &until)` with `until` a tick ahead
-//   (`lab::Deadline(deadline.tick_milliseconds(lab::stop_check_interval_ms)
-//   / 1000.0).absolute_realtime()`), in a loop that calls `keep_waiting(
-//   "mq_timedsend", name, deadline, timeout_seconds)` when it fails. Then a
-//   zeroed `Reply` and `msgrcv(msqid, &reply, sizeof reply.text, getpid(),
-//   MSG_NOERROR)` (msgtyp = our pid: only our replies), looping with
-//   `keep_waiting("msgrcv", ...)` while it fails (the Ticker's EINTR).
-//   man 3 mq_send, man 2 msgrcv
-//   check: `./server`, and `./client hello world` elsewhere prints `HELLO WORLD`
-//   stub: std::string exchange(const OpenQueue&, int, const std::string&, double,
-//   stub:                      const std::string&) {
-//   stub:     lab::not_written_yet(3, 7, "send with mq_timedsend, take the reply with msgrcv");
-//   stub: }
 std::string exchange(const OpenQueue& requests, int msqid, const std::string& name,
                      double timeout_seconds, const std::string& message) {
     const pid_t self = ::getpid();

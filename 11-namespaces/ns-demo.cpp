@@ -172,6 +172,7 @@ int run(int argc, char** argv) {
     //   pass its end). -1: throw `lab::sys_error("clone(CLONE_NEWIPC)")`.
     //   man 2 clone
     //   check: `./ns-demo` shows step 3's child in a third ipc:[...]
+    //   stub: (void)child_main; // what clone() is to run
     //   stub: pid_t child = lab::not_written_yet<pid_t>(3, 9, "start a child with clone");
     pid_t child = ::clone(child_main, stack.data() + stack.size(), CLONE_NEWIPC | SIGCHLD, &shared);
     if (child < 0) {
@@ -194,6 +195,8 @@ int run(int argc, char** argv) {
     }
 
     // 4. Into B, which only our descriptor keeps, and back into A.
+    std::string b;    // B's name, ipc:[...]
+    int queue_b = -1; // the child's queue there
     // TASK 10 (step 4): join the namespaces with setns
     //   `setns(namespace_b.get(), CLONE_NEWIPC)` (-1: throw
     //   `lab::sys_error("setns B")`): this process is now in B; find the
@@ -206,8 +209,8 @@ int run(int argc, char** argv) {
     if (::setns(namespace_b.get(), CLONE_NEWIPC) < 0) {
         throw lab::sys_error("setns B");
     }
-    const std::string b = ipc_namespace_of("self");
-    int queue_b = ::msgget(shared.key, 0);
+    b = ipc_namespace_of("self");
+    queue_b = ::msgget(shared.key, 0);
     if (queue_b < 0) {
         throw lab::sys_error("msgget " + lab::key_text(shared.key) + " in B");
     }
@@ -275,7 +278,7 @@ std::string read_proc(std::string_view path) {
     std::ifstream file{std::string(path)};
     std::string value;
     if (!std::getline(file, value)) {
-        throw lab::Failure("cannot read " + std::string(path));
+        throw lab::Failure("cannot read " + std::string(path) + ": " + errno_text());
     }
     return value;
 }

@@ -251,7 +251,7 @@ now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
 # Replies to clients killed before they took them fill the System V queue
 # (msgmnb, 16384 bytes); the server drops those and serves the living.
-# bats test_tags=memcheck
+# bats test_tags=hidden
 @test "replies nobody will take (dead clients' pids) are purged; live clients are served" {
     start_ns_server
     local dead
