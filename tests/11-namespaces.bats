@@ -217,7 +217,6 @@ now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 }
 
 @test "after kill -9 of the server, a new one takes over both queues" {
-    need_mq_view
     start_ns_server
     local first_id=${READY[msqid]}
     kill -KILL "$SERVER_PID"
