@@ -81,7 +81,7 @@ void send_note(int msqid, const std::string& text);
 std::string take_note(int msqid);
 void send_line(int fd, const std::string& line);
 std::string read_line(int fd);
-int child_main(void* shared);
+int child_main(void* argument);
 
 int run(int argc, char** argv) {
     std::string name = lab::default_name;
@@ -156,7 +156,8 @@ int run(int argc, char** argv) {
         std::to_string(queue_a.get()) + "; mq_open(" + shared.queue_name +
         ", O_CREAT); one message in each");
     say("   /proc/sysvipc/msg (key msqid messages):" + sysvipc_msg_rows());
-    std::string default_msgmax = read_proc(msgmax), default_msg_max = read_proc(mq_msg_max);
+    std::string default_msgmax = read_proc(msgmax);
+    std::string default_msg_max = read_proc(mq_msg_max);
     write_proc(msgmax, "4096");
     write_proc(mq_msg_max, "5");
     say("   limits set in A: msgmax " + default_msgmax + " -> " + read_proc(msgmax) +
@@ -164,7 +165,8 @@ int run(int argc, char** argv) {
 
     // 3. A child in a namespace of its own, B.
     send_line(shared.pipe_write.get(), "sent through a pipe made before the namespaces");
-    std::vector<char> stack(256 * 1024); // clone() runs child_main on it (in the child's copy)
+    std::vector<char> stack(std::size_t{256} *
+                            1024); // clone() runs child_main on it (in the child's copy)
     // TASK 9 (step 3): start a child in a new IPC namespace with clone
     //   `pid_t child = clone(child_main, stack.data() + stack.size(),
     //   CLONE_NEWIPC | SIGCHLD, &shared)`: like fork(), but the child starts
@@ -242,8 +244,8 @@ int run(int argc, char** argv) {
 
 // 3. In the child, in B: nothing of A's is here, and the pipe still works.
 int child_main(void* argument) {
-    auto& shared = *static_cast<Shared*>(argument);
     try {
+        const auto& shared = *static_cast<Shared*>(argument);
         std::string prefix = "   [child " + std::to_string(::getpid()) + "] ";
         say("3. clone(CLONE_NEWIPC): the child is in " + ipc_namespace_of("self") + " (B)");
         say(prefix + "msgget(" + lab::key_text(shared.key) +
@@ -294,15 +296,19 @@ void write_proc(std::string_view path, const std::string& value) {
 // " none", or " 0x4e0081e5 0 1; ...": the queues of the namespace we are in.
 std::string sysvipc_msg_rows() {
     std::ifstream file("/proc/sysvipc/msg");
-    std::string line, rows;
+    std::string line;
+    std::string rows;
     std::getline(file, line); // the header
     while (std::getline(file, line)) {
         std::istringstream fields(line);
         long long key = 0;
-        std::string msqid, perms, bytes, messages;
-        fields >> key >> msqid >> perms >> bytes >> messages;
-        rows += (rows.empty() ? " " : "; ") + lab::key_text(static_cast<key_t>(key)) + " " + msqid +
-                " " + messages;
+        std::string msqid;
+        std::string skipped; // perms, cbytes
+        std::string messages;
+        fields >> key >> msqid >> skipped >> skipped >> messages;
+        rows += rows.empty() ? " " : "; ";
+        rows += lab::key_text(static_cast<key_t>(key));
+        rows.append(" ").append(msqid).append(" ").append(messages);
     }
     return rows.empty() ? " none" : rows;
 }

@@ -208,7 +208,7 @@ int purge_replies_to_gone_clients(int msqid) {
         if (got < 0) {
             break; // ENOMSG: a client took its own meanwhile
         }
-        pid_t pid = static_cast<pid_t>(waiting.mtype);
+        auto pid = static_cast<pid_t>(waiting.mtype);
         bool alive = waiting.mtype == pid && lab::process_alive(pid);
         if (!alive || ::msgsnd(msqid, &waiting, static_cast<std::size_t>(got), IPC_NOWAIT) < 0) {
             ++dropped;
