@@ -12,22 +12,26 @@
 namespace namespaces_lab {
 
 std::optional<Request> parse_request(std::span<const char> body) {
-    pid_t pid = 0;
-    if (body.size() < sizeof pid) {
-        lab::log_ignored("request of " + std::to_string(body.size()) + " bytes: no room for a pid");
+    Request request{};
+    std::string problem; // what makes it no request we answer; "" when it is one
+    if (body.size() < sizeof request.client_pid) {
+        problem = "request of " + std::to_string(body.size()) + " bytes: no room for a pid";
+    } else {
+        // memcpy: the pid's bytes need not be aligned in the buffer
+        std::memcpy(&request.client_pid, body.data(), sizeof request.client_pid);
+        std::span<const char> text = body.subspan(sizeof request.client_pid);
+        request.message = {text.data(), text.size()};
+        if (request.client_pid <= 0) { // an mtype must be > 0
+            problem = "request with pid " + std::to_string(request.client_pid);
+        } else if (auto wrong = lab::message_problem(request.message)) {
+            problem = "pid " + std::to_string(request.client_pid) + ": " + *wrong;
+        }
+    }
+    if (!problem.empty()) {
+        lab::log_ignored(problem);
         return std::nullopt;
     }
-    std::memcpy(&pid, body.data(), sizeof pid); // the bytes need not be aligned
-    if (pid <= 0) {                             // mtype must be > 0
-        lab::log_ignored("request with pid " + std::to_string(pid));
-        return std::nullopt;
-    }
-    std::string_view message(body.data() + sizeof pid, body.size() - sizeof pid);
-    if (std::optional<std::string> problem = lab::message_problem(message)) {
-        lab::log_ignored("pid " + std::to_string(pid) + ": " + *problem);
-        return std::nullopt;
-    }
-    return Request{pid, message};
+    return request;
 }
 
 std::string ipc_namespace_of(const std::string& pid) {
