@@ -120,7 +120,7 @@ remove_leftovers() {
     assert_equal "$(tail -n +2 "$SERVER_LOG")" 'received: again'
 }
 
-# bats test_tags=exchange
+# bats test_tags=exchange,memcheck
 @test "a server in a private IPC namespace: clients outside say so; inside (nsenter) they are served" {
     need_ipc_namespace
     # unshare execs the server: SERVER_PID is the server's
