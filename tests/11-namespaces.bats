@@ -12,13 +12,8 @@ setup() {
     SYSV_QUEUES=() # "key msqid" of every server started, for teardown
 }
 
-teardown() {
-    local pid
-    for pid in "${SERVER_PIDS[@]}"; do
-        kill -CONT "$pid" 2>/dev/null || true # a failed test may leave one stopped
-    done
-    lab_teardown remove_leftovers
-}
+# (lab_teardown continues a server a failed test left stopped, then stops it.)
+teardown() { lab_teardown remove_leftovers; }
 
 SERVER=11-namespaces/server
 CLIENT=11-namespaces/client
