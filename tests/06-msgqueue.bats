@@ -99,17 +99,8 @@ sysv_send() {
 }
 
 # ---- POSIX queues: /dev/mqueue is not mounted here, so look at them in a
-# private mount namespace with the mqueue filesystem mounted at $T/mq;
-# nothing outside this test sees that mount.
+# private mount namespace (in_mq_view, lab.bash).
 
-in_mq_view() {
-    mkdir -p "$T/mq"
-    # shellcheck disable=SC2016 # $0 and $@ are the inner shell's
-    unshare --mount sh -c 'mount -t mqueue mqueue "$0" && exec "$@"' "$T/mq" "$@"
-}
-need_mq_view() {
-    in_mq_view true 2>/dev/null || skip "cannot mount the mqueue filesystem (needs root and unshare)"
-}
 # mq_names: this test's POSIX queues, as /dev/mqueue would list them.
 mq_names() {
     in_mq_view ls -1 "$T/mq" | grep -E "^ipc-lab-$UID_NUMBER-msgqueue-posix-$NAME(-[0-9]+)?\$" || true

@@ -86,7 +86,8 @@ chapter_of() {
     wait_until no_leftovers || true # the probe's sandbox is on its way out
     assert_equal "$(leftovers)" ""
     local files=() chapter
-    for chapter in 01-file-locking 02-pipe 03-fifo 04-signal 05-semaphore 06-msgqueue 07-shm 09-mmap 10-dbus; do
+    for chapter in 01-file-locking 02-pipe 03-fifo 04-signal 05-semaphore 06-msgqueue 07-shm 09-mmap 10-dbus \
+        11-namespaces; do
         files+=("$LAB_ROOT/tests/$chapter.bats")
     done
     # A smaller address space and file size (128 MiB: 02's tests write 100
@@ -100,7 +101,7 @@ chapter_of() {
     for chapter in 01-file-locking 03-fifo 04-signal 05-semaphore 06-msgqueue 07-shm 09-mmap; do
         assert_equal "$chapter: $(chapter_of score "$chapter")" "$chapter: 0"
     done
-    for chapter in 02-pipe 10-dbus; do
+    for chapter in 02-pipe 10-dbus 11-namespaces; do
         assert_equal "$chapter: $(chapter_of status "$chapter")" "$chapter: passed"
     done
     # Every test of those files is in results.json, none lost.

@@ -503,6 +503,19 @@ print(ctypes.CDLL(None).ftok(sys.argv[1].encode(), ord(sys.argv[2])))' \
     printf '%s=%10s\n' "$label" "$OTHERS_ID" >"$IPC_LAB_DIR/$topic/$NAME.key"
 }
 
+# in_mq_view COMMAND...: COMMAND in a private mount namespace with the
+# mqueue filesystem (the POSIX queues of our IPC namespace) mounted at
+# $T/mq; nothing outside this test sees that mount. need_mq_view skips the
+# test where it cannot be made.
+in_mq_view() {
+    mkdir -p "$T/mq"
+    # shellcheck disable=SC2016 # $0 and $@ are the inner shell's
+    unshare --mount sh -c 'mount -t mqueue mqueue "$0" && exec "$@"' "$T/mq" "$@"
+}
+need_mq_view() {
+    in_mq_view true 2>/dev/null || skip "cannot mount the mqueue filesystem (needs root and unshare)"
+}
+
 # can_unshare_mount: a private mount namespace can be made here (root, or
 # CAP_SYS_ADMIN in a user namespace that owns one).
 can_unshare_mount() { unshare -m true 2>/dev/null; }
