@@ -940,7 +940,8 @@ os.execvp(sys.argv[2], sys.argv[2:])'
 # bats test_tags=exchange,mechanism
 @test "mechanism: POSIX: the request goes through the server's queue, the reply through the client's own" {
     trace_exchange --server "06-msgqueue/posix-server --name $NAME" -- 06-msgqueue/posix-client --name "$NAME" hello
-    local queue="ipc-lab-$(id -u)-msgqueue-posix-$NAME"
+    local queue
+    queue="ipc-lab-$(id -u)-msgqueue-posix-$NAME"
     carried posix-client "mq_timedsend\([0-9]+</$queue>, \"<posix-client>hello\"" "the request sent with mq_timedsend into the server's queue /$queue"
     carried posix-server "mq_timedreceive\([0-9]+</$queue>, \"<posix-client>hello\"" "the server takes the request from its queue with mq_timedreceive"
     carried posix-server "mq_timedsend\([0-9]+</$queue-<posix-client>>, \"HELLO\"" "the reply sent into the client's own queue /$queue-PID"

@@ -296,6 +296,19 @@ remove_leftovers() {
     assert_equal "$stderr" 'ns-demo: unshare(CLONE_NEWIPC): Operation not permitted (an IPC namespace needs CAP_SYS_ADMIN: run it as root)'
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: the request goes through the server's POSIX queue, the reply through the System V queue, nothing else" {
+    trace_exchange --server "11-namespaces/server --name $NAME" -- 11-namespaces/client --name "$NAME" hello
+    local queue
+    queue="ipc-lab-$(id -u)-namespaces-$NAME"
+    carried client "mq_timedsend\([0-9]+</$queue>, \"<client>hello\"" "the request (the client's pid, then hello) sent with mq_timedsend into the server's queue /$queue"
+    carried server "mq_timedreceive\([0-9]+</$queue>, \"<client>hello\"" "the server takes the request from /$queue with mq_timedreceive"
+    carried server 'msgsnd\(msqid, \{mtype=<client>, mtext="HELLO"' "the reply sent on the System V queue with msgsnd, typed with the client's pid"
+    carried client 'msgrcv\(msqid, \{mtype=<client>, mtext="HELLO' "the reply taken from the System V queue with msgrcv of the client's own type"
+    carried_only_by hello "client +mq_timedsend\([0-9]+</$queue>, " "server +mq_timedreceive\([0-9]+</$queue>, " \
+        'server +msgsnd\(msqid, ' 'client +msgrcv\(msqid, ' '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 11-namespaces
