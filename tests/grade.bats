@@ -697,10 +697,10 @@ PY
     autograde
     assert_success
     # Without the memcheck run, the 5 tests of 02's memcheck subset give 80 %.
-    assert_line "02-pipe  16/16  not run   9.4/9.375"
+    assert_line "02-pipe  19/19  not run   9.5/9.47368"
     run results_check
     assert_success
-    assert_output "9.38 9.375 16 16" # the score is rounded to 2 places
+    assert_output "9.47 9.4737 19 19" # the score is rounded to 2 places
     run jq -r '[.tests[].number | split(".")[0]] | unique | join(" ")' "$T/root/results/results.json"
     assert_output "02-pipe"
     assert_equal "$(cd "$T/root/submission" && find . -printf '%p %s %T@\n' | sort)" "$before"
@@ -717,7 +717,7 @@ PY
     assert_success
     local score max passed tests
     read -r score max passed tests <<<"$output"
-    assert_equal "$max,$tests" "9.375,16"
+    assert_equal "$max,$tests" "9.4737,19"
     assert_not_equal "$score" "$max"
     ((passed < tests))
     # The server's own usage tests do not need the client: not all is lost.
