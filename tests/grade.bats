@@ -147,7 +147,7 @@ EOF
     assert_equal "$(field 07-tiny.1 score)" "4"
     assert_equal "$(field 07-tiny.5 score)" "1.5"
     assert_equal "$(total)" "7"
-    assert_line --regexp '^07-tiny +3/5 +3/3 +7\.0/10$'
+    assert_line --regexp '^07-tiny +3/5 +3/3 +7/10$'
     # A memcheck failure costs that test's 20 % only.
     FAIL_MEMCHECK=third grade "$T/t/07-tiny.bats"
     assert_success
@@ -336,7 +336,7 @@ EOF2
     assert_line --regexp '^grade: 07-tiny \(memcheck run\): [0-9]+ s$'
     assert_line --regexp '^grade: the memcheck run took [0-9]+ s$'
     assert_line "$T/t/03-even.bats: no test tagged memcheck: none of its tests runs under memcheck."
-    assert_line --regexp '^03-even +2/2 +0/0 +10\.0/10$'
+    assert_line --regexp '^03-even +2/2 +0/0 +10/10$'
     assert_line --regexp '^07-tiny +4/5 +1/1 +8\.5/10$'
     assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "1.5,1.5"
     assert_equal "$(memcheck_cases 07-tiny.bats)" first
@@ -347,7 +347,7 @@ EOF2
     assert_success
     assert_line "== grade: the same suite under valgrind"
     refute_output --partial 'Memcheck subset'
-    assert_line --regexp '^03-even +2/2 +2/2 +10\.0/10$'
+    assert_line --regexp '^03-even +2/2 +2/2 +10/10$'
     assert_line --regexp '^07-tiny +4/5 +3/4 +8\.2/10$'
     assert_equal "$(field 07-tiny.2 score),$(field 07-tiny.2 max_score)" "1.2,1.5"
     assert_equal "$(memcheck_cases 07-tiny.bats | wc -l)" 5
@@ -697,7 +697,7 @@ PY
     autograde
     assert_success
     # Without the memcheck run, the 5 tests of 02's memcheck subset give 80 %.
-    assert_line "02-pipe  19/19  not run   9.5/9.47368"
+    assert_line "02-pipe  19/19  not run   9.47/9.47"
     run results_check
     assert_success
     assert_output "9.47 9.4737 19 19" # the score is rounded to 2 places

@@ -127,3 +127,50 @@ chapter_of() {
     wait_until no_leftovers || true
     assert_equal "$(leftovers)" ""
 }
+
+# probe_grade: grades a probe chapter through the sandbox, under script(1)
+# so that the grade has a controlling terminal, as one run from a shell
+# has. Its tests: a program cannot open that terminal (/dev/tty), and it
+# runs in the grade's own cpu cgroup. `run` holds what the grade printed.
+probe_grade() {
+    require_sandbox
+    command -v script >/dev/null || skip "needs script (bsdutils)"
+    chmod 755 "$T"
+    # In the grade's output directory: the sandbox's /tmp is its own, and
+    # that directory is bound into it (read-only).
+    mkdir -p "$T/out/probe"
+    # printf, not a here-document: bats would take its @test lines as this file's.
+    printf '%s\n' '@test "no terminal" {' \
+        '    if (exec 3<>/dev/tty) 2>/dev/null; then echo "opened the terminal"; false; fi' \
+        '}' \
+        '@test "own cgroup" {' \
+        '    grep -E "^([0-9]+:([a-z,]*,)?cpu(,[a-z,]*)?|0:):/ipc-lab-grade\.[0-9]+$" /proc/self/cgroup' \
+        '}' >"$T/out/probe/07-probe.bats"
+    chmod -R a+rX "$T/out"
+    run timeout -k 10 120 script -qec "GRADE_OUT='$T/out' GRADE_VALGRIND=0 GRADE_TESTS='$T/out/probe/07-probe.bats' '$LAB_ROOT/tools/grade'" /dev/null </dev/null
+    assert_success
+    assert_line --partial "Sandbox: namespaces"
+    assert_equal "$(jq -r '.tests | length' "$T/out/results.json")" 2
+}
+
+@test "a program in the sandbox cannot open the grader's terminal (no TIOCSTI into its shell)" {
+    probe_grade
+    # The grade itself had one: script gave it a terminal.
+    run timeout 10 script -qec 'exec 3<>/dev/tty && echo has a terminal' /dev/null </dev/null
+    assert_output --partial "has a terminal"
+    run jq -r '.tests[] | select(.number == "07-probe.1") | "\(.status) \(.output)"' "$T/out/results.json"
+    assert_output --partial "passed plain run: passed"
+}
+
+@test "a grade shares the CPU as one cgroup of its own (a fork bomb beside it gets one grade's share), removed after" {
+    probe_grade
+    [[ $output == *"CPU: a cgroup of its own"* ]] ||
+        skip "no cgroup here: $(grep -o 'CPU: .*' <<<"$output" | head -1)"
+    local cgroup
+    cgroup=$(grep -o 'CPU: a cgroup of its own ([^)]*)' <<<"$output" | head -1 | sed 's/.*(\(.*\))/\1/')
+    [[ $cgroup == /sys/fs/cgroup/*/ipc-lab-grade.* || $cgroup == /sys/fs/cgroup/ipc-lab-grade.* ]] ||
+        fail "not a grade's cgroup: '$cgroup'"
+    run jq -r '.tests[] | select(.number == "07-probe.2") | "\(.status) \(.output)"' "$T/out/results.json"
+    assert_output --partial "passed plain run: passed"
+    [[ ! -e $cgroup ]] || fail "$cgroup is left after the grade"
+}

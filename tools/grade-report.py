@@ -378,6 +378,12 @@ def run_results(reports, files, subset=False):
     return found
 
 
+def shown(points):
+    """Points as the table prints them: both sides of "9.47/9.47" rounded
+    alike, to 2 places, without trailing zeros (10, 9.5, 9.47)."""
+    return f"{points:.2f}".rstrip("0").rstrip(".")
+
+
 def report(args, files):
     notes = list(args.note or [])
     if args.build_log:
@@ -465,9 +471,9 @@ def report(args, files):
         total, total_max = total + score, total_max + top
         passed_all, count_all = passed_all + passed, count_all + len(info["tests"])
         rows.append((info["chapter"], f"{passed}/{len(info['tests'])}",
-                     f"{clean}/{checked}" if with_memcheck else "not run", f"{score:.1f}/{top:g}"))
+                     f"{clean}/{checked}" if with_memcheck else "not run", f"{shown(score)}/{shown(top)}"))
 
-    summary = f"ipc-lab suite: {total:.1f} of {total_max:g} points"
+    summary = f"ipc-lab suite: {shown(total)} of {shown(total_max)} points"
     replace_file(f"{args.out}/results.json", lambda f: json.dump(
         {"score": round(total, 2), "output": "\n\n".join(notes + [summary]), "tests": tests}, f, indent=2))
     replace_file(f"{args.out}/summary.json", lambda f: json.dump(
@@ -484,7 +490,7 @@ def report(args, files):
 
     text = "".join(note + "\n\n" for note in notes)
     text += "\n".join(line(row) for row in [head, tuple("-" * w for w in widths)] + rows)
-    text += f"\n\ntotal: {total:.1f} of {total_max:g} points\n"
+    text += f"\n\ntotal: {shown(total)} of {shown(total_max)} points\n"
     replace_file(f"{args.out}/table.txt", lambda f: f.write(text))
     if not args.quiet:
         print(text, end="")
