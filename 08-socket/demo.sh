@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - 08-socket in one go (`make demo`): the same exchange over a Unix
-# stream socket, TCP and UDP, then a descriptor passed with SCM_RIGHTS.
+# stream socket, TCP and UDP, then a descriptor passed with SCM_RIGHTS, then
+# an ICMP echo on a raw socket (root only).
 source ../mk/demo.bash
 
 demo_server ./server
@@ -22,3 +23,7 @@ demo_stop
 
 # The parent opens the file; the child prints it from the descriptor it is sent.
 demo_run ./fd-passing-demo Makefile 2>&1
+
+# A raw socket: ICMP echo to this host's loopback. It needs CAP_NET_RAW:
+# without it raw-demo says so in one line (exit 1), and the demo still ends.
+demo_run ./raw-demo --count 2 127.0.0.1 || true

@@ -43,7 +43,10 @@ demo_server_lines() {
 
 demo_server() {
     echo "$(demo_show_command "$@") &"
-    "$@" >"$DEMO_LOG" 2>&1 </dev/null &
+    # Emptied here, not by the background job's `>`: that runs in the child,
+    # later, and the wait below would find the last server's ready line.
+    : >"$DEMO_LOG"
+    "$@" >>"$DEMO_LOG" 2>&1 </dev/null &
     DEMO_SERVER_PID=$!
     DEMO_SHOWN=0 # a new log: show it from its first line
     local tries=0

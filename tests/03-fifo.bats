@@ -633,6 +633,36 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
         '(server|client) +write\(1<stdout>, "(received: hello|HELLO)\\n"'
 }
 
+# bats test_tags=exchange,mechanism
+@test "mechanism: the client prints the reply it reads from its FIFO (a stand-in server that answers in rot13)" {
+    # The lab's client beside a stand-in server that answers uryyb, not
+    # HELLO: a client that printed an uppercase copy of its own, whatever
+    # came back, would print HELLO.
+    mkdir -p "$T/fake" "$DIR"
+    chmod 700 "$DIR"
+    printf '%s\n' 'import codecs, os, sys' \
+        'path = sys.argv[1]' \
+        'os.mkfifo(path + ".fifo", 0o600)' \
+        'requests = os.open(path + ".fifo", os.O_RDONLY | os.O_NONBLOCK)' \
+        'keep = os.open(path + ".fifo", os.O_WRONLY)  # a read waits for a writer, never sees EOF' \
+        'os.set_blocking(requests, True)' \
+        'print("ready", flush=True)' \
+        'line = b""' \
+        'while not line.endswith(b"\n"):' \
+        '    line += os.read(requests, 4096)' \
+        'pid, text = line.decode().rstrip("\n").split(" ", 1)' \
+        'reply = os.open(f"{path}.{pid}.fifo", os.O_WRONLY | os.O_NONBLOCK)' \
+        'os.write(reply, (codecs.encode(text, "rot13") + "\n").encode())' \
+        'print("answered", pid, flush=True)' >"$T/fake/server.py"
+    timeout 30 python3 "$T/fake/server.py" "$DIR/$NAME" >"$T/fake.out" 2>&1 &
+    HELPER_PIDS+=("$!")
+    wait_for_line "$T/fake.out" '^ready$' "$READY_LIMIT" "$!"
+    run_client 03-fifo/client --name "$NAME" hello
+    assert_success
+    assert_output "uryyb"
+    wait_for_line "$T/fake.out" '^answered [0-9]+$'
+}
+
 # bats test_tags=exchange
 @test "README: every transcript shows what the programs print" {
     check_transcripts 03-fifo
