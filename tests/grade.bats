@@ -448,6 +448,15 @@ EOF2
     run field 08-wait.1 output
     assert_output --partial "not run"
     assert_equal "$(field 08-wait.1 score)" "0"
+    # As root, its cpu cgroup is left (empty: no trap ran); the next grade
+    # removes it.
+    local cgroup
+    cgroup=$(sed -n 's/^grade: CPU: a cgroup of its own (\(.*\)),.*/\1/p' "$T/grade.log")
+    [[ -n $cgroup ]] || return 0
+    [[ -d $cgroup ]] || fail "the killed grade's cgroup $cgroup is already gone: nothing to show"
+    GRADE_OUT=$T/out2 GRADE_VALGRIND=0 GRADE_TESTS="$T/t/07-tiny.bats" IPC_LAB_VALGRIND='' run "$LAB_ROOT/tools/grade"
+    assert_success
+    [[ ! -e $cgroup ]] || fail "$cgroup is left after the next grade"
 }
 
 @test "tools/grade-all: a directory and a zip, two at a time: a results.json each and a CSV row each" {
