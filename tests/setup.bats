@@ -171,3 +171,20 @@ APT
         [[ ! -e $T/apt.log ]]
     fi
 }
+
+@test "make demo: every chapter's demo ends 0, each server's log shown from its ready line" {
+    [[ ${IPC_LAB_VALGRIND-} != 1 && $LAB_BIN_ROOT == "$LAB_ROOT" ]] ||
+        skip "the demos run the lab's own build"
+    # The demos use the default name (demo): in IPC and mount namespaces of
+    # their own, with their own /dev/shm, no other run's objects are met.
+    unshare --ipc --mount true 2>/dev/null || skip "needs root for private IPC and mount namespaces"
+    # shellcheck disable=SC2016 # expanded by that shell
+    run timeout -k 5 300 unshare --ipc --mount --propagation private \
+        sh -c 'mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec make -s --no-print-directory -C "$1" demo' sh "$LAB_ROOT"
+    assert_success
+    local started ready
+    started=$(grep -c '^\$ .*server.* &$' <<<"$output")
+    ready=$(grep -c '^\[server\] ready ' <<<"$output")
+    ((started >= 11)) || fail "only $started servers started by the demos"
+    assert_equal "ready lines: $ready" "ready lines: $started"
+}
