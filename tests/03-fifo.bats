@@ -640,7 +640,8 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
     # came back, would print HELLO.
     mkdir -p "$T/fake" "$DIR"
     chmod 700 "$DIR"
-    printf '%s\n' 'import codecs, os, sys' \
+    printf '%s\n' 'import codecs, os, signal, sys' \
+        'signal.alarm(int(sys.argv[2]))  # bounded, even if nobody writes' \
         'path = sys.argv[1]' \
         'os.mkfifo(path + ".fifo", 0o600)' \
         'requests = os.open(path + ".fifo", os.O_RDONLY | os.O_NONBLOCK)' \
@@ -654,7 +655,8 @@ request_written() { [[ $(stat -c %Y "$DIR/$NAME.fifo") != 0 ]]; }
         'reply = os.open(f"{path}.{pid}.fifo", os.O_WRONLY | os.O_NONBLOCK)' \
         'os.write(reply, (codecs.encode(text, "rot13") + "\n").encode())' \
         'print("answered", pid, flush=True)' >"$T/fake/server.py"
-    timeout 30 python3 "$T/fake/server.py" "$DIR/$NAME" >"$T/fake.out" 2>&1 &
+    # fd 3 closed, or bats would wait for it; killed in teardown.
+    python3 "$T/fake/server.py" "$DIR/$NAME" "$CLIENT_LIMIT" >"$T/fake.out" 2>&1 3>&- &
     HELPER_PIDS+=("$!")
     wait_for_line "$T/fake.out" '^ready$' "$READY_LIMIT" "$!"
     run_client 03-fifo/client --name "$NAME" hello
