@@ -451,7 +451,7 @@ EOF2
     # As root, its cpu cgroup is left (empty: no trap ran); the next grade
     # removes it.
     local cgroup
-    cgroup=$(sed -n 's/^grade: CPU: a cgroup of its own (\(.*\)),.*/\1/p' "$T/grade.log")
+    cgroup=$(grade_cgroup <"$T/grade.log")
     [[ -n $cgroup ]] || return 0
     [[ -d $cgroup ]] || fail "the killed grade's cgroup $cgroup is already gone: nothing to show"
     GRADE_OUT=$T/out2 GRADE_VALGRIND=0 GRADE_TESTS="$T/t/07-tiny.bats" IPC_LAB_VALGRIND='' run "$LAB_ROOT/tools/grade"

@@ -566,6 +566,11 @@ lab_teardown() {
     return "$failed"
 }
 
+# grade_cgroup: the cpu cgroup a tools/grade run says it had, read from its
+# output on stdin ("grade: CPU: a cgroup of its own (PATH), ..."); nothing
+# when it had none.
+grade_cgroup() { sed -n 's/^grade: CPU: a cgroup of its own (\([^)]*\)),.*/\1/p' | head -n 1; }
+
 # ---- pid reuse, on purpose: a private pid namespace ------------------------
 # In a new pid namespace pids start at 1 and are handed out in order, and
 # root there may write N-1 to /proc/sys/kernel/ns_last_pid so that the next
