@@ -132,6 +132,10 @@ chapter_of() {
 # so that the grade has a controlling terminal, as one run from a shell
 # has. Its tests: a program cannot open that terminal (/dev/tty), and it
 # runs in the grade's own cpu cgroup. `run` holds what the grade printed.
+# That shell is /bin/sh with root's hardened umask 077, here as everywhere
+# (script runs $SHELL, which CI does not set): what this bats exports reaches
+# the grade without its functions, and what the grade makes is closed to
+# others unless it opens it.
 probe_grade() {
     require_sandbox
     command -v script >/dev/null || skip "needs script (bsdutils)"
@@ -147,7 +151,7 @@ probe_grade() {
         '    grep -E "^([0-9]+:([a-z,]*,)?cpu(,[a-z,]*)?|0:):/ipc-lab-grade\.[0-9]+$" /proc/self/cgroup' \
         '}' >"$T/out/probe/07-probe.bats"
     chmod -R a+rX "$T/out"
-    run timeout -k 10 120 script -qec "GRADE_OUT='$T/out' GRADE_VALGRIND=0 GRADE_TESTS='$T/out/probe/07-probe.bats' '$LAB_ROOT/tools/grade'" /dev/null </dev/null
+    run timeout -k 10 120 env SHELL=/bin/sh script -qec "umask 077; GRADE_OUT='$T/out' GRADE_VALGRIND=0 GRADE_TESTS='$T/out/probe/07-probe.bats' '$LAB_ROOT/tools/grade'" /dev/null </dev/null
     assert_success
     assert_line --partial "Sandbox: namespaces"
     assert_equal "$(jq -r '.tests | length' "$T/out/results.json")" 2
