@@ -133,9 +133,9 @@ chapter_of() {
 # has. Its tests: a program cannot open that terminal (/dev/tty), and it
 # runs in the grade's own cpu cgroup. `run` holds what the grade printed.
 # That shell is /bin/sh with root's hardened umask 077, here as everywhere
-# (script runs $SHELL, which CI does not set): what this bats exports reaches
-# the grade without its functions, and what the grade makes is closed to
-# others unless it opens it.
+# (script runs $SHELL, or /bin/sh where it is unset): what this bats
+# exports reaches the grade without its functions, and what the grade makes
+# is closed to others unless it opens it.
 probe_grade() {
     require_sandbox
     command -v script >/dev/null || skip "needs script (bsdutils)"
