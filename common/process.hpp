@@ -3,12 +3,14 @@
 // System V object.
 //
 // A pid names a process only while it lives; then the kernel hands it out
-// again (in order, wrapping at /proc/sys/kernel/pid_max; in a small pid
-// namespace, soon). kill(pid, 0) only says that *some* process has the pid
-// now. What tells two processes with one pid apart is when they started:
-// field 22 of /proc/PID/stat, in clock ticks after boot. Record it beside the
-// pid (ProcessIdentity), or compare it with a time the kernel stamped on the
-// object (started_before()).
+// again (in order, wrapping at /proc/sys/kernel/pid_max). kill(pid, 0) only
+// says that *some* process has the pid now. What tells two processes with
+// one pid apart is when they started: field 22 of /proc/PID/stat, in clock
+// ticks after boot (1/100 s). Record it beside the pid (ProcessIdentity), or
+// compare it with a time the kernel stamped on the object (started_before()).
+// Two processes that started in the same tick look alike: the pid counter
+// does not go round that fast, but root can set the next pid of its own pid
+// namespace (ns_last_pid), and the tests that do so wait two ticks first.
 //
 // When /proc does not answer for a process that exists (mounted with
 // hidepid=, say), both say "alive": taking a live process for dead would

@@ -599,6 +599,12 @@ in_pid_namespace() {
 
 # next_pid_is N: (inside in_pid_namespace) the next process made gets pid N,
 # if nothing else forks first: start it right after, with no $(...) between.
+# It starts at least two clock ticks after any process before it: a program
+# tells a pid's reuse by /proc/PID/stat's start time, in ticks (1/100 s),
+# and a real reuse comes once the pid counter has gone round, far later.
+# Reused within the dead process's own tick, its start time was the same:
+# 05's posix-server took the new process for the dead holder in 1 run of 20.
 next_pid_is() {
+    sleep 0.02
     echo "$(($1 - 1))" >/proc/sys/kernel/ns_last_pid
 }
