@@ -36,6 +36,7 @@ require_sandbox() {
     chmod 755 "$T" # reachable by the sandbox's uid
     g++ -std=c++20 -o "$T/kill-all" "$HOSTILE/kill-all.cpp"
     g++ -std=c++20 -o "$T/fork-bomb" "$HOSTILE/fork-bomb.cpp"
+    chmod 755 "$T/kill-all" "$T/fork-bomb" # run by the sandbox's uid too, whatever the umask
     # As this user (root in the CI), no limit.
     run --separate-stderr timeout 10 "$T/fork-bomb"
     assert_equal "$status" 3
